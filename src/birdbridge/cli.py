@@ -1,0 +1,193 @@
+"""The ``birdbridge`` command line."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from birdbridge.config import Config, load_config
+from birdbridge.errors import BirdbridgeError, ConfigError, NetworkError
+from birdbridge.store import DeliveryStatus, Store
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Keep an X (Twitter) account and a Mastodon account in step.")
+console = Console()
+errors = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Config file (default: $BIRDBRIDGE_CONFIG or "
+                 "./birdbridge.toml).", show_default=False),
+]
+
+
+def _load(config_path: Path | None) -> Config:
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        errors.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _open_store(config: Config) -> Store:
+    try:
+        return Store.open(config.bridge.database_url)
+    except ConfigError as exc:
+        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def run(config: ConfigOption = None) -> None:
+    """Run the bridge until SIGTERM or Ctrl-C."""
+    from birdbridge.daemon import Bridge
+    from birdbridge.logs import configure_logging
+
+    settings = _load(config)
+    configure_logging(settings.bridge.log_level)
+    Bridge(settings, _open_store(settings)).run_forever()
+
+
+@app.command()
+def once(config: ConfigOption = None) -> None:
+    """Poll and deliver every link once, then exit (for cron). Exit 1 if a link failed."""
+    from birdbridge.daemon import Bridge
+    from birdbridge.logs import configure_logging
+
+    settings = _load(config)
+    configure_logging(settings.bridge.log_level)
+    bridge = Bridge(settings, _open_store(settings))
+    failed = False
+    for report in bridge.run_once():
+        d = report.delivered
+        polled = ", ".join(f"{n}: {p.seen} new" for n, p in report.polls.items()) or "no poll"
+        console.print(f"link {report.link}: {polled}; mirrored {d.done}, retrying {d.retried}, "
+                      f"failed {d.failed}", highlight=False)
+        for error in report.errors:
+            failed = True
+            errors.print(f"[red]link {report.link}:[/red] {error}", highlight=False)
+    bridge.store.close()
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def check(config: ConfigOption = None) -> None:
+    """Validate the config and every link's credentials; show each target's limits."""
+    from birdbridge.networks.factory import build_adapters
+
+    settings = _load(config)
+    _open_store(settings).close()
+    console.print(f"config {settings.source}: OK ({len(settings.links)} link(s)); "
+                  f"database OK", highlight=False)
+    problems = 0
+    for link in settings.links:
+        adapters = build_adapters(link, settings.bridge.request_timeout)
+        console.print(f"link [bold]{link.name}[/bold] ({link.direction.value})")
+        for network, adapter in adapters.items():
+            try:
+                account = adapter.account()
+                limits = adapter.limits()
+            except NetworkError as exc:
+                problems += 1
+                errors.print(f"  [red]{network.label}: {exc}[/red]", highlight=False)
+                continue
+            lock = " (protected: its posts are never mirrored)" if account.protected else ""
+            console.print(f"  {network.label}: {account.handle} id {account.id}{lock}; "
+                          f"max {limits.max_characters} characters per post", highlight=False)
+    raise typer.Exit(1 if problems else 0)
+
+
+@app.command()
+def status(config: ConfigOption = None) -> None:
+    """Each link's cursors, last poll, pending and failed deliveries and last error."""
+    settings = _load(config)
+    store = _open_store(settings)
+    table = Table(title="links")
+    for column in ("link", "source", "cursor", "last poll (UTC)", "pending", "failed", "done",
+                   "last error"):
+        table.add_column(column)
+    for row in store.summaries():
+        table.add_row(row.link, row.network, row.cursor or "-", _when(row.last_poll_at),
+                      str(row.pending), str(row.failed), str(row.done), row.last_error or "")
+    console.print(table)
+    failed = store.deliveries(statuses=[DeliveryStatus.FAILED, DeliveryStatus.PENDING,
+                                        DeliveryStatus.PUBLISHING])
+    if failed:
+        queue = Table(title="open and failed deliveries")
+        for column in ("id", "link", "from", "post", "to", "status", "attempts", "next try",
+                       "last error"):
+            queue.add_column(column)
+        for d in failed:
+            queue.add_row(str(d.id), d.link, d.source_network, d.source_id, d.target_network,
+                          d.status, str(d.attempts), _when(d.next_attempt_at), d.last_error or "")
+        console.print(queue)
+    store.close()
+
+
+@app.command()
+def retry(
+    delivery_id: Annotated[int | None, typer.Argument(help="Delivery id (see status).")] = None,
+    all_failed: Annotated[bool, typer.Option("--failed", help="Retry every failed one.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Put a failed (or skipped) delivery back in the queue."""
+    store = _open_store(_load(config))
+    if all_failed:
+        ids = [d.id for d in store.deliveries(statuses=[DeliveryStatus.FAILED]) if d.id]
+    elif delivery_id is not None:
+        ids = [delivery_id]
+    else:
+        errors.print("give a delivery id or --failed")
+        raise typer.Exit(2)
+    requeued = [i for i in ids if store.requeue(i)]
+    console.print(f"requeued {len(requeued)} deliver{'y' if len(requeued) == 1 else 'ies'}")
+    store.close()
+    raise typer.Exit(0 if requeued or all_failed else 1)
+
+
+@app.command()
+def skip(
+    delivery_id: Annotated[int, typer.Argument(help="Delivery id (see status).")],
+    config: ConfigOption = None,
+) -> None:
+    """Give up on a delivery: it will not be published."""
+    store = _open_store(_load(config))
+    row = store.delivery(delivery_id)
+    if row is None or row.status == DeliveryStatus.DONE:
+        errors.print(f"no open or failed delivery {delivery_id}")
+        raise typer.Exit(1)
+    store.mark_skipped(delivery_id, "skipped by `birdbridge skip`")
+    console.print(f"delivery {delivery_id} skipped")
+    store.close()
+
+
+@app.command()
+def demo(
+    posts: Annotated[int, typer.Option(help="Extra sample posts on each side.")] = 0,
+) -> None:
+    """Run the whole bridge between the two sandbox servers: no accounts needed."""
+    from birdbridge.demo import run_demo
+
+    raise typer.Exit(run_demo(console, extra_posts=posts))
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def main() -> None:
+    try:
+        app()
+    except BirdbridgeError as exc:  # anything we raise on purpose: a message, not a traceback
+        errors.print(f"error: {exc}", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,237 @@
+"""The configuration: a TOML file (or environment variable), ``${VAR}`` references, validation.
+
+Every problem becomes a :class:`ConfigError` whose message names the source, the key path and
+what is wrong, so ``birdbridge`` can print it and exit 2 without a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from birdbridge.errors import ConfigError
+from birdbridge.models import Direction
+
+DEFAULT_CONFIG_FILE = "birdbridge.toml"
+_VAR_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_LINK_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError("must be an http:// or https:// URL, e.g. https://mastodon.social")
+    return value.rstrip("/")
+
+
+class TwitterConfig(_Strict):
+    """OAuth 1.0a user-context credentials of the X account (developer portal, 'Keys and tokens')."""
+
+    api_base_url: str = "https://api.x.com"
+    consumer_key: SecretStr
+    consumer_secret: SecretStr
+    access_token: SecretStr
+    access_token_secret: SecretStr
+
+    _check_url = field_validator("api_base_url")(_http_url)
+
+
+class MastodonConfig(_Strict):
+    api_base_url: str
+    access_token: SecretStr
+
+    _check_url = field_validator("api_base_url")(_http_url)
+
+
+class PolicyConfig(_Strict):
+    """What a link mirrors. Defaults are the safe ones."""
+
+    # Widest audience mirrored: "public" mirrors public posts only; "unlisted" adds unlisted ones.
+    # Followers-only and direct posts are never mirrored, whatever this says (DESIGN promise 3).
+    visibility: Literal["public", "unlisted"] = "public"
+    self_threads: bool = True  # replies to one's own posts, mirrored as the same thread
+    replies: bool = False  # replies to other people
+    reposts: Literal["skip"] = "skip"  # retweets / boosts
+
+
+class LinkConfig(_Strict):
+    name: str = Field(pattern=_LINK_NAME)
+    direction: Direction
+    twitter: TwitterConfig
+    mastodon: MastodonConfig
+    policy: PolicyConfig = PolicyConfig()
+
+
+class BridgeConfig(_Strict):
+    database_url: str = "sqlite:///birdbridge.db"
+    poll_interval: float = Field(default=120, ge=5, le=86400)  # seconds between polls of a link
+    deliver_interval: float = Field(default=15, ge=1, le=3600)  # seconds between delivery passes
+    max_attempts: int = Field(default=8, ge=1, le=100)  # tries before a delivery is marked failed
+    request_timeout: float = Field(default=20, gt=0, le=300)  # seconds, every network call
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Config(_Strict):
+    bridge: BridgeConfig = BridgeConfig()
+    links: list[LinkConfig] = Field(min_length=1)
+    source: str = Field(default="<config>", exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        seen: set[str] = set()
+        for link in self.links:
+            if link.name in seen:
+                raise ValueError(f"two links are named {link.name!r}; link names must be unique")
+            seen.add(link.name)
+        return self
+
+    def link(self, name: str) -> LinkConfig:
+        for link in self.links:
+            if link.name == name:
+                return link
+        raise ConfigError(f"{self.source}: no link named {name!r}")
+
+
+class EnvironmentOverrides(BaseSettings):
+    """Settings that the environment may give instead of the file (PaaS style)."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=False)
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("BIRDBRIDGE_DATABASE_URL", "DATABASE_URL")
+    )
+    config_path: str | None = Field(default=None, validation_alias="BIRDBRIDGE_CONFIG")
+    config_toml: str | None = Field(default=None, validation_alias="BIRDBRIDGE_CONFIG_TOML")
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs PaaS platforms hand out and pick our drivers.
+
+    Heroku-style ``postgres://`` is not a scheme SQLAlchemy knows; psycopg 3 is our driver.
+    """
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def resolve_references(value: Any, environ: Mapping[str, str], path: str = "") -> Any:
+    """Replace ``${VAR}`` in every string of a parsed TOML document, naming the key on failure."""
+    if isinstance(value, dict):
+        return {k: resolve_references(v, environ, _join(path, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_references(v, environ, f"{path}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in environ:
+            raise ConfigError(
+                f"{path}: environment variable {name} is not set (the value is ${{{name}}})"
+            )
+        return environ[name]
+
+    return _VAR_REFERENCE.sub(substitute, value)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _describe_location(loc: tuple[Any, ...], document: Mapping[str, Any]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text = _join(text, str(part))
+    if len(loc) >= 2 and loc[0] == "links" and isinstance(loc[1], int):
+        links = document.get("links")
+        if isinstance(links, list) and loc[1] < len(links) and isinstance(links[loc[1]], dict):
+            name = links[loc[1]].get("name")
+            if isinstance(name, str):
+                text = text.replace(f"links[{loc[1]}]", f"links[{loc[1]}] ({name})", 1)
+    return text or "(top level)"
+
+
+def _format_validation_error(source: str, error: ValidationError, document: Mapping[str, Any]) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for problem in error.errors():
+        where = _describe_location(tuple(problem["loc"]), document)
+        message = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling against config.example.toml)"
+        elif problem["type"] == "missing":
+            message = "required key is missing"
+        lines.append(f"  {where}: {message}")
+    return "\n".join(lines)
+
+
+def parse_config(text: str, source: str, environ: Mapping[str, str] | None = None) -> Config:
+    """Parse and validate one TOML document; ``source`` names it in error messages."""
+    environ = os.environ if environ is None else environ
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        resolved = resolve_references(document, environ)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    overrides = EnvironmentOverrides(**_settings_environ(environ))
+    if overrides.database_url:
+        bridge = dict(resolved.get("bridge") or {})
+        bridge["database_url"] = overrides.database_url
+        resolved["bridge"] = bridge
+    try:
+        config = Config(**resolved, source=source)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(source, exc, document)) from None
+    database_url = normalise_database_url(config.bridge.database_url)
+    bridge = config.bridge.model_copy(update={"database_url": database_url})
+    return config.model_copy(update={"bridge": bridge})
+
+
+def _settings_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    names = ("BIRDBRIDGE_DATABASE_URL", "DATABASE_URL", "BIRDBRIDGE_CONFIG", "BIRDBRIDGE_CONFIG_TOML")
+    return {name: environ[name] for name in names if environ.get(name)}
+
+
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Load from ``path``, else ``BIRDBRIDGE_CONFIG``, else ``BIRDBRIDGE_CONFIG_TOML`` (the whole
+    file in one variable, for platforms without files), else ``./birdbridge.toml``."""
+    environ = os.environ if environ is None else environ
+    overrides = EnvironmentOverrides(**_settings_environ(environ))
+    if path is None and overrides.config_path:
+        path = overrides.config_path
+    if path is None and overrides.config_toml:
+        return parse_config(overrides.config_toml, "$BIRDBRIDGE_CONFIG_TOML", environ)
+    file = Path(path) if path is not None else Path(DEFAULT_CONFIG_FILE)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        hint = "" if path is not None else " (pass --config PATH or set BIRDBRIDGE_CONFIG)"
+        raise ConfigError(f"{file}: config file not found{hint}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read the config file: {exc}") from None
+    return parse_config(text, str(file), environ)

@@ -1,0 +1,99 @@
+"""Lifecycle: config -> store -> adapters -> engines -> scheduler; SIGTERM/SIGINT drain."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from birdbridge.config import Config
+from birdbridge.engine import CycleReport, LinkEngine
+from birdbridge.networks.factory import build_adapters
+from birdbridge.store import Store
+
+log = logging.getLogger(__name__)
+SHUTDOWN_GRACE = 8.0  # seconds; containers send SIGKILL 10 s after SIGTERM by default
+
+
+class Bridge:
+    """Every link of one config, on one store."""
+
+    def __init__(self, config: Config, store: Store | None = None,
+                 adapter_factory: Callable[..., dict] = build_adapters) -> None:
+        self.config = config
+        self.store = store or Store.open(config.bridge.database_url)
+        self.stop = threading.Event()
+        worker = f"{uuid.uuid4().hex[:12]}"
+        self.engines = [
+            LinkEngine(link, self.store, adapter_factory(link, config.bridge.request_timeout),
+                       max_attempts=config.bridge.max_attempts, stop=self.stop, worker_id=worker)
+            for link in config.links
+        ]
+
+    def run_once(self) -> list[CycleReport]:
+        """One poll and delivery of every link (``birdbridge once``)."""
+        return [engine.cycle() for engine in self.engines]
+
+    def run_forever(self, install_signals: bool = True) -> None:
+        """The daemon: poll each link every ``poll_interval`` (with jitter), deliver retries
+        every ``deliver_interval``, until SIGTERM/SIGINT."""
+        if install_signals:
+            self._install_signal_handlers()
+        interval = self.config.bridge.poll_interval
+        scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(max_workers=min(8, 2 * len(self.engines)))},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        start = datetime.now(UTC)
+        for index, engine in enumerate(self.engines):
+            # Spread the links' first polls over the interval instead of all at once.
+            first = start + timedelta(seconds=(interval * index / len(self.engines)) % interval)
+            scheduler.add_job(self._guarded(engine.cycle), "interval", seconds=interval,
+                              jitter=min(interval / 10, 30), next_run_time=first,
+                              id=f"poll:{engine.name}")
+            scheduler.add_job(self._guarded(engine.deliver), "interval",
+                              seconds=self.config.bridge.deliver_interval,
+                              id=f"deliver:{engine.name}")
+        scheduler.start()
+        log.info("birdbridge running: %d link(s), polling every %ss", len(self.engines), interval)
+        try:
+            while not self.stop.wait(timeout=1.0):
+                pass
+        finally:
+            log.info("stopping: finishing the publish in flight")
+            shutdown = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True},
+                                        daemon=True)
+            shutdown.start()
+            shutdown.join(SHUTDOWN_GRACE)
+            self.store.close()
+            log.info("stopped")
+
+    def _guarded(self, job: Callable[[], CycleReport]) -> Callable[[], None]:
+        def run() -> None:
+            if self.stop.is_set():
+                return
+            try:
+                report = job()
+            except Exception:  # the daemon outlives any one cycle's surprise
+                log.exception("unexpected error in a link cycle; the next cycle will retry")
+                return
+            for error in report.errors:
+                log.warning("link %s: %s", report.link, error)
+
+        return run
+
+    def _install_signal_handlers(self) -> None:
+        def handle(signum: int, _frame: FrameType | None) -> None:
+            log.info("received %s", signal.Signals(signum).name)
+            self.stop.set()
+
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)

@@ -1,0 +1,217 @@
+"""deliver -> render -> publish -> record, and recover what a crash left ``publishing``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from birdbridge.errors import AuthRevoked, NetworkError, Permanent, RateLimited, Transient
+from birdbridge.models import NetworkName, OutgoingPart, Post, Published
+from birdbridge.networks.base import Network
+from birdbridge.render.compose import compose
+from birdbridge.store import DeliveryStatus, Store
+from birdbridge.store.store import as_utc
+from birdbridge.store.tables import Delivery
+
+log = logging.getLogger(__name__)
+
+AUTH_PAUSE = timedelta(minutes=10)  # how long a link waits after its token was refused
+# Mastodon keeps Idempotency-Keys for 1 hour (docs: methods/statuses); stay inside it.
+IDEMPOTENCY_WINDOW = {NetworkName.MASTODON: timedelta(minutes=55)}
+RECOVERY_LOOKBACK = timedelta(minutes=10)
+
+
+@dataclass
+class DeliverReport:
+    done: int = 0
+    parts: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+    waiting: int = 0
+    adopted: int = 0  # parts found already published after a crash
+    fallbacks: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+class _Wait(Exception):
+    """The delivery must wait (its thread parent is still on its way)."""
+
+    def __init__(self, until: datetime) -> None:
+        self.until = until
+
+
+class _Stopping(Exception):
+    """Shutdown was asked for between two parts."""
+
+
+def retry_delay(attempt: int) -> timedelta:
+    """Exponential backoff with jitter: about 30 s, 1 min, 2 min, ... capped at 1 h."""
+    base = min(30.0 * 2 ** max(attempt - 1, 0), 3600.0)
+    return timedelta(seconds=base * random.uniform(0.5, 1.0))  # noqa: S311 (not security)
+
+
+class Deliverer:
+    """Delivers the due deliveries of one link."""
+
+    def __init__(self, store: Store, link: str, adapters: Mapping[NetworkName, Network], *,
+                 worker_id: str, max_attempts: int, stop: threading.Event,
+                 clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.link = link
+        self.adapters = adapters
+        self.worker_id = worker_id
+        self.max_attempts = max_attempts
+        self.stop = stop
+        self.clock = clock
+
+    def run(self) -> DeliverReport:
+        report = DeliverReport()
+        blocked: set[str] = set()  # target networks that said "not now" during this pass
+        for delivery in self.store.due_deliveries(self.link, self.clock()):
+            if self.stop.is_set():
+                break
+            if delivery.target_network in blocked or delivery.id is None:
+                continue
+            if not self.store.lease(delivery.id, self.worker_id, now=self.clock()):
+                continue  # another worker has it
+            self._attempt(delivery, report, blocked)
+        return report
+
+    def _attempt(self, delivery: Delivery, report: DeliverReport, blocked: set[str]) -> None:
+        assert delivery.id is not None
+        now = self.clock()
+        try:
+            self._deliver(delivery, report)
+        except _Wait as wait:
+            report.waiting += 1
+            self.store.mark_retry(delivery.id, "waiting for its thread parent to be mirrored",
+                                  wait.until, count_attempt=False, now=now)
+        except _Stopping:
+            self.store.mark_retry(delivery.id, "interrupted by shutdown", now,
+                                  count_attempt=False, now=now)
+        except RateLimited as exc:
+            blocked.add(delivery.target_network)
+            self.store.mark_retry(delivery.id, str(exc), exc.retry_at, count_attempt=False, now=now)
+            report.retried += 1
+        except AuthRevoked as exc:
+            blocked.add(delivery.target_network)
+            report.errors.append(str(exc))
+            self.store.mark_retry(delivery.id, str(exc), now + AUTH_PAUSE, count_attempt=False,
+                                  now=now)
+        except Transient as exc:
+            attempts = self.store.mark_retry(delivery.id, str(exc),
+                                             now + retry_delay(delivery.attempts + 1), now=now)
+            if attempts >= self.max_attempts:
+                self._fail(delivery, f"gave up after {attempts} attempts: {exc}", report)
+            else:
+                report.retried += 1
+                log.warning("link %s: delivery %s will be retried (attempt %s/%s): %s",
+                            self.link, delivery.id, attempts, self.max_attempts, exc)
+        except (Permanent, NetworkError) as exc:
+            self._fail(delivery, str(exc), report)
+
+    def _fail(self, delivery: Delivery, reason: str, report: DeliverReport) -> None:
+        assert delivery.id is not None
+        self.store.mark_failed(delivery.id, reason, now=self.clock())
+        report.failed += 1
+        log.error("link %s: delivery %s of %s post %s failed: %s (see `birdbridge status`; "
+                  "`birdbridge retry %s` tries again)", self.link, delivery.id,
+                  delivery.source_network, delivery.source_id, reason, delivery.id)
+
+    def _deliver(self, delivery: Delivery, report: DeliverReport) -> None:
+        assert delivery.id is not None
+        post = Post.from_json(json.loads(delivery.payload))
+        target = self.adapters[NetworkName(delivery.target_network)]
+        reply_to = self._thread_anchor(delivery, report)
+        limits = target.limits()
+        rendered = compose(post, target.name, limits.max_characters, limits.counter)
+        if not rendered.parts:
+            self.store.mark_skipped(delivery.id, "nothing to post: the post has no text",
+                                    now=self.clock())
+            report.skipped += 1
+            return
+        done = {m.part_index: m.target_id for m in self.store.mirror_parts(
+            self.link, delivery.source_network, delivery.source_id, delivery.target_network)}
+        urls: list[str] = []
+        for index, text in enumerate(rendered.parts):
+            if index in done:
+                reply_to = done[index]
+                continue
+            if self.stop.is_set():
+                raise _Stopping
+            part = OutgoingPart(text=text, in_reply_to_id=reply_to,
+                                spoiler_text=rendered.spoiler_text, sensitive=post.sensitive,
+                                language=post.language)
+            published = self._publish_part(delivery, index, part, target, report)
+            self.store.record_part(delivery, index, published.id, published.url, now=self.clock())
+            report.parts += 1
+            if published.reply_fallback:
+                self._fallback(report, f"{target.name.label} refused a reply; part {index + 1} "
+                               f"of {delivery.source_network} post {post.id} posted standalone")
+            reply_to = published.id
+            urls.append(published.url or published.id)
+        self.store.mark_done(delivery.id, now=self.clock())
+        report.done += 1
+        log.info("link %s: mirrored %s post %s (%s) -> %s %s", self.link, post.network.label,
+                 post.id, post.url, target.name.label, " ".join(urls) or "(already there)")
+
+    def _thread_anchor(self, delivery: Delivery, report: DeliverReport) -> str | None:
+        """The target post a self-reply must answer: the LAST part of its parent's mirror."""
+        parent_id = delivery.parent_source_id
+        if parent_id is None:
+            return None
+        parts = self.store.mirror_parts(self.link, delivery.source_network, parent_id,
+                                        delivery.target_network)
+        parent = self.store.delivery_for(self.link, delivery.source_network, parent_id,
+                                         delivery.target_network)
+        if parent is not None and parent.status in (DeliveryStatus.PENDING,
+                                                    DeliveryStatus.PUBLISHING):
+            # Causal order: wait until the whole parent is there, then reply to its last part.
+            raise _Wait(max(as_utc(parent.next_attempt_at) or self.clock(), self.clock()))
+        if parts:
+            return parts[-1].target_id
+        mirrored_from = self.store.mirror_source(self.link, delivery.source_network, parent_id)
+        if mirrored_from is not None and mirrored_from.source_network == delivery.target_network:
+            # Two-way link: the parent is itself our mirror of a post on the target network
+            # (a reply written under the mirror): answer the original.
+            return mirrored_from.source_id
+        why = (f"its parent {parent_id} was {parent.status}" if parent is not None
+               else f"its parent {parent_id} was never mirrored (older than the link, or skipped)")
+        self._fallback(report, f"{delivery.source_network} post {delivery.source_id} posted as "
+                       f"a new thread: {why}")
+        return None
+
+    def _publish_part(self, delivery: Delivery, index: int, part: OutgoingPart,
+                      target: Network, report: DeliverReport) -> Published:
+        assert delivery.id is not None
+        key = f"birdbridge-{delivery.idempotency_token}-{index}"
+        if delivery.publishing_part == index:
+            found = self._recover(delivery, part.text, target)
+            if found is not None:
+                report.adopted += 1
+                log.warning("link %s: delivery %s part %s was already published as %s "
+                            "(recovered after an interruption)", self.link, delivery.id,
+                            index, found.id)
+                return found
+        self.store.mark_publishing(delivery.id, index, part.text, now=self.clock())
+        return target.publish(part, idempotency_key=key)
+
+    def _recover(self, delivery: Delivery, text: str, target: Network) -> Published | None:
+        """Did the interrupted call publish the part? Find out before publishing again."""
+        started = as_utc(delivery.publishing_started_at) or self.clock()
+        window = IDEMPOTENCY_WINDOW.get(target.name)
+        if window is not None and self.clock() - started < window:
+            return None  # re-sending with the same Idempotency-Key returns the first post
+        ours = self.store.mirror_target_ids(self.link, target.name.value,
+                                            started - RECOVERY_LOOKBACK)
+        return target.find_recent_own(text, started, ours)
+
+    def _fallback(self, report: DeliverReport, message: str) -> None:
+        report.fallbacks.append(message)
+        log.warning("link %s: fallback: %s", self.link, message)

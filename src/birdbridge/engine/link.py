@@ -1,0 +1,111 @@
+"""One link's cycle: deliver what is due (recovering interrupted work), poll, deliver again."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from birdbridge.config import LinkConfig
+from birdbridge.engine.deliver import Deliverer, DeliverReport
+from birdbridge.engine.poll import PollReport, poll_side
+from birdbridge.errors import NetworkError, RateLimited
+from birdbridge.models import NetworkName
+from birdbridge.networks.base import Network
+from birdbridge.store import Store
+from birdbridge.store.store import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CycleReport:
+    link: str
+    polls: dict[str, PollReport] = field(default_factory=dict)
+    delivered: DeliverReport = field(default_factory=DeliverReport)
+    errors: list[str] = field(default_factory=list)
+    busy: bool = False  # another run of this link was in progress: nothing done
+
+    def merge(self, other: DeliverReport) -> None:
+        mine = self.delivered
+        for name in ("done", "parts", "retried", "failed", "skipped", "waiting", "adopted"):
+            setattr(mine, name, getattr(mine, name) + getattr(other, name))
+        mine.fallbacks.extend(other.fallbacks)
+        self.errors.extend(other.errors)
+
+
+class LinkEngine:
+    """Runs one link. Never two runs of one link at once (``lock``), so a post being published
+    is recorded before the same link polls that network again."""
+
+    def __init__(self, config: LinkConfig, store: Store, adapters: Mapping[NetworkName, Network],
+                 *, max_attempts: int = 8, stop: threading.Event | None = None,
+                 worker_id: str | None = None, clock: Callable[[], datetime] = utcnow) -> None:
+        self.config = config
+        self.store = store
+        self.adapters = adapters
+        self.stop = stop or threading.Event()
+        self.clock = clock
+        self.lock = threading.Lock()
+        self._paused_until: dict[NetworkName, datetime] = {}  # sources that were rate limited
+        self.deliverer = Deliverer(store, config.name, adapters,
+                                   worker_id=worker_id or uuid.uuid4().hex[:16],
+                                   max_attempts=max_attempts, stop=self.stop, clock=clock)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def cycle(self) -> CycleReport:
+        """Deliver, poll every source side, deliver again."""
+        return self._locked(self._cycle)
+
+    def deliver(self) -> CycleReport:
+        """Deliver what is due (retries between polls)."""
+        return self._locked(self._deliver_only)
+
+    def _locked(self, body: Callable[[CycleReport], None]) -> CycleReport:
+        report = CycleReport(link=self.name)
+        if not self.lock.acquire(blocking=False):
+            report.busy = True
+            return report
+        try:
+            body(report)
+        finally:
+            self.lock.release()
+        return report
+
+    def _deliver_only(self, report: CycleReport) -> None:
+        report.merge(self.deliverer.run())
+
+    def _cycle(self, report: CycleReport) -> None:
+        # Deliver first: work a crash left `publishing` is resolved before we read the
+        # target networks again, so our own posts are recognised as ours.
+        report.merge(self.deliverer.run())
+        for source, target in self.config.direction.pairs():
+            if self.stop.is_set():
+                return
+            self._poll(source, [target], report)
+        report.merge(self.deliverer.run())
+
+    def _poll(self, source: NetworkName, targets: list[NetworkName], report: CycleReport) -> None:
+        paused = self._paused_until.get(source)
+        if paused is not None and paused > self.clock():
+            return
+        adapter = self.adapters[source]
+        try:
+            report.polls[source.value] = poll_side(self.store, self.name, adapter, targets,
+                                                   self.config.policy)
+        except RateLimited as exc:
+            self._paused_until[source] = exc.retry_at
+            self._poll_failed(source, f"{exc}; next poll after {exc.retry_at:%H:%M:%S} UTC", report)
+        except NetworkError as exc:
+            self._poll_failed(source, str(exc), report)
+
+    def _poll_failed(self, source: NetworkName, message: str, report: CycleReport) -> None:
+        report.errors.append(message)
+        self.store.record_poll_error(self.name, source.value, message, now=self.clock())
+        log.warning("link %s: polling %s failed: %s", self.name, source.label, message)

@@ -1,0 +1,1 @@
+"""One adapter per network; network-specific types never leave this package."""

@@ -1,0 +1,49 @@
+"""A requests session that sends a client library's calls to a configured base URL.
+
+tweepy's ``Client.request`` builds ``"https://api.twitter.com" + route`` and passes no timeout
+(tweepy/client.py; reference/api-facts.md section 3). Its ``session`` attribute is public, so we
+swap in this session: it rewrites the hard-coded hosts to ``api_base_url`` and sets a timeout.
+OAuth 1.0a signing happens when the request is prepared, after the rewrite, so signatures are
+computed over the URL actually called.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from birdbridge import __version__
+
+HARD_CODED_HOSTS = ("https://api.twitter.com", "https://api.x.com", "https://upload.twitter.com")
+USER_AGENT = f"birdbridge/{__version__}"
+
+
+class BaseUrlSession(requests.Session):
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__()
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.headers["User-Agent"] = USER_AGENT
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        url = url.decode() if isinstance(url, bytes) else url
+        for host in HARD_CODED_HOSTS:
+            if url.startswith(host):
+                url = self.base_url + url[len(host):]
+                break
+        kwargs.setdefault("timeout", self.timeout)
+        return super().request(method, url, *args, **kwargs)
+
+
+class TimeoutSession(requests.Session):
+    """A session whose calls all carry a timeout (for libraries that forget one)."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.headers["User-Agent"] = USER_AGENT
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", self.timeout)
+        return super().request(method, url, *args, **kwargs)

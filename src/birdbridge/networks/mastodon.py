@@ -1,0 +1,271 @@
+"""Mastodon through Mastodon.py: statuses <-> Post, Idempotency-Key, HTML -> text.
+
+Every call goes through :meth:`MastodonNetwork._call`, which maps Mastodon.py failures to
+:mod:`birdbridge.errors`. ``ratelimit_method="throw"``: the engine reschedules instead of
+sleeping inside the library (Mastodon.py would otherwise sleep up to 5 minutes per call).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import mastodon
+from mastodon import Mastodon
+
+from birdbridge.config import MastodonConfig
+from birdbridge.errors import AuthRevoked, Permanent, RateLimited, Transient
+from birdbridge.models import (
+    Account,
+    FetchResult,
+    NetworkName,
+    OutgoingPart,
+    Post,
+    Published,
+    Visibility,
+)
+from birdbridge.networks.base import NetworkLimits
+from birdbridge.networks.http import USER_AGENT, TimeoutSession
+from birdbridge.networks.textmatch import same_text
+from birdbridge.render.html import html_to_text
+from birdbridge.render.length import mastodon_length
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+PAGE_SIZE = 40  # GET /api/v1/accounts/:id/statuses maximum (docs: methods/accounts)
+DEFAULT_MAX_CHARACTERS = 500  # Mastodon's default when the instance does not say
+TIME_CURSOR = "t:"
+RECOVERY_MARGIN = timedelta(minutes=5)
+_VISIBILITY = {v.value: v for v in Visibility}
+
+
+class MastodonNetwork:
+    name = NetworkName.MASTODON
+
+    def __init__(self, config: MastodonConfig, *, timeout: float = 20) -> None:
+        self.api = Mastodon(
+            access_token=config.access_token.get_secret_value(),
+            api_base_url=config.api_base_url,
+            ratelimit_method="throw",
+            request_timeout=timeout,
+            version_check_mode="none",  # no request in the constructor (api-facts section 7)
+            session=TimeoutSession(timeout),
+            user_agent=USER_AGENT,
+        )
+        self._domain = urlsplit(config.api_base_url).hostname or config.api_base_url
+        self._account: Account | None = None
+        self._limits: NetworkLimits | None = None
+
+    # -- the funnel ------------------------------------------------------------------
+    def _call(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return function(*args, **kwargs)
+        except mastodon.MastodonRatelimitError:
+            raise RateLimited(f"Mastodon {what}: rate limited (429)",
+                              retry_at=self._reset_time(), network="mastodon") from None
+        except mastodon.MastodonUnauthorizedError as exc:
+            raise AuthRevoked(
+                f"Mastodon {what}: the access token was refused (401){_detail(exc)}; create a "
+                "new token with read and write scopes and put it in [links.mastodon]",
+                network="mastodon") from None
+        except mastodon.MastodonServerError as exc:
+            raise Transient(f"Mastodon {what}: server error{_detail(exc)}",
+                            network="mastodon") from None
+        except mastodon.MastodonNetworkError as exc:
+            raise Transient(f"Mastodon {what}: network error: {exc}", network="mastodon") from None
+        except mastodon.MastodonAPIError as exc:
+            status = _status(exc)
+            if status == 403:
+                raise AuthRevoked(f"Mastodon {what}: forbidden (403){_detail(exc)}; the token "
+                                  "may lack a scope or the account is suspended",
+                                  network="mastodon") from None
+            if status is not None and 400 <= status < 500:
+                raise Permanent(f"Mastodon {what}: refused ({status}){_detail(exc)}",
+                                network="mastodon") from None
+            # No status: the body was not JSON (an HTML error page, a truncated reply).
+            raise Transient(f"Mastodon {what}: unreadable reply", network="mastodon") from None
+        except mastodon.MastodonIllegalArgumentError as exc:
+            raise Permanent(f"Mastodon {what}: {exc}", network="mastodon") from None
+        except (mastodon.MastodonError, RecursionError, ValueError, KeyError, TypeError) as exc:
+            # RecursionError: Mastodon.py's version check recurses when /api/v1/instance fails
+            # (halcy/Mastodon.py#450).
+            raise Transient(f"Mastodon {what}: {type(exc).__name__}: {exc}",
+                            network="mastodon") from None
+
+    def _reset_time(self) -> datetime:
+        # Mastodon.py parses X-RateLimit-Reset (ISO 8601) into epoch seconds for us.
+        reset = getattr(self.api, "ratelimit_reset", None)
+        if isinstance(reset, int | float) and reset > datetime.now(UTC).timestamp():
+            return datetime.fromtimestamp(reset, UTC)
+        return datetime.now(UTC) + timedelta(minutes=5)  # Mastodon's windows are 5 minutes
+
+    # -- identity and limits ---------------------------------------------------------
+    def account(self) -> Account:
+        if self._account is None:
+            me = self._call("GET /api/v1/accounts/verify_credentials",
+                            self.api.account_verify_credentials)
+            try:
+                username = str(me["username"])
+                self._account = Account(
+                    network=self.name, id=str(me["id"]), handle=f"@{username}@{self._domain}",
+                    url=str(me.get("url") or ""), protected=bool(me.get("locked")),
+                )
+            except (KeyError, TypeError, AttributeError) as exc:
+                raise Transient(f"Mastodon: malformed account: {exc!r}", network="mastodon") from None
+        return self._account
+
+    def limits(self) -> NetworkLimits:
+        if self._limits is None:
+            instance = self._call("GET /api/v2/instance", self.api.instance_v2)
+            statuses = _dig(instance, "configuration", "statuses") or {}
+            max_characters = statuses.get("max_characters") or DEFAULT_MAX_CHARACTERS
+            url_length = statuses.get("characters_reserved_per_url") or 23
+            self._limits = NetworkLimits(
+                max_characters=int(max_characters),
+                counter=lambda text: mastodon_length(text, int(url_length)),
+            )
+        return self._limits
+
+    # -- reading ---------------------------------------------------------------------
+    def fetch_since(self, cursor: str | None, *, include_reposts: bool = False) -> FetchResult:
+        account = self.account()
+        if cursor is None:
+            return self._first_poll(account)
+        if cursor.startswith(TIME_CURSOR):
+            after = datetime.fromisoformat(cursor[len(TIME_CURSOR):])
+            page = self._page(account, since_id=None, max_id=None, include_reposts=include_reposts)
+            statuses = [s for s in page if _created_at(s) > after]
+        else:
+            statuses = self._since(account, cursor, include_reposts)
+        posts = [self._to_post(s) for s in statuses]
+        posts.sort(key=lambda p: _id_key(p.id))
+        next_cursor = posts[-1].id if posts else cursor
+        return FetchResult(posts=posts, cursor=next_cursor)
+
+    def _since(self, account: Account, cursor: str, include_reposts: bool) -> list[Any]:
+        """Every status newer than ``cursor``: walk back from the newest with max_id."""
+        statuses: list[Any] = []
+        max_id: str | None = None
+        while True:
+            page = self._page(account, since_id=cursor, max_id=max_id,
+                              include_reposts=include_reposts)
+            statuses.extend(page)
+            if len(page) < PAGE_SIZE:
+                return statuses
+            max_id = min((str(s["id"]) for s in page), key=_id_key)
+
+    def _page(self, account: Account, *, since_id: str | None, max_id: str | None,
+              include_reposts: bool) -> list[Any]:
+        page = self._call("GET /api/v1/accounts/:id/statuses", self.api.account_statuses,
+                          account.id, since_id=since_id, max_id=max_id, limit=PAGE_SIZE,
+                          exclude_reblogs=not include_reposts)
+        if not isinstance(page, list):
+            raise Transient("Mastodon: account statuses reply is not a list", network="mastodon")
+        return page
+
+    def _first_poll(self, account: Account) -> FetchResult:
+        now = datetime.now(UTC)
+        page = self._call("GET /api/v1/accounts/:id/statuses", self.api.account_statuses,
+                          account.id, limit=1)
+        newest = str(page[0]["id"]) if isinstance(page, list) and page else None
+        return FetchResult(posts=[], cursor=newest or TIME_CURSOR + now.isoformat())
+
+    def _to_post(self, status: Any) -> Post:
+        try:
+            mentions = {str(m["url"]): str(m["acct"]) for m in status.get("mentions") or []}
+            # A bare acct ("bob") is a local account: give it our domain so it is unambiguous.
+            mentions = {u: a if "@" in a else f"{a}@{self._domain}" for u, a in mentions.items()}
+            reply_to = status.get("in_reply_to_id")
+            reply_account = status.get("in_reply_to_account_id")
+            return Post(
+                network=self.name, id=str(status["id"]),
+                author_id=str(status["account"]["id"]),
+                text=html_to_text(str(status.get("content") or ""), mentions),
+                created_at=_created_at(status),
+                visibility=_VISIBILITY.get(str(status.get("visibility")), Visibility.DIRECT),
+                url=status.get("url") or status.get("uri"),
+                in_reply_to_id=str(reply_to) if reply_to else None,
+                in_reply_to_author_id=str(reply_account) if reply_account else None,
+                is_repost=status.get("reblog") is not None,
+                spoiler_text=str(status.get("spoiler_text") or ""),
+                sensitive=bool(status.get("sensitive")),
+                language=status.get("language"),
+            )
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise Transient(f"Mastodon: malformed status: {exc!r}", network="mastodon") from None
+
+    # -- writing ---------------------------------------------------------------------
+    def publish(self, part: OutgoingPart, *, idempotency_key: str) -> Published:
+        try:
+            return self._post(part, part.in_reply_to_id, idempotency_key)
+        except Permanent as exc:
+            if part.in_reply_to_id is None or "(404)" not in str(exc):
+                raise
+            # The parent is gone (deleted meanwhile): keep the words, lose the threading.
+            log.warning("Mastodon refused the reply to %s (%s); posting it standalone",
+                        part.in_reply_to_id, exc)
+            published = self._post(part, None, idempotency_key + "-standalone")
+            return Published(id=published.id, url=published.url, reply_fallback=True)
+
+    def _post(self, part: OutgoingPart, in_reply_to_id: str | None, key: str) -> Published:
+        # Idempotency-Key: a retried request returns the first status instead of a duplicate;
+        # Mastodon keeps keys for 1 hour (docs: methods/statuses#create).
+        status = self._call(
+            "POST /api/v1/statuses", self.api.status_post, part.text,
+            in_reply_to_id=in_reply_to_id, spoiler_text=part.spoiler_text or None,
+            sensitive=part.sensitive, visibility=part.visibility.value,
+            language=part.language, idempotency_key=key,
+        )
+        try:
+            return Published(id=str(status["id"]), url=status.get("url") or status.get("uri"))
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise Transient(f"Mastodon: malformed status in reply: {exc!r}",
+                            network="mastodon") from None
+
+    def find_recent_own(self, text: str, since: datetime, exclude_ids: set[str]) -> Published | None:
+        account = self.account()
+        page = self._page(account, since_id=None, max_id=None, include_reposts=False)
+        earliest = since - RECOVERY_MARGIN
+        for status in page:
+            post = self._to_post(status)
+            if post.created_at >= earliest and post.id not in exclude_ids and same_text(post.text, text):
+                return Published(id=post.id, url=post.url)
+        return None
+
+    def delete(self, post_id: str) -> None:
+        self._call("DELETE /api/v1/statuses/:id", self.api.status_delete, post_id)
+
+
+def _created_at(status: Any) -> datetime:
+    value = status.get("created_at")
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    raise ValueError("status has no created_at")
+
+
+def _id_key(post_id: str) -> tuple[int, str]:
+    # Mastodon ids are numeric strings that grow with time; compare by length, then text.
+    return (len(post_id), post_id)
+
+
+def _dig(value: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _status(exc: mastodon.MastodonAPIError) -> int | None:
+    return exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else None
+
+
+def _detail(exc: mastodon.MastodonAPIError) -> str:
+    message = exc.args[3] if len(exc.args) > 3 else None
+    return f": {message}" if message else ""

@@ -1,0 +1,269 @@
+"""X (Twitter) API v2 through tweepy's ``Client``, OAuth 1.0a user context.
+
+Every call goes through :meth:`TwitterNetwork._call`, which maps tweepy and requests failures
+to :mod:`birdbridge.errors`. tweepy's host is hard-coded; :class:`BaseUrlSession` points it at
+``api_base_url`` and adds the timeout tweepy lacks (reference/api-facts.md section 3).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import requests
+import tweepy
+
+from birdbridge.config import TwitterConfig
+from birdbridge.errors import AuthRevoked, Permanent, RateLimited, Transient
+from birdbridge.models import (
+    Account,
+    FetchResult,
+    NetworkName,
+    OutgoingPart,
+    Post,
+    Published,
+    Visibility,
+)
+from birdbridge.networks.base import NetworkLimits
+from birdbridge.networks.http import BaseUrlSession
+from birdbridge.networks.textmatch import same_text
+from birdbridge.render.length import X_MAX_WEIGHTED_LENGTH, x_weighted_length
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# tweepy's PUBLIC_TWEET_FIELDS omits note_tweet (api-facts section 1): ask for what we use.
+TWEET_FIELDS = [
+    "id", "text", "author_id", "created_at", "conversation_id", "in_reply_to_user_id",
+    "referenced_tweets", "entities", "note_tweet", "lang", "possibly_sensitive",
+]
+PAGE_SIZE = 100  # the endpoint's maximum (5..100)
+FIRST_POLL_PAGE = 5  # the minimum max_results: the first poll only needs the newest id
+# A cursor of this form means "nothing seen yet; take posts created after this instant".
+TIME_CURSOR = "t:"
+# Clock skew allowance when searching our own recent posts after a crash.
+RECOVERY_MARGIN = timedelta(minutes=5)
+
+
+class TwitterNetwork:
+    name = NetworkName.TWITTER
+
+    def __init__(self, config: TwitterConfig, *, timeout: float = 20) -> None:
+        self._config = config
+        self.client = tweepy.Client(
+            consumer_key=config.consumer_key.get_secret_value(),
+            consumer_secret=config.consumer_secret.get_secret_value(),
+            access_token=config.access_token.get_secret_value(),
+            access_token_secret=config.access_token_secret.get_secret_value(),
+            return_type=dict,
+            wait_on_rate_limit=False,  # never sleep inside a library call: we reschedule instead
+        )
+        self.client.session = BaseUrlSession(config.api_base_url, timeout)
+        self._account: Account | None = None
+
+    # -- the funnel ------------------------------------------------------------------
+    def _call(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return function(*args, **kwargs)
+        except tweepy.TooManyRequests as exc:
+            raise RateLimited(f"X {what}: rate limited (429){_detail(exc)}",
+                              retry_at=_reset_time(exc.response), network="twitter") from None
+        except tweepy.Unauthorized as exc:
+            raise AuthRevoked(
+                f"X {what}: the credentials were refused (401){_detail(exc)}; check the link's "
+                "[links.twitter] keys and tokens, and that the app has read and write access",
+                network="twitter") from None
+        except (tweepy.BadRequest, tweepy.Forbidden, tweepy.NotFound) as exc:
+            raise Permanent(f"X {what}: refused ({exc.response.status_code}){_detail(exc)}",
+                            network="twitter") from None
+        except tweepy.TwitterServerError as exc:
+            raise Transient(f"X {what}: server error ({exc.response.status_code})",
+                            network="twitter") from None
+        except tweepy.HTTPException as exc:
+            status = exc.response.status_code
+            kind = Permanent if 400 <= status < 500 else Transient
+            raise kind(f"X {what}: HTTP {status}{_detail(exc)}", network="twitter") from None
+        except requests.Timeout:
+            raise Transient(f"X {what}: timed out", network="twitter") from None
+        except requests.RequestException as exc:
+            # ConnectionError, a dropped connection, and JSONDecodeError (garbage body) land here.
+            raise Transient(f"X {what}: {type(exc).__name__}: {exc}", network="twitter") from None
+        except ValueError as exc:
+            raise Transient(f"X {what}: unreadable reply: {exc}", network="twitter") from None
+
+    # -- identity and limits ---------------------------------------------------------
+    def account(self) -> Account:
+        if self._account is None:
+            body = self._call("GET /2/users/me", self.client.get_me,
+                              user_fields=["id", "name", "username", "protected"], user_auth=True)
+            data = _expect_dict(body, "data", "GET /2/users/me")
+            username = str(data.get("username") or "")
+            self._account = Account(
+                network=self.name, id=str(data["id"]), handle=f"@{username}",
+                url=f"https://x.com/{username}", protected=bool(data.get("protected")),
+            )
+        return self._account
+
+    def limits(self) -> NetworkLimits:
+        return NetworkLimits(max_characters=X_MAX_WEIGHTED_LENGTH, counter=x_weighted_length)
+
+    # -- reading ---------------------------------------------------------------------
+    def fetch_since(self, cursor: str | None, *, include_reposts: bool = False) -> FetchResult:
+        account = self.account()
+        if cursor is None:
+            return self._first_poll(account)
+        params: dict[str, Any] = {"max_results": PAGE_SIZE, "tweet_fields": TWEET_FIELDS,
+                                  "user_auth": True}
+        if cursor.startswith(TIME_CURSOR):
+            params["start_time"] = cursor[len(TIME_CURSOR):]
+        else:
+            params["since_id"] = cursor
+        if not include_reposts:
+            params["exclude"] = ["retweets"]  # X bills per post read: do not read what we skip
+        tweets: list[dict[str, Any]] = []
+        newest: str | None = None
+        token: str | None = None
+        while True:
+            body = self._call("GET /2/users/:id/tweets", self.client.get_users_tweets,
+                              account.id, pagination_token=token, **params)
+            meta = body.get("meta") if isinstance(body, dict) else None
+            if not isinstance(meta, dict):
+                raise Transient("X GET /2/users/:id/tweets: reply has no meta", network="twitter")
+            newest = newest or meta.get("newest_id")
+            tweets.extend(_expect_list(body, "data"))
+            token = meta.get("next_token")
+            if not token:
+                break
+        posts = [self._to_post(t, account) for t in tweets]
+        posts.sort(key=lambda p: int(p.id))
+        next_cursor = str(newest) if newest else (posts[-1].id if posts else cursor)
+        return FetchResult(posts=posts, cursor=next_cursor)
+
+    def _first_poll(self, account: Account) -> FetchResult:
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = self._call("GET /2/users/:id/tweets", self.client.get_users_tweets, account.id,
+                          max_results=FIRST_POLL_PAGE, user_auth=True)
+        meta = body.get("meta") if isinstance(body, dict) else None
+        newest = meta.get("newest_id") if isinstance(meta, dict) else None
+        return FetchResult(posts=[], cursor=str(newest) if newest else TIME_CURSOR + now)
+
+    def _to_post(self, tweet: dict[str, Any], account: Account) -> Post:
+        try:
+            tweet_id = str(tweet["id"])
+            note = tweet.get("note_tweet") if isinstance(tweet.get("note_tweet"), dict) else None
+            source = note if note and note.get("text") else tweet
+            text = expand_urls(str(source["text"]), source.get("entities"))
+            refs = {r.get("type"): str(r.get("id")) for r in tweet.get("referenced_tweets") or []
+                    if isinstance(r, dict)}
+            created = tweet.get("created_at")
+            created_at = (datetime.fromisoformat(created.replace("Z", "+00:00"))
+                          if isinstance(created, str) else datetime.now(UTC))
+            reply_user = tweet.get("in_reply_to_user_id")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise Transient(f"X: malformed post in reply: {exc!r}", network="twitter") from None
+        return Post(
+            network=self.name, id=tweet_id, author_id=str(tweet.get("author_id") or account.id),
+            text=_unescape(text), created_at=created_at,
+            # X has no per-post audience: every post of a protected account is followers-only.
+            visibility=Visibility.PRIVATE if account.protected else Visibility.PUBLIC,
+            url=f"{account.url}/status/{tweet_id}",
+            in_reply_to_id=refs.get("replied_to"),
+            in_reply_to_author_id=str(reply_user) if reply_user else None,
+            is_repost="retweeted" in refs, quoted_id=refs.get("quoted"),
+            sensitive=bool(tweet.get("possibly_sensitive")), language=tweet.get("lang"),
+        )
+
+    # -- writing ---------------------------------------------------------------------
+    def publish(self, part: OutgoingPart, *, idempotency_key: str) -> Published:
+        # X has no idempotency key: recovery searches our own posts instead (DESIGN, recover).
+        try:
+            return self._create(part.text, part.in_reply_to_id)
+        except Permanent as exc:
+            if part.in_reply_to_id is None or not _is_reply_refusal(str(exc)):
+                raise
+            # 2026 self-serve reply restriction (api-facts section 2): post it standalone.
+            log.warning("X refused the reply to %s (%s); posting it standalone",
+                        part.in_reply_to_id, exc)
+            published = self._create(part.text, None)
+            return Published(id=published.id, url=published.url, reply_fallback=True)
+
+    def _create(self, text: str, in_reply_to_id: str | None) -> Published:
+        body = self._call("POST /2/tweets", self.client.create_tweet, text=text,
+                          in_reply_to_tweet_id=in_reply_to_id, user_auth=True)
+        data = _expect_dict(body, "data", "POST /2/tweets")
+        tweet_id = str(data["id"])
+        return Published(id=tweet_id, url=f"{self.account().url}/status/{tweet_id}")
+
+    def find_recent_own(self, text: str, since: datetime, exclude_ids: set[str]) -> Published | None:
+        account = self.account()
+        start = (since - RECOVERY_MARGIN).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = self._call("GET /2/users/:id/tweets", self.client.get_users_tweets, account.id,
+                          start_time=start, max_results=PAGE_SIZE, tweet_fields=TWEET_FIELDS,
+                          exclude=["retweets"], user_auth=True)
+        for tweet in _expect_list(body, "data"):
+            post = self._to_post(tweet, account)
+            if post.id not in exclude_ids and same_text(post.text, text):
+                return Published(id=post.id, url=post.url)
+        return None
+
+    def delete(self, post_id: str) -> None:
+        self._call("DELETE /2/tweets/:id", self.client.delete_tweet, post_id, user_auth=True)
+
+
+def expand_urls(text: str, entities: Any) -> str:
+    """Replace t.co links by the URLs they stand for, from ``entities.urls`` offsets."""
+    urls = entities.get("urls") if isinstance(entities, dict) else None
+    if not isinstance(urls, list):
+        return text
+    # Offsets count code points (X data dictionary); Python str indexes code points too.
+    for url in sorted((u for u in urls if isinstance(u, dict)), key=lambda u: -int(u.get("start", 0))):
+        short, expanded = url.get("url"), url.get("expanded_url")
+        start, end = url.get("start"), url.get("end")
+        if not (short and expanded and isinstance(start, int) and isinstance(end, int)):
+            continue
+        if text[start:end] == short:
+            text = text[:start] + expanded + text[end:]
+        else:
+            text = text.replace(short, expanded, 1)
+    return text
+
+
+def _unescape(text: str) -> str:
+    # X escapes &, < and > in tweet text (data dictionary: "text").
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _expect_dict(body: Any, key: str, what: str) -> dict[str, Any]:
+    value = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(value, dict) or "id" not in value:
+        raise Transient(f"X {what}: reply has no {key!r} object", network="twitter")
+    return value
+
+
+def _expect_list(body: Any, key: str) -> list[dict[str, Any]]:
+    if not isinstance(body, dict):
+        raise Transient("X: reply is not a JSON object", network="twitter")
+    value = body.get(key, [])
+    if not isinstance(value, list):
+        raise Transient(f"X: reply's {key!r} is not a list", network="twitter")
+    return [item for item in value if isinstance(item, dict)]
+
+
+def _detail(exc: tweepy.HTTPException) -> str:
+    messages = [m for m in exc.api_messages if m]
+    return f": {'; '.join(messages)}" if messages else ""
+
+
+def _reset_time(response: Any) -> datetime:
+    """X's reset header is Unix epoch seconds (docs.x.com fundamentals/rate-limits)."""
+    try:
+        return datetime.fromtimestamp(int(response.headers["x-rate-limit-reset"]), UTC)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return datetime.now(UTC) + timedelta(minutes=15)  # X's windows are 15 minutes
+
+
+def _is_reply_refusal(message: str) -> bool:
+    lowered = message.lower()
+    return "(403)" in lowered and ("repl" in lowered or "conversation" in lowered)

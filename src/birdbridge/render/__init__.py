@@ -1,0 +1,1 @@
+"""Pure text functions: no I/O, no clock. Same input, same output."""

@@ -1,0 +1,1087 @@
+"""A local fake Mastodon server that keeps the real API's contract (tests, demo, benchmarks).
+
+Every shape, status code and error body below follows mastodon/mastodon as of 4.3 (file named
+next to each rule) and docs.joinmastodon.org. It is a :class:`SandboxServer`: real HTTP on
+127.0.0.1, fault injection, a request log and a ``/_sandbox/`` JSON control API.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import regex
+
+from birdbridge.sandbox._http import Request, Response, SandboxServer, json_response
+
+# -- text: entities, length, HTML ------------------------------------------------------------
+
+# Account::USERNAME_RE / MENTION_RE (app/models/account.rb), used by Mastodon's Extractor.
+_MENTION_RE = regex.compile(
+    r"(?<![=/\w])@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*(?:@[\w]+(?:[.-]+[\w]+)*)?)", regex.IGNORECASE
+)
+# Tag::HASHTAG_RE, simplified: word characters with at least one letter, not after = / ) or alnum.
+_HASHTAG_RE = regex.compile(r"(?<![=/)\p{Alnum}])#([\w·]*\p{L}[\w·]*)")
+# Only URLs with a scheme count (extract_url_without_protocol: false in StatusLengthValidator).
+_URL_RE = regex.compile(r"(?<![\p{Alnum}@$#])https?://[^\s<>\"]+", regex.IGNORECASE)
+_URL_HOST_RE = regex.compile(r"https?://[\p{Alnum}-]+(\.[\p{Alnum}-]+)*", regex.IGNORECASE)
+_URL_TRAILING = ".,:;!?'\"*"
+URL_PLACEHOLDER_CHARS = 23  # StatusLengthValidator::URL_PLACEHOLDER_CHARS
+_URL_PREFIX_RE = regex.compile(r"^(https?://(www\.)?|xmpp:)")  # TextFormatter::URL_PREFIX_REGEX
+_VISIBILITIES = ("public", "unlisted", "private", "direct")
+
+
+def _trim_url(url: str) -> str:
+    while url:
+        unbalanced = url[-1] == ")" and url.count("(") < url.count(")")
+        if url[-1] in _URL_TRAILING or unbalanced:
+            url = url[:-1]
+        else:
+            break
+    return url
+
+
+def extract_entities(text: str) -> list[dict[str, Any]]:
+    """URLs, mentions and hashtags with [start, end) indices, overlaps removed (twitter-text)."""
+    found: list[dict[str, Any]] = []
+    for m in _URL_RE.finditer(text):
+        url = _trim_url(m.group(0))
+        if _URL_HOST_RE.match(url):
+            found.append({"url": url, "indices": (m.start(), m.start() + len(url))})
+    for m in _MENTION_RE.finditer(text):
+        found.append({"screen_name": m.group(1), "indices": (m.start(), m.end())})
+    for m in _HASHTAG_RE.finditer(text):
+        found.append({"hashtag": m.group(1), "indices": (m.start(), m.end())})
+    found.sort(key=lambda e: e["indices"][0])
+    kept: list[dict[str, Any]] = []
+    for entity in found:
+        if kept and entity["indices"][0] < kept[-1]["indices"][1]:
+            continue
+        kept.append(entity)
+    return kept
+
+
+def countable_length(text: str, spoiler_text: str = "") -> int:
+    """Length as StatusLengthValidator counts it: graphemes of CW + text, each URL as 23
+    characters, ``@user@domain`` as ``@user`` (app/validators/status_length_validator.rb)."""
+    out, last = [], 0
+    for entity in extract_entities(text):
+        start, end = entity["indices"]
+        out.append(text[last:start])
+        if "url" in entity:
+            out.append("x" * URL_PLACEHOLDER_CHARS)
+        elif "screen_name" in entity:
+            out.append("@" + entity["screen_name"].split("@")[0])
+        else:
+            out.append(text[start:end])
+        last = end
+    out.append(text[last:])
+    return len(regex.findall(r"\X", spoiler_text + "".join(out)))
+
+
+def _h(text: str) -> str:
+    """ERB::Util#h."""
+    return html.escape(text, quote=True).replace("&#x27;", "&#39;")
+
+
+def _shortened_link(url: str) -> str:
+    """TextFormatter.shortened_link (app/lib/text_formatter.rb)."""
+    prefix = _URL_PREFIX_RE.match(url)
+    prefix_s = prefix.group(0) if prefix else ""
+    rest = url[len(prefix_s) :]
+    display, suffix = rest[:30], rest[30:]
+    cutoff = len(rest) > 30
+    if len(suffix) == 1:  # revert truncation to account for the ellipsis
+        display, suffix, cutoff = display + suffix, "", False
+    return (
+        f'<a href="{_h(url)}" target="_blank" rel="nofollow noopener" translate="no">'
+        f'<span class="invisible">{_h(prefix_s)}</span>'
+        f'<span class="{"ellipsis" if cutoff else ""}">{_h(display)}</span>'
+        f'<span class="invisible">{_h(suffix)}</span></a>'
+    )
+
+
+def _simple_format(text: str) -> str:
+    """Rails' simple_format (paragraphs on blank lines, <br /> on single newlines), then
+    ``.delete("\\n")`` as TextFormatter#to_s does."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    paragraphs = regex.split(r"\n\n+", text)
+    while paragraphs and paragraphs[-1] == "":
+        paragraphs.pop()
+    if not paragraphs:
+        return "<p></p>"
+    paragraphs = [regex.sub(r"([^\n]\n)(?=[^\n])", r"\1<br />", p) for p in paragraphs]
+    return "".join(f"<p>{p}</p>" for p in paragraphs).replace("\n", "")
+
+
+# -- state -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MastodonUser:
+    id: str
+    username: str
+    acct: str
+    display_name: str
+    locked: bool
+    access_token: str
+
+
+@dataclass
+class _Status:
+    id: int
+    account_id: str
+    text: str
+    spoiler_text: str
+    sensitive: bool
+    visibility: str
+    language: str | None
+    created_at: datetime
+    application: str | None
+    in_reply_to_id: int | None = None
+    in_reply_to_account_id: str | None = None
+    reblog_of_id: int | None = None
+    content: str = ""
+    mention_ids: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    edited_at: datetime | None = None
+    deleted: bool = False
+
+
+class _Invalid(Exception):
+    """A 422 ``{"error": "Validation failed: ..."}`` (ActiveRecord::RecordInvalid)."""
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def _truthy(value: Any) -> bool:
+    """ActiveModel::Type::Boolean cast, as Mastodon reads boolean params."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    return str(value).strip().lower() not in ("", "0", "f", "false", "off", "no", "n")
+
+
+class MastodonSandbox(SandboxServer):
+    """A fake Mastodon 4.3 instance: accounts, statuses, paging, limits, idempotency."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        domain: str = "sandbox.example",
+        max_characters: int = 500,
+        version: str = "4.3.0",
+    ) -> None:
+        super().__init__(host, port)
+        self.domain = domain
+        self.max_characters = max_characters
+        self.version = version
+        self._users: dict[str, MastodonUser] = {}  # id -> user
+        self._created: dict[str, datetime] = {}
+        self._tokens: dict[str, str] = {}  # token -> account id
+        self._statuses: dict[int, _Status] = {}
+        self._by_account: dict[str, dict[int, _Status]] = {}  # indexes, so pages stay cheap
+        self._replies: dict[int, list[_Status]] = {}
+        self._reblogs: dict[int, list[_Status]] = {}
+        self._idempotency: dict[tuple[str, str], tuple[int, float]] = {}
+        self._account_ids = itertools.count(1)
+        self._last_status_id = 0
+        self._rl_limit, self._rl_window = 300, 300.0  # config/initializers/rack_attack.rb
+        self._rl_counts: dict[tuple[str, int], int] = {}
+        self._register_routes()
+
+    # -- Python API ------------------------------------------------------------------------
+    def create_user(
+        self, username: str, display_name: str | None = None, locked: bool = False
+    ) -> MastodonUser:
+        with self._lock:
+            if self._find_user(username) is not None:
+                raise ValueError(f"username {username!r} is taken")
+            user = MastodonUser(
+                id=str(next(self._account_ids)),
+                username=username,
+                acct=username,
+                display_name=display_name if display_name is not None else username,
+                locked=locked,
+                access_token=secrets.token_urlsafe(32),
+            )
+            self._users[user.id] = user
+            self._created[user.id] = datetime.now(UTC)
+            self._tokens[user.access_token] = user.id
+            return user
+
+    def create_post(
+        self,
+        username: str,
+        text: str,
+        *,
+        visibility: str = "public",
+        in_reply_to_id: str | None = None,
+        spoiler_text: str = "",
+        reblog_of: str | None = None,
+        created_at: datetime | None = None,
+    ) -> dict:
+        """Post as if from the web UI: no length limit, no rate limit, no idempotency."""
+        with self._lock:
+            user = self._require_user(username)
+            if reblog_of is not None:
+                original = self._statuses.get(int(reblog_of))
+                if original is None or original.deleted:
+                    raise KeyError(f"no status {reblog_of}")
+                status = self._new_status(user, "", "", False, visibility, None, created_at, "Web")
+                status.reblog_of_id = original.id
+            else:
+                thread = self._statuses.get(int(in_reply_to_id)) if in_reply_to_id else None
+                if in_reply_to_id and (thread is None or thread.deleted):
+                    raise KeyError(f"no status {in_reply_to_id}")
+                status = self._build(
+                    user, text, spoiler_text, None, visibility, "en", thread, created_at, "Web"
+                )
+            self._store(status)
+            return self._status_json(status, user.id)
+
+    def posts(self, username: str, include_deleted: bool = False) -> list[dict]:
+        with self._lock:
+            user = self._require_user(username)
+            rows = sorted(self._by_account.get(user.id, {}).values(), key=lambda s: s.id)
+            out = []
+            for status in rows:
+                if status.deleted and not include_deleted:
+                    continue
+                body = self._status_json(status, user.id)
+                if include_deleted:
+                    body["deleted"] = status.deleted
+                out.append(body)
+            return out
+
+    def get_post(self, id: str) -> dict | None:
+        with self._lock:
+            status = self._get_status(id)
+            return None if status is None else self._status_json(status, status.account_id)
+
+    def delete_post(self, id: str) -> None:
+        with self._lock:
+            status = self._get_status(id)
+            if status is not None:
+                self._discard(status)
+
+    def set_rate_limit(self, limit: int, window_s: float = 300) -> None:
+        with self._lock:
+            self._rl_limit, self._rl_window = limit, float(window_s)
+            self._rl_counts.clear()
+
+    def user(self, username: str) -> MastodonUser:
+        with self._lock:
+            return self._require_user(username)
+
+    # -- internals: model ------------------------------------------------------------------
+    def _find_user(self, username: str) -> MastodonUser | None:
+        for user in self._users.values():
+            if user.username.lower() == username.lower():
+                return user
+        return None
+
+    def _require_user(self, username: str) -> MastodonUser:
+        user = self._find_user(username)
+        if user is None:
+            raise KeyError(f"no user {username!r}")
+        return user
+
+    def _get_status(self, id: str | int | None) -> _Status | None:
+        try:
+            status = self._statuses.get(int(id))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None
+        return None if status is None or status.deleted else status
+
+    def _next_id(self, created_at: datetime | None) -> int:
+        """Mastodon::Snowflake: milliseconds << 16 plus a sequence, so ids sort by time."""
+        if created_at is None:
+            candidate = max(int(time.time() * 1000) << 16, self._last_status_id + 1)
+            self._last_status_id = candidate
+            return candidate
+        candidate = int(created_at.timestamp() * 1000) << 16
+        while candidate in self._statuses:
+            candidate += 1
+        self._last_status_id = max(self._last_status_id, candidate)
+        return candidate
+
+    def _new_status(
+        self,
+        user: MastodonUser,
+        text: str,
+        spoiler_text: str,
+        sensitive: bool,
+        visibility: str,
+        language: str | None,
+        created_at: datetime | None,
+        application: str | None,
+    ) -> _Status:
+        when = created_at.astimezone(UTC) if created_at else datetime.now(UTC)
+        return _Status(
+            id=self._next_id(created_at),
+            account_id=user.id,
+            text=text,
+            spoiler_text=spoiler_text,
+            sensitive=sensitive,
+            visibility=visibility,
+            language=language,
+            created_at=when,
+            application=application,
+        )
+
+    def _build(
+        self,
+        user: MastodonUser,
+        text: str,
+        spoiler_text: str,
+        sensitive: bool | None,
+        visibility: str,
+        language: str | None,
+        thread: _Status | None,
+        created_at: datetime | None,
+        application: str | None,
+    ) -> _Status:
+        text, spoiler_text = (text or "").strip(), (spoiler_text or "").strip()
+        # PostStatusService#preprocess_attributes!: a CW without text becomes the text.
+        is_sensitive = bool(sensitive) or bool(spoiler_text)
+        if not text and spoiler_text:
+            text, spoiler_text = spoiler_text, ""
+        status = self._new_status(
+            user, text, spoiler_text, is_sensitive, visibility, language, created_at, application
+        )
+        if thread is not None:
+            status.in_reply_to_id = thread.id
+            # Status#carried_over_reply_to_account_id (app/models/status.rb)
+            if thread.account_id == user.id and thread.in_reply_to_id is not None:
+                status.in_reply_to_account_id = thread.in_reply_to_account_id
+            else:
+                status.in_reply_to_account_id = thread.account_id
+        self._render(status)
+        return status
+
+    def _validate(self, status: _Status, media: bool = False) -> None:
+        if not status.text and not media:
+            raise _Invalid("Validation failed: Text can't be blank")
+        if countable_length(status.text, status.spoiler_text) > self.max_characters:
+            raise _Invalid(
+                f"Validation failed: Text character limit of {self.max_characters} exceeded"
+            )
+
+    def _render(self, status: _Status) -> None:
+        """Content HTML, mentions and tags, as TextFormatter and ProcessMentionsService do."""
+        text = status.text
+        parts, last, mentions, tags = [], 0, [], []
+        for entity in extract_entities(text):
+            start, end = entity["indices"]
+            parts.append(_h(text[last:start]))
+            if "url" in entity:
+                parts.append(_shortened_link(entity["url"]))
+            elif "hashtag" in entity:
+                tag = entity["hashtag"]
+                tags.append(tag.lower())
+                url = f"https://{self.domain}/tags/{tag}"
+                parts.append(
+                    f'<a href="{_h(url)}" class="mention hashtag" rel="tag">'
+                    f"#<span>{_h(tag)}</span></a>"
+                )
+            else:
+                username, _, domain = entity["screen_name"].partition("@")
+                account = None
+                if not domain or domain.lower() == self.domain.lower():
+                    account = self._find_user(username)
+                if account is None:
+                    parts.append("@" + _h(entity["screen_name"]))
+                else:
+                    if account.id not in mentions:
+                        mentions.append(account.id)
+                    parts.append(
+                        '<span class="h-card" translate="no">'
+                        f'<a href="{_h(self._account_url(account))}"'
+                        f' class="u-url mention">@<span>{_h(account.username)}</span></a></span>'
+                    )
+            last = end
+        parts.append(_h(text[last:]))
+        status.content = _simple_format("".join(parts)) if text else ""
+        status.mention_ids = mentions
+        status.tags = list(dict.fromkeys(tags))
+
+    def _store(self, status: _Status) -> None:
+        self._statuses[status.id] = status
+        self._by_account.setdefault(status.account_id, {})[status.id] = status
+        if status.in_reply_to_id is not None:
+            self._replies.setdefault(status.in_reply_to_id, []).append(status)
+        if status.reblog_of_id is not None:
+            self._reblogs.setdefault(status.reblog_of_id, []).append(status)
+
+    @staticmethod
+    def _live_count(index: dict[int, list[_Status]], status_id: int) -> int:
+        return sum(1 for s in index.get(status_id, ()) if not s.deleted)
+
+    def _discard(self, status: _Status) -> None:
+        """Status#discard_with_reblogs."""
+        status.deleted = True
+        for other in self._reblogs.get(status.id, ()):
+            other.deleted = True
+
+    def _can_see(self, status: _Status, viewer_id: str | None) -> bool:
+        """StatusPolicy#show? without follows: the author, or public/unlisted, or mentioned."""
+        if viewer_id == status.account_id:
+            return True
+        if status.visibility in ("public", "unlisted"):
+            return True
+        return viewer_id is not None and viewer_id in status.mention_ids
+
+    # -- internals: entities ---------------------------------------------------------------
+    def _account_url(self, user: MastodonUser) -> str:
+        return f"https://{self.domain}/@{user.username}"
+
+    def _account_json(self, user: MastodonUser) -> dict[str, Any]:
+        created = self._created[user.id]
+        own = self._by_account.get(user.id, {})
+        last = max((s.created_at for s in own.values() if not s.deleted), default=None)
+        missing = f"https://{self.domain}/avatars/original/missing.png"
+        header = f"https://{self.domain}/headers/original/missing.png"
+        return {
+            "id": user.id,
+            "username": user.username,
+            "acct": user.acct,
+            "display_name": user.display_name,
+            "locked": user.locked,
+            "bot": False,
+            "discoverable": True,
+            "indexable": False,
+            "group": False,
+            "created_at": _iso(created.replace(hour=0, minute=0, second=0, microsecond=0)),
+            "note": "",
+            "url": self._account_url(user),
+            "uri": f"https://{self.domain}/users/{user.username}",
+            "avatar": missing,
+            "avatar_static": missing,
+            "header": header,
+            "header_static": header,
+            "followers_count": 0,
+            "following_count": 0,
+            "statuses_count": sum(1 for s in own.values() if not s.deleted),
+            "last_status_at": last.strftime("%Y-%m-%d") if last else None,
+            "hide_collections": None,
+            "noindex": False,
+            "emojis": [],
+            "roles": [],
+            "fields": [],
+        }
+
+    def _credential_json(self, user: MastodonUser) -> dict[str, Any]:
+        body = self._account_json(user)
+        body["source"] = {
+            "privacy": "private" if user.locked else "public",
+            "sensitive": False,
+            "language": None,
+            "note": "",
+            "fields": [],
+            "follow_requests_count": 0,
+            "hide_collections": None,
+            "discoverable": True,
+            "indexable": False,
+            "attribution_domains": [],
+        }
+        body["role"] = {
+            "id": "-99",
+            "name": "",
+            "permissions": "0",
+            "color": "",
+            "highlighted": False,
+        }
+        return body
+
+    def _status_json(self, status: _Status, viewer_id: str | None) -> dict[str, Any]:
+        """REST::StatusSerializer."""
+        user = self._users[status.account_id]
+        reblog = self._statuses.get(status.reblog_of_id) if status.reblog_of_id else None
+        uri = f"https://{self.domain}/users/{user.username}/statuses/{status.id}"
+        url: str | None = f"https://{self.domain}/@{user.username}/{status.id}"
+        if reblog is not None:
+            uri = url = uri + "/activity"
+        body: dict[str, Any] = {
+            "id": str(status.id),
+            "created_at": _iso(status.created_at),
+            "in_reply_to_id": str(status.in_reply_to_id) if status.in_reply_to_id else None,
+            "in_reply_to_account_id": status.in_reply_to_account_id,
+            "sensitive": status.sensitive,
+            "spoiler_text": status.spoiler_text,
+            "visibility": status.visibility,
+            "language": status.language,
+            "uri": uri,
+            "url": url,
+            "replies_count": self._live_count(self._replies, status.id),
+            "reblogs_count": self._live_count(self._reblogs, status.id),
+            "favourites_count": 0,
+            "edited_at": _iso(status.edited_at) if status.edited_at else None,
+            "content": status.content,
+            "reblog": None,
+            "account": self._account_json(user),
+            "media_attachments": [],
+            "mentions": [
+                {
+                    "id": m.id,
+                    "username": m.username,
+                    "url": self._account_url(m),
+                    "acct": m.acct,
+                }
+                for m in (self._users[i] for i in status.mention_ids)
+            ],
+            "tags": [{"name": t, "url": f"https://{self.domain}/tags/{t}"} for t in status.tags],
+            "emojis": [],
+            "card": None,
+            "poll": None,
+        }
+        if reblog is not None:
+            body["reblog"] = self._status_json(reblog, viewer_id)
+        if viewer_id is not None:
+            body.update(
+                favourited=False,
+                reblogged=False,
+                muted=False,
+                bookmarked=False,
+                filtered=[],
+            )
+            if viewer_id == status.account_id:
+                body["pinned"] = False
+        if viewer_id == status.account_id and status.application:
+            body["application"] = {"name": status.application, "website": None}
+        return body
+
+    # -- HTTP: plumbing --------------------------------------------------------------------
+    def _register_routes(self) -> None:
+        s = r"(?P<id>[^/]+)"
+        self.route("GET", r"/api/v1/instance", self._instance_v1)
+        self.route("GET", r"/api/v2/instance", self._instance_v2)
+        self.route("GET", r"/api/v1/accounts/verify_credentials", self._verify_credentials)
+        self.route("GET", r"/api/v1/accounts/lookup", self._lookup)
+        self.route("GET", rf"/api/v1/accounts/{s}", self._account)
+        self.route("GET", rf"/api/v1/accounts/{s}/statuses", self._account_statuses)
+        self.route("POST", r"/api/v1/statuses", self._post_status)
+        self.route("GET", rf"/api/v1/statuses/{s}", self._show_status)
+        self.route("PUT", rf"/api/v1/statuses/{s}", self._edit_status)
+        self.route("DELETE", rf"/api/v1/statuses/{s}", self._delete_status)
+        self.route("GET", rf"/api/v1/statuses/{s}/source", self._status_source)
+        self.route("GET", rf"/api/v1/statuses/{s}/context", self._status_context)
+        self.route("POST", r"/_sandbox/users", self._control_users)
+        self.route("POST", r"/_sandbox/posts", self._control_create_post)
+        self.route("GET", r"/_sandbox/posts", self._control_posts)
+        self.route("DELETE", r"/_sandbox/posts/(?P<id>[^/]+)", self._control_delete_post)
+        self.route("POST", r"/_sandbox/rate_limit", self._control_rate_limit)
+
+    def error_response(self, status: int, message: str) -> Response:
+        return json_response({"error": message}, status)
+
+    def _rl_headers(self, remaining: int, reset_at: float) -> dict[str, str]:
+        # Api::RateLimitHeaders: the reset is `Time#iso8601(6)`, not epoch seconds.
+        reset = datetime.fromtimestamp(reset_at, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return {
+            "X-RateLimit-Limit": str(self._rl_limit),
+            "X-RateLimit-Remaining": str(max(remaining, 0)),
+            "X-RateLimit-Reset": reset,
+        }
+
+    def rate_limit_response(self, reset_at: float) -> Response:
+        # config/initializers/rack_attack.rb throttled_responder: 429 {"error": "Too many requests"}
+        return Response(429, {"error": "Too many requests"}, self._rl_headers(0, reset_at))
+
+    def dispatch(self, request: Request) -> Response:
+        if not request.path.startswith("/api/"):
+            return super().dispatch(request)
+        token = self._token_of(request)
+        with self._lock:
+            # Rack::Attack fixed windows aligned to the epoch, per token (else per IP).
+            key = token if token in self._tokens else "ip"
+            window = int(time.time() // self._rl_window)
+            count = self._rl_counts.get((key, window), 0) + 1
+            self._rl_counts[(key, window)] = count
+            reset_at = (window + 1) * self._rl_window
+            limit = self._rl_limit
+        if count > limit:
+            return self.rate_limit_response(reset_at)
+        try:
+            response = super().dispatch(request)
+        except _Invalid as exc:
+            response = self.error_response(422, str(exc))
+        response.headers.update(self._rl_headers(limit - count, reset_at))
+        return response
+
+    @staticmethod
+    def _token_of(request: Request) -> str | None:
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:].strip()
+        return request.arg("access_token")
+
+    def _viewer(
+        self, request: Request, required: bool
+    ) -> tuple[MastodonUser | None, Response | None]:
+        """Doorkeeper: a bad token is a 401 everywhere; no token is a 401 where one is needed."""
+        token = self._token_of(request)
+        if token is None and not required:
+            return None, None
+        with self._lock:
+            account_id = self._tokens.get(token or "")
+            user = self._users.get(account_id) if account_id else None
+        if user is None:
+            return None, self.error_response(401, "The access token is invalid")
+        return user, None
+
+    def _base_url(self, request: Request) -> str:
+        host = request.headers.get("host")
+        return f"http://{host}" if host else self.url
+
+    @staticmethod
+    def _params(request: Request) -> dict[str, list[Any]]:
+        params: dict[str, list[Any]] = {k: list(v) for k, v in request.query.items()}
+        if request.body:
+            for key, values in request.form().items():
+                params[key] = values
+        return params
+
+    # -- HTTP: instance and accounts ---------------------------------------------------------
+    def _statuses_config(self) -> dict[str, int]:
+        return {
+            "max_characters": self.max_characters,
+            "max_media_attachments": 4,
+            "characters_reserved_per_url": URL_PLACEHOLDER_CHARS,
+        }
+
+    _MEDIA_CONFIG = {
+        "supported_mime_types": [
+            "image/jpeg",
+            "image/png",
+            "image/gif",
+            "image/heic",
+            "image/heif",
+            "image/webp",
+            "image/avif",
+            "video/webm",
+            "video/mp4",
+            "video/quicktime",
+            "video/ogg",
+            "audio/wave",
+            "audio/wav",
+            "audio/x-wav",
+            "audio/x-pn-wave",
+            "audio/vnd.wave",
+            "audio/ogg",
+            "audio/vorbis",
+            "audio/mpeg",
+            "audio/mp3",
+            "audio/webm",
+            "audio/flac",
+            "audio/aac",
+            "audio/m4a",
+            "audio/x-m4a",
+            "audio/mp4",
+            "audio/3gpp",
+            "video/x-ms-asf",
+        ],
+        "description_limit": 1500,
+        "image_size_limit": 16777216,
+        "image_matrix_limit": 33177600,
+        "video_size_limit": 103809024,
+        "video_frame_rate_limit": 120,
+        "video_matrix_limit": 8294400,
+    }
+    _POLLS_CONFIG = {
+        "max_options": 4,
+        "max_characters_per_option": 50,
+        "min_expiration": 300,
+        "max_expiration": 2629746,
+    }
+
+    def _instance_v1(self, request: Request) -> Response:
+        _, error = self._viewer(request, required=False)
+        if error:
+            return error
+        ws = self._base_url(request).replace("http://", "ws://", 1)
+        with self._lock:
+            users, statuses = (
+                len(self._users),
+                sum(1 for s in self._statuses.values() if not s.deleted),
+            )
+        return json_response(
+            {
+                "uri": self.domain,
+                "title": "Mastodon sandbox",
+                "short_description": "A local fake Mastodon server.",
+                "description": "A local fake Mastodon server.",
+                "email": f"admin@{self.domain}",
+                "version": self.version,
+                "urls": {"streaming_api": ws},
+                "stats": {"user_count": users, "status_count": statuses, "domain_count": 0},
+                "thumbnail": None,
+                "languages": ["en"],
+                "registrations": False,
+                "approval_required": False,
+                "invites_enabled": False,
+                "configuration": {
+                    "accounts": {"max_featured_tags": 10},
+                    "statuses": self._statuses_config(),
+                    "media_attachments": self._MEDIA_CONFIG,
+                    "polls": self._POLLS_CONFIG,
+                },
+                "contact_account": None,
+                "rules": [],
+            }
+        )
+
+    def _instance_v2(self, request: Request) -> Response:
+        _, error = self._viewer(request, required=False)
+        if error:
+            return error
+        ws = self._base_url(request).replace("http://", "ws://", 1)
+        return json_response(
+            {
+                "domain": self.domain,
+                "title": "Mastodon sandbox",
+                "version": self.version,
+                "source_url": "https://github.com/mastodon/mastodon",
+                "description": "A local fake Mastodon server.",
+                "usage": {"users": {"active_month": len(self._users)}},
+                "thumbnail": {"url": f"https://{self.domain}/packs/media/images/preview.png"},
+                "icon": [],
+                "languages": ["en"],
+                "configuration": {
+                    "urls": {"streaming": ws, "status": None},
+                    "vapid": {"public_key": ""},
+                    "accounts": {"max_featured_tags": 10, "max_pinned_statuses": 5},
+                    "statuses": self._statuses_config(),
+                    "media_attachments": self._MEDIA_CONFIG,
+                    "polls": self._POLLS_CONFIG,
+                    "translation": {"enabled": False},
+                },
+                "registrations": {
+                    "enabled": False,
+                    "approval_required": False,
+                    "message": None,
+                    "url": None,
+                },
+                "api_versions": {"mastodon": 2},
+                "contact": {"email": f"admin@{self.domain}", "account": None},
+                "rules": [],
+            }
+        )
+
+    def _verify_credentials(self, request: Request) -> Response:
+        user, error = self._viewer(request, required=True)
+        if error or user is None:
+            return error or self.error_response(401, "The access token is invalid")
+        with self._lock:
+            return json_response(self._credential_json(user))
+
+    def _lookup(self, request: Request) -> Response:
+        _, error = self._viewer(request, required=False)
+        if error:
+            return error
+        acct = (request.arg("acct") or "").lstrip("@")
+        username, _, domain = acct.partition("@")
+        with self._lock:
+            user = self._find_user(username)
+            if user is None or (domain and domain.lower() != self.domain.lower()):
+                return self.error_response(404, "Record not found")
+            return json_response(self._account_json(user))
+
+    def _account(self, request: Request) -> Response:
+        _, error = self._viewer(request, required=False)
+        if error:
+            return error
+        with self._lock:
+            user = self._users.get(request.path_params["id"])
+            if user is None:
+                return self.error_response(404, "Record not found")
+            return json_response(self._account_json(user))
+
+    def _account_statuses(self, request: Request) -> Response:
+        """Api::V1::Accounts::StatusesController + AccountStatusesFilter + Paginable."""
+        viewer, error = self._viewer(request, required=False)
+        if error:
+            return error
+        viewer_id = viewer.id if viewer else None
+        q = request.arg
+        limit_arg = q("limit")
+        limit = 20 if not limit_arg else min(abs(int(limit_arg)), 40)  # limit_param(20): max 2x
+        with self._lock:
+            account = self._users.get(request.path_params["id"])
+            if account is None:
+                return self.error_response(404, "Record not found")
+            rows = [
+                s
+                for s in self._by_account.get(account.id, {}).values()
+                if not s.deleted and self._can_see(s, viewer_id)
+            ]
+            if _truthy(q("pinned")) or _truthy(q("only_media")):
+                rows = []  # nothing is pinned and no status has media in this sandbox
+            if _truthy(q("exclude_replies")):  # Status.without_replies
+                rows = [
+                    s
+                    for s in rows
+                    if s.in_reply_to_id is None or s.in_reply_to_account_id == s.account_id
+                ]
+            if _truthy(q("exclude_reblogs")):
+                rows = [s for s in rows if s.reblog_of_id is None]
+            if q("tagged"):
+                tag = (q("tagged") or "").lstrip("#").lower()
+                rows = [s for s in rows if tag in s.tags]
+            max_id, since_id, min_id = (
+                self._int_arg(q(k)) for k in ("max_id", "since_id", "min_id")
+            )
+            if max_id is not None:
+                rows = [s for s in rows if s.id < max_id]
+            if min_id is not None:  # Paginable#paginate_by_min_id, then reversed
+                rows = sorted((s for s in rows if s.id > min_id), key=lambda s: s.id)[:limit]
+                rows.reverse()
+            else:
+                if since_id is not None:
+                    rows = [s for s in rows if s.id > since_id]
+                rows = sorted(rows, key=lambda s: s.id, reverse=True)[:limit]
+            body = [self._status_json(s, viewer_id) for s in rows]
+        headers = {}
+        links = self._link_header(request, rows, limit)
+        if links:
+            headers["Link"] = links
+        return Response(200, body, headers)
+
+    @staticmethod
+    def _int_arg(value: str | None) -> int | None:
+        if value in (None, ""):
+            return None
+        try:
+            return int(value)  # type: ignore[arg-type]
+        except ValueError:
+            return None
+
+    def _link_header(self, request: Request, rows: list[_Status], limit: int) -> str:
+        keys = ("limit", "pinned", "tagged", "only_media", "exclude_replies", "exclude_reblogs")
+        kept = {k: request.arg(k) for k in keys if request.arg(k) is not None}
+        base = self._base_url(request) + request.path
+        links = []
+        if rows and len(rows) == limit:  # records_continue?
+            links.append(f'<{base}?{urlencode({**kept, "max_id": rows[-1].id})}>; rel="next"')
+        if rows:
+            links.append(f'<{base}?{urlencode({**kept, "min_id": rows[0].id})}>; rel="prev"')
+        return ", ".join(links)
+
+    # -- HTTP: statuses -----------------------------------------------------------------------
+    def _post_status(self, request: Request) -> Response:
+        user, error = self._viewer(request, required=True)
+        if error or user is None:
+            return error or self.error_response(401, "The access token is invalid")
+        params = self._params(request)
+
+        def one(name: str) -> Any:
+            values = params.get(name)
+            return values[0] if values else None
+
+        media_ids = params.get("media_ids[]") or params.get("media_ids") or []
+        key = request.headers.get("idempotency-key")
+        with self._lock:
+            thread = None
+            if one("in_reply_to_id"):
+                thread = self._get_status(one("in_reply_to_id"))
+                if thread is None or not self._can_see(thread, user.id):
+                    # Api::V1::StatusesController#set_thread
+                    return self.error_response(
+                        404, "The post you are trying to reply to does not appear to exist."
+                    )
+            if key:  # PostStatusService#with_idempotency: same status for an hour
+                entry = self._idempotency.get((user.id, key))
+                if entry and entry[1] > time.time():
+                    earlier = self._get_status(entry[0])
+                    if earlier is None:
+                        return self.error_response(404, "Record not found")
+                    return json_response(self._status_json(earlier, user.id))
+            if media_ids:  # PostStatusService#validate_media!; no media in this sandbox yet
+                if len(media_ids) > 4:
+                    raise _Invalid("Cannot attach more than 4 files")
+                raise _Invalid("Media not found or already attached to another post")
+            visibility = one("visibility") or ("private" if user.locked else "public")
+            if visibility not in _VISIBILITIES:
+                raise _Invalid("Validation failed: Visibility is not included in the list")
+            status = self._build(
+                user,
+                str(one("status") or ""),
+                str(one("spoiler_text") or ""),
+                _truthy(one("sensitive")),
+                visibility,
+                one("language") or "en",
+                thread,
+                None,
+                "Sandbox",
+            )
+            self._validate(status)
+            self._store(status)
+            if key:
+                self._idempotency[(user.id, key)] = (status.id, time.time() + 3600)
+            return json_response(self._status_json(status, user.id))
+
+    def _visible_status(
+        self, request: Request
+    ) -> tuple[_Status | None, str | None, Response | None]:
+        viewer, error = self._viewer(request, required=False)
+        if error:
+            return None, None, error
+        viewer_id = viewer.id if viewer else None
+        status = self._get_status(request.path_params["id"])
+        if status is None or not self._can_see(status, viewer_id):
+            return None, viewer_id, self.error_response(404, "Record not found")
+        return status, viewer_id, None
+
+    def _own_status(
+        self, request: Request
+    ) -> tuple[_Status | None, MastodonUser | None, Response | None]:
+        """``Status.where(account: current_account).find(id)``: someone else's is a 404."""
+        user, error = self._viewer(request, required=True)
+        if error or user is None:
+            return None, None, error
+        status = self._get_status(request.path_params["id"])
+        if status is None or status.account_id != user.id:
+            return None, user, self.error_response(404, "Record not found")
+        return status, user, None
+
+    def _show_status(self, request: Request) -> Response:
+        with self._lock:
+            status, viewer_id, error = self._visible_status(request)
+            if error or status is None:
+                return error  # type: ignore[return-value]
+            return json_response(self._status_json(status, viewer_id))
+
+    def _status_source(self, request: Request) -> Response:
+        with self._lock:
+            status, _, error = self._own_status(request)
+            if error or status is None:
+                return error  # type: ignore[return-value]
+            return json_response(
+                {"id": str(status.id), "text": status.text, "spoiler_text": status.spoiler_text}
+            )
+
+    def _status_context(self, request: Request) -> Response:
+        with self._lock:
+            status, viewer_id, error = self._visible_status(request)
+            if error or status is None:
+                return error  # type: ignore[return-value]
+            ancestors, parent_id = [], status.in_reply_to_id
+            while parent_id is not None and parent_id in self._statuses:
+                parent = self._statuses[parent_id]
+                if not parent.deleted and self._can_see(parent, viewer_id):
+                    ancestors.append(parent)
+                parent_id = parent.in_reply_to_id
+            ancestors.reverse()
+            descendants: list[_Status] = []
+            stack = [status]  # depth first, oldest reply first; no recursion limit
+            while stack:
+                node = stack.pop()
+                if node is not status:
+                    descendants.append(node)
+                children = sorted(self._replies.get(node.id, ()), key=lambda s: s.id)
+                stack.extend(reversed(children))
+            descendants = [s for s in descendants if not s.deleted and self._can_see(s, viewer_id)]
+            return json_response(
+                {
+                    "ancestors": [self._status_json(s, viewer_id) for s in ancestors],
+                    "descendants": [self._status_json(s, viewer_id) for s in descendants],
+                }
+            )
+
+    def _edit_status(self, request: Request) -> Response:
+        """UpdateStatusService: the request says what the post now is, whole."""
+        params = self._params(request)
+
+        def one(name: str) -> Any:
+            values = params.get(name)
+            return values[0] if values else None
+
+        with self._lock:
+            status, user, error = self._own_status(request)
+            if error or status is None or user is None:
+                return error  # type: ignore[return-value]
+            text = str(one("status") or "").strip()
+            spoiler = str(one("spoiler_text") or "").strip()
+            sensitive = _truthy(one("sensitive")) or bool(spoiler)
+            if not text and spoiler:
+                text, spoiler = spoiler, status.spoiler_text
+            draft = _Status(**{**status.__dict__})
+            draft.text, draft.spoiler_text, draft.sensitive = text, spoiler, sensitive
+            if one("language"):
+                draft.language = one("language")
+            self._validate(draft)
+            changed = (text, spoiler, sensitive, draft.language) != (
+                status.text,
+                status.spoiler_text,
+                status.sensitive,
+                status.language,
+            )
+            if changed:
+                status.text, status.spoiler_text = text, spoiler
+                status.sensitive, status.language = sensitive, draft.language
+                status.edited_at = datetime.now(UTC)
+                self._render(status)
+            return json_response(self._status_json(status, user.id))
+
+    def _delete_status(self, request: Request) -> Response:
+        with self._lock:
+            status, user, error = self._own_status(request)
+            if error or status is None or user is None:
+                return error  # type: ignore[return-value]
+            body = self._status_json(status, user.id)
+            body["text"] = status.text  # source_requested: true
+            self._discard(status)
+            return json_response(body)
+
+    # -- control API ------------------------------------------------------------------------
+    def _control_users(self, request: Request) -> Response:
+        data = request.json() or {}
+        try:
+            user = self.create_user(
+                data["username"], data.get("display_name"), bool(data.get("locked", False))
+            )
+        except ValueError as exc:
+            return json_response({"error": str(exc)}, 422)
+        return json_response(user.__dict__, 201)
+
+    def _control_create_post(self, request: Request) -> Response:
+        data = request.json() or {}
+        try:
+            status = self.create_post(
+                data["username"],
+                data.get("text", ""),
+                visibility=data.get("visibility", "public"),
+                in_reply_to_id=data.get("in_reply_to_id"),
+                spoiler_text=data.get("spoiler_text", ""),
+                reblog_of=data.get("reblog_of"),
+            )
+        except KeyError as exc:
+            return json_response({"error": f"not found: {exc}"}, 404)
+        return json_response(status, 201)
+
+    def _control_posts(self, request: Request) -> Response:
+        try:
+            rows = self.posts(
+                request.arg("username") or "", _truthy(request.arg("include_deleted"))
+            )
+        except KeyError as exc:
+            return json_response({"error": f"not found: {exc}"}, 404)
+        return json_response(rows)
+
+    def _control_delete_post(self, request: Request) -> Response:
+        self.delete_post(request.path_params["id"])
+        return json_response({}, 200)
+
+    def _control_rate_limit(self, request: Request) -> Response:
+        data = request.json() or {}
+        self.set_rate_limit(int(data["limit"]), float(data.get("window_s", 300)))
+        return json_response({"limit": self._rl_limit, "window_s": self._rl_window})

@@ -1,0 +1,1139 @@
+"""A local fake of the X (Twitter) API v2 that keeps the real contract.
+
+Used by the tests, the demo and the benchmarks; the bridge also runs against independent
+real implementations, so paths, JSON shapes, status codes, error bodies, rate-limit headers
+and OAuth 1.0a signatures follow the real API. Sources for each error body are noted where
+it is built (see also shared/reference/api-facts.md sections 1-4).
+
+Scope: users/me, a user's timeline, tweet lookup (one and many), create and delete tweets,
+per-user per-endpoint rate limits, OAuth 1.0a user context and app-only Bearer for reads,
+and a JSON control API under ``/_sandbox/``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+import string
+import time
+import unicodedata
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+
+import regex
+from oauthlib.oauth1.rfc5849 import signature as oauth_signature
+from oauthlib.oauth1.rfc5849 import utils as oauth_utils
+
+from birdbridge.sandbox._http import Request, Response, SandboxServer, json_response
+
+# --------------------------------------------------------------------------------------
+# Weighted length (twitter-text v3: config/v3.json; XD:fundamentals/counting-characters)
+# --------------------------------------------------------------------------------------
+
+MAX_WEIGHTED_LENGTH = 280
+TRANSFORMED_URL_LENGTH = 23
+_LIGHT_RANGES = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
+
+# Common generic TLDs that twitter-text links even without a scheme or a path.
+_GTLDS = (
+    "com|org|net|edu|gov|mil|int|info|biz|name|pro|mobi|app|dev|blog|social|online|site|"
+    "tech|xyz|club|shop|store|news|page|art|design|io|ai|co|me|tv|ly|gg|fm|am|to|sh"
+)
+_URL_RE = re.compile(
+    r"(?<![\w@.#$/-])"
+    r"(?:"
+    r"https?://[^\s<>\"'\u3000-\u30ff\u4e00-\u9fff]+"
+    r"|(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:" + _GTLDS + r")\b(?:/[^\s<>\"']*)?"
+    r"|(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2}/[^\s<>\"']*"
+    r")",
+    re.IGNORECASE,
+)
+_TRAILING_PUNCT = ".,;:!?'\")]}>…"
+_EMOJI_GRAPHEME = regex.compile(r"\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20e3")
+_MENTION_RE = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{1,15})\b")
+_HASHTAG_RE = regex.compile(
+    r"(?<![\w#&])[#\uff03]([\p{L}\p{M}\p{N}_]*[\p{L}\p{M}][\p{L}\p{M}\p{N}_]*)"
+)
+
+
+def _url_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) code point offsets of each URL twitter-text would link."""
+    spans = []
+    for match in _URL_RE.finditer(text):
+        start, end = match.span()
+        while end > start and text[end - 1] in _TRAILING_PUNCT:
+            # keep a closing paren that closes one opened inside the URL (wikipedia links)
+            if text[end - 1] == ")" and text[start:end].count("(") >= text[start:end].count(")"):
+                break
+            end -= 1
+        if end > start:
+            spans.append((start, end))
+    return spans
+
+
+def _code_point_weight(ch: str) -> int:
+    cp = ord(ch)
+    return 1 if any(lo <= cp <= hi for lo, hi in _LIGHT_RANGES) else 2
+
+
+def _plain_weight(text: str) -> int:
+    total = 0
+    for grapheme in regex.findall(r"\X", text):
+        if _EMOJI_GRAPHEME.search(grapheme):
+            total += 2  # an emoji sequence (ZWJ, skin tone, flag, keycap) weighs 2 in all
+        else:
+            total += sum(_code_point_weight(ch) for ch in grapheme)
+    return total
+
+
+def weighted_length(text: str) -> int:
+    """X's weighted length of ``text`` (twitter-text v3 rules, scaled so the limit is 280)."""
+    text = unicodedata.normalize("NFC", text)
+    total, pos = 0, 0
+    for start, end in _url_spans(text):
+        total += _plain_weight(text[pos:start]) + TRANSFORMED_URL_LENGTH
+        pos = end
+    return total + _plain_weight(text[pos:])
+
+
+# --------------------------------------------------------------------------------------
+# Error bodies
+# --------------------------------------------------------------------------------------
+
+PROBLEMS = "https://api.twitter.com/2/problems/"
+# 403 detail strings, as X sends them (sources in the final report / module docs):
+DUPLICATE_DETAIL = "You are not allowed to create a Tweet with duplicate content."
+TOO_LONG_DETAIL = (
+    "Your Tweet text is too long. For more information on how Twitter determines text "
+    "length see https://github.com/twitter/twitter-text."
+)
+REPLY_RESTRICTED_DETAIL = (
+    "Reply to this conversation is not allowed because you have not been mentioned or "
+    "otherwise engaged by the author of the post you are replying to."
+)
+REPLY_DELETED_DETAIL = "You attempted to reply to a Tweet that is deleted or not visible to you."
+QUOTE_DELETED_DETAIL = "You attempted to quote a Tweet that is deleted or not visible to you."
+DELETE_FORBIDDEN_DETAIL = "You are not authorized to delete this Tweet."
+APP_ONLY_FORBIDDEN_DETAIL = (
+    "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  "
+    "Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context]."
+)
+INVALID_REQUEST_DETAIL = "One or more parameters to your request was invalid."
+
+
+def problem(
+    status: int,
+    detail: str | None = None,
+    title: str | None = None,
+    type_: str = "about:blank",
+    **extra: Any,
+) -> dict[str, Any]:
+    """X v2's problem body: {"title", "detail", "type", "status"} (RFC 7807 style)."""
+    phrase = HTTPStatus(status).phrase
+    return {
+        "title": title or phrase,
+        "detail": detail or phrase,
+        "type": type_,
+        "status": status,
+        **extra,
+    }
+
+
+def invalid_request(parameter: str, value: Any, message: str) -> Response:
+    values = value if isinstance(value, list) else [value]
+    body = {
+        "errors": [{"parameters": {parameter: [str(v) for v in values]}, "message": message}],
+        "title": "Invalid Request",
+        "detail": INVALID_REQUEST_DETAIL,
+        "type": PROBLEMS + "invalid-request",
+    }
+    return json_response(body, 400)
+
+
+def not_found_error(resource_type: str, value: str, parameter: str) -> dict[str, Any]:
+    """One entry of an ``errors`` array for a missing resource (partial-error shape)."""
+    return {
+        "value": value,
+        "detail": f"Could not find {resource_type} with {parameter}: [{value}].",
+        "title": "Not Found Error",
+        "resource_type": resource_type,
+        "parameter": parameter,
+        "resource_id": value,
+        "type": PROBLEMS + "resource-not-found",
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Fields
+# --------------------------------------------------------------------------------------
+
+TWEET_FIELDS = [
+    "article",
+    "attachments",
+    "author_id",
+    "card_uri",
+    "community_id",
+    "context_annotations",
+    "conversation_id",
+    "created_at",
+    "display_text_range",
+    "edit_controls",
+    "edit_history_tweet_ids",
+    "entities",
+    "geo",
+    "id",
+    "in_reply_to_user_id",
+    "lang",
+    "media_metadata",
+    "non_public_metrics",
+    "note_tweet",
+    "organic_metrics",
+    "possibly_sensitive",
+    "promoted_metrics",
+    "public_metrics",
+    "referenced_tweets",
+    "reply_settings",
+    "scopes",
+    "source",
+    "text",
+    "withheld",
+]
+USER_FIELDS = [
+    "affiliation",
+    "connection_status",
+    "created_at",
+    "description",
+    "entities",
+    "id",
+    "is_identity_verified",
+    "location",
+    "most_recent_tweet_id",
+    "name",
+    "parody",
+    "pinned_tweet_id",
+    "profile_banner_url",
+    "profile_image_url",
+    "protected",
+    "public_metrics",
+    "receives_your_dm",
+    "subscription",
+    "subscription_type",
+    "url",
+    "username",
+    "verified",
+    "verified_followers_count",
+    "verified_type",
+    "withheld",
+]
+MEDIA_FIELDS = [
+    "alt_text",
+    "duration_ms",
+    "height",
+    "media_key",
+    "non_public_metrics",
+    "organic_metrics",
+    "preview_image_url",
+    "promoted_metrics",
+    "public_metrics",
+    "type",
+    "url",
+    "variants",
+    "width",
+]
+EXPANSIONS = [
+    "article.cover_media",
+    "article.media_entities",
+    "attachments.media_keys",
+    "attachments.media_source_tweet",
+    "attachments.poll_ids",
+    "author_id",
+    "edit_history_tweet_ids",
+    "entities.mentions.username",
+    "geo.place_id",
+    "in_reply_to_user_id",
+    "entities.note.mentions.username",
+    "referenced_tweets.id",
+    "referenced_tweets.id.attachments.media_keys",
+    "referenced_tweets.id.author_id",
+]
+
+ENDPOINT_DEFAULTS: dict[str, int] = {  # per user per 15 min (api-facts §2, rate-limits.mdx)
+    "POST /2/tweets": 100,
+    "DELETE /2/tweets/:id": 50,
+    "GET /2/users/:id/tweets": 900,
+    "GET /2/users/me": 75,
+    "GET /2/tweets/:id": 900,
+    "GET /2/tweets": 900,
+}
+DEFAULT_WINDOW_S = 900.0
+
+_TWITTER_EPOCH_MS = 1288834974657
+_ALNUM = string.ascii_letters + string.digits
+
+
+def _rand(n: int, alphabet: str = _ALNUM) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+def _iso(dt: datetime) -> str:
+    dt = dt.astimezone(UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def _parse_iso(value: str) -> datetime:
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _lang(text: str) -> str:
+    """A rough stand-in for X's language detection (real X uses a classifier)."""
+    body = _URL_RE.sub("", _MENTION_RE.sub("", text)).strip()
+    if not body:
+        return "zxx"
+    if regex.search(r"[\p{Hiragana}\p{Katakana}]", body):
+        return "ja"
+    if regex.search(r"\p{Hangul}", body):
+        return "ko"
+    if regex.search(r"\p{Han}", body):
+        return "zh"
+    if not regex.search(r"\p{L}", body):
+        return "und"
+    return "en"
+
+
+# --------------------------------------------------------------------------------------
+# The server
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class XUser:
+    """What a test needs to configure a client for this user."""
+
+    id: str
+    username: str
+    name: str
+    protected: bool
+    consumer_key: str
+    consumer_secret: str
+    access_token: str
+    access_token_secret: str
+
+
+@dataclass(frozen=True)
+class _Secrets:  # what oauthlib's sign_hmac_sha1_with_client reads from a "client"
+    client_secret: str
+    resource_owner_secret: str
+
+
+@dataclass
+class _Auth:
+    user: XUser | None  # None: app-only Bearer
+
+    @property
+    def key(self) -> str:
+        return self.user.id if self.user else "app"
+
+
+class XSandbox(SandboxServer):
+    """X API v2 on 127.0.0.1 (see the module docstring)."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        reply_restriction: bool = False,
+        self_replies_allowed: bool = True,
+    ) -> None:
+        super().__init__(host, port)
+        self.reply_restriction = reply_restriction
+        self.self_replies_allowed = self_replies_allowed
+        self.consumer_key = _rand(25)
+        self.consumer_secret = _rand(50)
+        self.bearer_token = "AAAAAAAAAAAAAAAAAAAAA" + _rand(60)
+        self._users: dict[str, XUser] = {}  # by id
+        self._by_username: dict[str, str] = {}  # lower-cased username -> id
+        self._by_token: dict[str, XUser] = {}
+        self._tweets: dict[str, dict[str, Any]] = {}  # internal records by id
+        self._last_tweet_id = 1800000000000000000
+        self._next_user_id = 1700000000000000001
+        self._limits: dict[str, tuple[int, float]] = {
+            k: (v, DEFAULT_WINDOW_S) for k, v in ENDPOINT_DEFAULTS.items()
+        }
+        self._windows: dict[tuple[str, str], list[float]] = {}  # -> [used, reset_at]
+
+        self.route("GET", r"/2/users/me", self._api("GET /2/users/me", self._me, user_only=True))
+        self.route(
+            "GET",
+            r"/2/users/(?P<id>[^/]+)/tweets",
+            self._api("GET /2/users/:id/tweets", self._timeline),
+        )
+        self.route("GET", r"/2/tweets/(?P<id>[^/]+)", self._api("GET /2/tweets/:id", self._lookup))
+        self.route("GET", r"/2/tweets", self._api("GET /2/tweets", self._lookup_many))
+        self.route("POST", r"/2/tweets", self._api("POST /2/tweets", self._create, user_only=True))
+        self.route(
+            "DELETE",
+            r"/2/tweets/(?P<id>[^/]+)",
+            self._api("DELETE /2/tweets/:id", self._delete, user_only=True),
+        )
+        self.route("POST", r"/_sandbox/users", self._control_create_user)
+        self.route("POST", r"/_sandbox/posts", self._control_create_post)
+        self.route("GET", r"/_sandbox/posts", self._control_posts)
+        self.route("DELETE", r"/_sandbox/posts/(?P<id>\d+)", self._control_delete_post)
+        self.route("POST", r"/_sandbox/rate_limits", self._control_rate_limit)
+
+    # -- Python API ------------------------------------------------------------------
+    def create_user(self, username: str, name: str | None = None, protected: bool = False) -> XUser:
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,15}", username):
+            raise ValueError(f"invalid X username {username!r}")
+        with self._lock:
+            if username.lower() in self._by_username:
+                raise ValueError(f"username {username!r} is taken")
+            user_id = str(self._next_user_id)
+            self._next_user_id += 1
+            user = XUser(
+                id=user_id,
+                username=username,
+                name=name or username,
+                protected=protected,
+                consumer_key=self.consumer_key,
+                consumer_secret=self.consumer_secret,
+                access_token=f"{user_id}-{_rand(40)}",
+                access_token_secret=_rand(45),
+            )
+            self._users[user_id] = user
+            self._by_username[username.lower()] = user_id
+            self._by_token[user.access_token] = user
+        return user
+
+    def create_post(
+        self,
+        username: str,
+        text: str,
+        *,
+        in_reply_to_id: str | None = None,
+        quote_id: str | None = None,
+        retweet_of: str | None = None,
+        created_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Post as the user would in the app: no length, duplicate or rate checks."""
+        with self._lock:
+            author = self._user_by_name(username)
+            record = self._store(
+                author,
+                text,
+                in_reply_to_id=in_reply_to_id,
+                quote_id=quote_id,
+                retweet_of=retweet_of,
+                created_at=created_at,
+            )
+            return self._render(record)
+
+    def posts(self, username: str, include_deleted: bool = False) -> list[dict[str, Any]]:
+        with self._lock:
+            author = self._user_by_name(username)
+            out = []
+            for record in sorted(self._tweets.values(), key=lambda r: int(r["id"])):
+                if record["author_id"] != author.id or (record["deleted"] and not include_deleted):
+                    continue
+                tweet = self._render(record)
+                if include_deleted and record["deleted"]:
+                    tweet["deleted"] = True
+                out.append(tweet)
+            return out
+
+    def get_post(self, id: str) -> dict[str, Any] | None:
+        with self._lock:
+            record = self._tweets.get(str(id))
+            return self._render(record) if record and not record["deleted"] else None
+
+    def delete_post(self, id: str) -> None:
+        with self._lock:
+            record = self._tweets.get(str(id))
+            if record is None:
+                raise KeyError(id)
+            record["deleted"] = True
+
+    def set_rate_limit(self, endpoint_key: str, limit: int, window_s: float = 900) -> None:
+        with self._lock:
+            self._limits[endpoint_key] = (int(limit), float(window_s))
+            for key in [k for k in self._windows if k[0] == endpoint_key]:
+                del self._windows[key]
+
+    def user(self, username: str) -> XUser:
+        with self._lock:
+            return self._user_by_name(username)
+
+    # -- overrides of the base ---------------------------------------------------------
+    def error_response(self, status: int, message: str) -> Response:
+        if status == 400:
+            body = {
+                "errors": [{"message": message}],
+                "title": "Invalid Request",
+                "detail": INVALID_REQUEST_DETAIL,
+                "type": PROBLEMS + "invalid-request",
+            }
+            return json_response(body, 400)
+        detail = None if message in ("Injected", "Not Found", "Method Not Allowed") else message
+        return json_response(problem(status, detail), status)
+
+    def rate_limit_response(self, reset_at: float) -> Response:
+        # Injected 429s do not know the endpoint; the headers still carry an epoch reset.
+        return self._too_many(100, reset_at)
+
+    def _too_many(self, limit: int, reset_at: float) -> Response:
+        body = problem(429, "Too Many Requests")
+        return json_response(body, 429, **self._rl_headers(limit, 0, reset_at))
+
+    @staticmethod
+    def _rl_headers(limit: int, remaining: int, reset_at: float) -> dict[str, str]:
+        return {
+            "x-rate-limit-limit": str(limit),
+            "x-rate-limit-remaining": str(remaining),
+            "x-rate-limit-reset": str(int(reset_at)),
+        }
+
+    # -- auth and rate limiting ---------------------------------------------------------
+    def _api(self, endpoint_key: str, handler: Any, user_only: bool = False) -> Any:
+        def wrapped(request: Request) -> Response:
+            auth = self._authenticate(request)
+            if isinstance(auth, Response):
+                return auth
+            if auth.user is None and user_only:
+                body = problem(
+                    403,
+                    APP_ONLY_FORBIDDEN_DETAIL,
+                    "Unsupported Authentication",
+                    PROBLEMS + "unsupported-authentication",
+                )
+                return json_response(body, 403)
+            with self._lock:
+                limit, window = self._limits.get(endpoint_key, (900, DEFAULT_WINDOW_S))
+                now = time.time()
+                slot = self._windows.get((endpoint_key, auth.key))
+                if slot is None or now >= slot[1]:
+                    slot = self._windows[(endpoint_key, auth.key)] = [0, now + window]
+                if slot[0] >= limit:
+                    return self._too_many(limit, slot[1])
+                slot[0] += 1
+                headers = self._rl_headers(limit, limit - int(slot[0]), slot[1])
+                response = handler(request, auth)
+            response.headers.update(headers)
+            return response
+
+        return wrapped
+
+    def _authenticate(self, request: Request) -> _Auth | Response:
+        unauthorized = json_response(problem(401, "Unauthorized"), 401)
+        header = request.headers.get("authorization", "")
+        if header.startswith("Bearer "):
+            token = header[len("Bearer ") :].strip()
+            if hmac.compare_digest(token, self.bearer_token):
+                return _Auth(None)
+            return unauthorized
+        if not header.startswith("OAuth "):
+            return unauthorized
+        try:
+            params = {
+                k: oauth_utils.unescape(v)
+                for k, v in oauth_utils.parse_authorization_header(header)
+            }
+        except (ValueError, TypeError):
+            return unauthorized
+        with self._lock:
+            user = self._by_token.get(params.get("oauth_token", ""))
+        if (
+            user is None
+            or params.get("oauth_consumer_key") != self.consumer_key
+            or params.get("oauth_signature_method") != "HMAC-SHA1"
+        ):
+            return unauthorized
+        if not hmac.compare_digest(
+            self._expected_signature(request, params, user), params.get("oauth_signature", "")
+        ):
+            return unauthorized
+        return _Auth(user)
+
+    def _expected_signature(self, request: Request, oauth: dict[str, str], user: XUser) -> str:
+        pairs = [(k, v) for k, v in oauth.items() if k not in ("oauth_signature", "realm")]
+        pairs += [(k, v) for k, vs in request.query.items() for v in vs]
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            pairs += [(k, v) for k, vs in request.form().items() for v in vs]
+        host = request.headers.get("host") or self.url.split("://", 1)[1]
+        base_uri = oauth_signature.base_string_uri(f"http://{host}{request.path}")
+        normalized = oauth_signature.normalize_parameters(pairs)
+        base = oauth_signature.signature_base_string(request.method, base_uri, normalized)
+        secrets_ = _Secrets(self.consumer_secret, user.access_token_secret)
+        return oauth_signature.sign_hmac_sha1_with_client(base, secrets_)
+
+    # -- handlers ------------------------------------------------------------------------
+    def _me(self, request: Request, auth: _Auth) -> Response:
+        assert auth.user is not None
+        bad = self._validate_fields(request, ("user.fields", USER_FIELDS))
+        if bad:
+            return bad
+        return json_response(
+            {"data": self._render_user(auth.user, _fields(request, "user.fields"))}
+        )
+
+    def _timeline(self, request: Request, auth: _Auth) -> Response:
+        user_id = request.path_params["id"]
+        bad = self._validate_common(request) or self._validate_timeline(request)
+        if bad:
+            return bad
+        if user_id not in self._users:
+            return json_response({"errors": [not_found_error("user", user_id, "id")]})
+        max_results = int(request.arg("max_results") or 10)
+        since_id, until_id = request.arg("since_id"), request.arg("until_id")
+        start, end = request.arg("start_time"), request.arg("end_time")
+        exclude = set(filter(None, (request.arg("exclude") or "").split(",")))
+        token = request.arg("pagination_token")
+        below = int(token[1:], 36) if token else None
+
+        rows = [r for r in self._tweets.values() if r["author_id"] == user_id and not r["deleted"]]
+        rows.sort(key=lambda r: int(r["id"]), reverse=True)
+        rows = rows[:3200]  # the timeline depth (tweepy get_users_tweets docstring)
+        if "replies" in exclude:
+            rows = [r for r in rows if not r["in_reply_to_tweet_id"]][:800]
+        if "retweets" in exclude:
+            rows = [r for r in rows if not r["retweet_of"]]
+        if since_id:
+            rows = [r for r in rows if int(r["id"]) > int(since_id)]
+        if until_id:
+            rows = [r for r in rows if int(r["id"]) < int(until_id)]
+        if start:
+            rows = [r for r in rows if r["created_at"] >= _parse_iso(start)]
+        if end:
+            rows = [r for r in rows if r["created_at"] < _parse_iso(end)]
+        if below is not None:
+            rows = [r for r in rows if int(r["id"]) < below]
+        page, rest = rows[:max_results], rows[max_results:]
+        if not page:
+            return json_response({"meta": {"result_count": 0}})
+        meta: dict[str, Any] = {
+            "result_count": len(page),
+            "newest_id": page[0]["id"],
+            "oldest_id": page[-1]["id"],
+        }
+        if rest:
+            meta["next_token"] = "7" + _base36(int(page[-1]["id"]))
+        return json_response(self._tweets_payload(request, page, meta))
+
+    def _lookup(self, request: Request, auth: _Auth) -> Response:
+        tweet_id = request.path_params["id"]
+        bad = self._validate_common(request)
+        if bad:
+            return bad
+        if not re.fullmatch(r"\d{1,19}", tweet_id):
+            return invalid_request(
+                "id", tweet_id, f"The `id` query parameter value [{tweet_id}] is not valid"
+            )
+        record = self._tweets.get(tweet_id)
+        if record is None or record["deleted"]:
+            # Real X answers 200 with only an errors array for a missing or deleted tweet.
+            return json_response({"errors": [not_found_error("tweet", tweet_id, "id")]})
+        payload = self._tweets_payload(request, [record], None)
+        payload["data"] = payload["data"][0]
+        return json_response(payload)
+
+    def _lookup_many(self, request: Request, auth: _Auth) -> Response:
+        raw = request.arg("ids")
+        if not raw:
+            return invalid_request("ids", [], "The `ids` query parameter can not be empty")
+        ids = raw.split(",")
+        if len(ids) > 100:
+            return invalid_request(
+                "ids",
+                raw,
+                f"The number of values in the `ids` query "
+                f"parameter list [{len(ids)}] is not between 1 and 100",
+            )
+        for tweet_id in ids:
+            if not re.fullmatch(r"\d{1,19}", tweet_id):
+                return invalid_request(
+                    "id", tweet_id, f"The `id` query parameter value [{tweet_id}] is not valid"
+                )
+        bad = self._validate_common(request)
+        if bad:
+            return bad
+        found, errors = [], []
+        for tweet_id in ids:
+            record = self._tweets.get(tweet_id)
+            if record is None or record["deleted"]:
+                errors.append(not_found_error("tweet", tweet_id, "ids"))
+            else:
+                found.append(record)
+        payload = self._tweets_payload(request, found, None) if found else {}
+        if errors:
+            payload["errors"] = errors
+        return json_response(payload)
+
+    def _create(self, request: Request, auth: _Auth) -> Response:
+        author = auth.user
+        assert author is not None
+        try:
+            body = request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return self.error_response(400, "Request body must be a JSON object")
+        text = body.get("text")
+        media_ids = (body.get("media") or {}).get("media_ids") or []
+        if text is None and not media_ids:
+            return invalid_request("text", [], "$.text: is missing but it is required")
+        if not isinstance(text, str | None):
+            return invalid_request("text", text, "$.text: string expected")
+        text = unicodedata.normalize("NFC", text or "")
+        if weighted_length(text) > MAX_WEIGHTED_LENGTH:
+            # tweepy shows "400 Bad Request\nYour Tweet text is too long. ..." (see report)
+            return json_response(problem(400, TOO_LONG_DETAIL), 400)
+        reply = body.get("reply") or {}
+        parent_id = reply.get("in_reply_to_tweet_id")
+        if "reply" in body and not parent_id:
+            return invalid_request(
+                "$.reply", ["{}"], "$.reply.in_reply_to_tweet_id: is missing but it is required"
+            )
+        quote_id = body.get("quote_tweet_id")
+        parent = self._tweets.get(str(parent_id)) if parent_id else None
+        if parent_id and (parent is None or parent["deleted"]):
+            return json_response(problem(403, REPLY_DELETED_DETAIL), 403)
+        if quote_id:
+            quoted = self._tweets.get(str(quote_id))
+            if quoted is None or quoted["deleted"]:
+                return json_response(problem(403, QUOTE_DELETED_DETAIL), 403)
+        if parent is not None and self.reply_restriction and not self._may_reply(author, parent):
+            return json_response(problem(403, REPLY_RESTRICTED_DETAIL), 403)
+        if text and self._is_duplicate(author.id, text):
+            return json_response(problem(403, DUPLICATE_DETAIL), 403)
+        record = self._store(
+            author,
+            text,
+            in_reply_to_id=parent_id,
+            quote_id=quote_id,
+            media_ids=[str(m) for m in media_ids],
+            reply_settings=body.get("reply_settings"),
+        )
+        data = {
+            "id": record["id"],
+            "text": record["text"],
+            "edit_history_tweet_ids": [record["id"]],
+        }
+        return json_response({"data": data}, 201)
+
+    def _delete(self, request: Request, auth: _Auth) -> Response:
+        tweet_id = request.path_params["id"]
+        record = self._tweets.get(tweet_id)
+        if record is None or record["deleted"]:
+            body = not_found_error("tweet", tweet_id, "id")
+            body["status"] = 404
+            return json_response(body, 404)
+        assert auth.user is not None
+        if record["author_id"] != auth.user.id:
+            return json_response(problem(403, DELETE_FORBIDDEN_DETAIL), 403)
+        record["deleted"] = True
+        return json_response({"data": {"deleted": True}})
+
+    # -- control API -----------------------------------------------------------------------
+    def _control_create_user(self, request: Request) -> Response:
+        body = request.json() or {}
+        try:
+            user = self.create_user(
+                body["username"], body.get("name"), bool(body.get("protected", False))
+            )
+        except ValueError as exc:
+            return json_response({"error": str(exc)}, 422)
+        return json_response(asdict(user), 201)
+
+    def _control_create_post(self, request: Request) -> Response:
+        body = request.json() or {}
+        created_at = body.get("created_at")
+        try:
+            tweet = self.create_post(
+                body["username"],
+                body["text"],
+                in_reply_to_id=body.get("in_reply_to_id"),
+                quote_id=body.get("quote_id"),
+                retweet_of=body.get("retweet_of"),
+                created_at=_parse_iso(created_at) if created_at else None,
+            )
+        except (KeyError, ValueError) as exc:
+            return json_response({"error": str(exc)}, 422)
+        return json_response(tweet, 201)
+
+    def _control_posts(self, request: Request) -> Response:
+        include = (request.arg("include_deleted") or "").lower() in ("1", "true", "yes")
+        try:
+            return json_response(self.posts(request.arg("username") or "", include))
+        except ValueError as exc:
+            return json_response({"error": str(exc)}, 404)
+
+    def _control_delete_post(self, request: Request) -> Response:
+        try:
+            self.delete_post(request.path_params["id"])
+        except KeyError:
+            return json_response({"error": "no such post"}, 404)
+        return json_response({"deleted": True})
+
+    def _control_rate_limit(self, request: Request) -> Response:
+        body = request.json() or {}
+        self.set_rate_limit(
+            body["endpoint_key"], int(body["limit"]), float(body.get("window_s", DEFAULT_WINDOW_S))
+        )
+        return json_response({"endpoint_key": body["endpoint_key"], "limit": body["limit"]})
+
+    # -- state helpers (call with the lock held) --------------------------------------------
+    def _user_by_name(self, username: str) -> XUser:
+        user_id = self._by_username.get(username.lstrip("@").lower())
+        if user_id is None:
+            raise ValueError(f"no X user {username!r}")
+        return self._users[user_id]
+
+    def _new_tweet_id(self) -> str:
+        snowflake = (int(time.time() * 1000) - _TWITTER_EPOCH_MS) << 22
+        self._last_tweet_id = max(self._last_tweet_id + 1, snowflake)
+        return str(self._last_tweet_id)
+
+    def _may_reply(self, replier: XUser, parent: dict[str, Any]) -> bool:
+        """X's self-serve rule (2026-02-23): the parent's author summoned the replier."""
+        if parent["author_id"] == replier.id:
+            return self.self_replies_allowed
+        mentioned = {m["username"].lower() for m in parent["entities"].get("mentions", [])}
+        if replier.username.lower() in mentioned:
+            return True
+        quoted = self._tweets.get(parent["quote_of"] or "")
+        return bool(quoted and quoted["author_id"] == replier.id)
+
+    def _is_duplicate(self, author_id: str, text: str) -> bool:
+        recent = [
+            r
+            for r in self._tweets.values()
+            if r["author_id"] == author_id and not r["deleted"] and not r["retweet_of"]
+        ]
+        recent.sort(key=lambda r: int(r["id"]), reverse=True)
+        return any(r["source_text"] == text for r in recent[:200])
+
+    def _store(
+        self,
+        author: XUser,
+        text: str,
+        *,
+        in_reply_to_id: str | None = None,
+        quote_id: str | None = None,
+        retweet_of: str | None = None,
+        created_at: datetime | None = None,
+        media_ids: list[str] | None = None,
+        reply_settings: str | None = None,
+    ) -> dict[str, Any]:
+        text = unicodedata.normalize("NFC", text)
+        parent = self._tweets.get(str(in_reply_to_id)) if in_reply_to_id else None
+        if in_reply_to_id and parent is None:
+            raise ValueError(f"no tweet {in_reply_to_id}")
+        original = self._tweets.get(str(retweet_of)) if retweet_of else None
+        if retweet_of:
+            if original is None:
+                raise ValueError(f"no tweet {retweet_of}")
+            source = self._users[original["author_id"]]
+            text = f"RT @{source.username}: {original['full_text']}"
+        tweet_id = self._new_tweet_id()
+        full_text, full_entities = self._shorten(text)
+        long_post = weighted_length(text) > MAX_WEIGHTED_LENGTH
+        shown = _truncate(full_text) if long_post else full_text
+        referenced = []
+        if parent is not None:
+            referenced.append({"type": "replied_to", "id": parent["id"]})
+        if quote_id:
+            referenced.append({"type": "quoted", "id": str(quote_id)})
+        if original is not None:
+            referenced.append({"type": "retweeted", "id": original["id"]})
+        record: dict[str, Any] = {
+            "id": tweet_id,
+            "author_id": author.id,
+            "source_text": text,
+            "full_text": full_text,
+            "text": shown,
+            "entities": full_entities if not long_post else self._entities(shown),
+            "note_entities": full_entities if long_post else None,
+            "long": long_post,
+            "created_at": created_at or datetime.now(UTC),
+            "conversation_id": parent["conversation_id"] if parent else tweet_id,
+            "in_reply_to_tweet_id": parent["id"] if parent else None,
+            "in_reply_to_user_id": parent["author_id"] if parent else None,
+            "quote_of": str(quote_id) if quote_id else None,
+            "retweet_of": original["id"] if original else None,
+            "referenced": referenced,
+            "media_keys": [f"3_{m}" for m in media_ids or []],
+            "reply_settings": reply_settings or "everyone",
+            "lang": _lang(text),
+            "deleted": False,
+        }
+        self._tweets[tweet_id] = record
+        return record
+
+    def _shorten(self, text: str) -> tuple[str, dict[str, Any]]:
+        """Replace each URL by a t.co link, as X does, and return the entities."""
+        out, urls, pos, offset = [], [], 0, 0
+        for start, end in _url_spans(text):
+            original = text[start:end]
+            tco = f"https://t.co/{_rand(10)}"
+            out.append(text[pos:start])
+            new_start = start + offset
+            expanded = original if re.match(r"https?://", original, re.I) else f"http://{original}"
+            urls.append(
+                {
+                    "start": new_start,
+                    "end": new_start + len(tco),
+                    "url": tco,
+                    "expanded_url": expanded,
+                    "display_url": _display_url(original),
+                }
+            )
+            out.append(tco)
+            offset += len(tco) - (end - start)
+            pos = end
+        out.append(text[pos:])
+        shortened = "".join(out)
+        entities = self._entities(shortened, urls)
+        return shortened, entities
+
+    def _entities(self, text: str, urls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        if urls is None:  # recompute positions of t.co links already in the text
+            urls = [
+                {
+                    "start": m.start(),
+                    "end": m.end(),
+                    "url": m.group(0),
+                    "expanded_url": m.group(0),
+                    "display_url": m.group(0)[8:],
+                }
+                for m in re.finditer(r"https://t\.co/\w{10}", text)
+            ]
+        mentions = []
+        for match in _MENTION_RE.finditer(text):
+            mention: dict[str, Any] = {
+                "start": match.start(),
+                "end": match.end(),
+                "username": match.group(1),
+            }
+            user_id = self._by_username.get(match.group(1).lower())
+            if user_id:
+                mention["id"] = user_id
+            mentions.append(mention)
+        in_url = [(u["start"], u["end"]) for u in urls]
+        hashtags = [
+            {"start": m.start(), "end": m.end(), "tag": m.group(1)}
+            for m in _HASHTAG_RE.finditer(text)
+            if not any(s <= m.start() < e for s, e in in_url)
+        ]
+        entities: dict[str, Any] = {}
+        for key, value in (("urls", urls), ("mentions", mentions), ("hashtags", hashtags)):
+            if value:
+                entities[key] = value
+        return entities
+
+    # -- rendering ---------------------------------------------------------------------------
+    def _render(self, record: dict[str, Any], fields: set[str] | None = None) -> dict[str, Any]:
+        """The v2 tweet object; ``fields=None`` renders every field this sandbox knows."""
+
+        def want(name: str) -> bool:
+            return fields is None or name in fields
+
+        tweet: dict[str, Any] = {
+            "id": record["id"],
+            "text": record["text"],
+            "edit_history_tweet_ids": [record["id"]],
+        }
+        if want("author_id"):
+            tweet["author_id"] = record["author_id"]
+        if want("created_at"):
+            tweet["created_at"] = _iso(record["created_at"])
+        if want("conversation_id"):
+            tweet["conversation_id"] = record["conversation_id"]
+        if want("in_reply_to_user_id") and record["in_reply_to_user_id"]:
+            tweet["in_reply_to_user_id"] = record["in_reply_to_user_id"]
+        if want("referenced_tweets") and record["referenced"]:
+            tweet["referenced_tweets"] = [dict(r) for r in record["referenced"]]
+        if want("entities") and record["entities"]:
+            tweet["entities"] = record["entities"]
+        if want("note_tweet") and record["long"]:
+            note: dict[str, Any] = {"text": record["full_text"]}
+            if record["note_entities"]:
+                note["entities"] = record["note_entities"]
+            tweet["note_tweet"] = note
+        if want("attachments") and record["media_keys"]:
+            tweet["attachments"] = {"media_keys": list(record["media_keys"])}
+        if want("possibly_sensitive"):
+            tweet["possibly_sensitive"] = False
+        if want("lang"):
+            tweet["lang"] = record["lang"]
+        if want("reply_settings"):
+            tweet["reply_settings"] = record["reply_settings"]
+        if fields is not None and "public_metrics" in fields:
+            tweet["public_metrics"] = {
+                "retweet_count": 0,
+                "reply_count": 0,
+                "like_count": 0,
+                "quote_count": 0,
+                "bookmark_count": 0,
+                "impression_count": 0,
+            }
+        return tweet
+
+    def _render_user(self, user: XUser, fields: set[str]) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": user.id, "name": user.name, "username": user.username}
+        if "protected" in fields:
+            data["protected"] = user.protected
+        if "verified" in fields:
+            data["verified"] = False
+        if "description" in fields:
+            data["description"] = ""
+        if "created_at" in fields:
+            data["created_at"] = "2020-01-01T00:00:00.000Z"
+        return data
+
+    def _tweets_payload(
+        self, request: Request, rows: list[dict[str, Any]], meta: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        fields = _fields(request, "tweet.fields")
+        user_fields = _fields(request, "user.fields")
+        expansions = _fields(request, "expansions")
+        payload: dict[str, Any] = {"data": [self._render(r, fields) for r in rows]}
+        includes: dict[str, list[dict[str, Any]]] = {}
+        user_ids: list[str] = []
+        tweet_ids: list[str] = []
+        media_keys: list[str] = []
+
+        def add(bucket: list[str], value: str | None) -> None:
+            if value and value not in bucket:
+                bucket.append(value)
+
+        for r in rows:
+            if "author_id" in expansions:
+                add(user_ids, r["author_id"])
+            if "in_reply_to_user_id" in expansions:
+                add(user_ids, r["in_reply_to_user_id"])
+            if "entities.mentions.username" in expansions:
+                for m in r["entities"].get("mentions", []):
+                    add(user_ids, m.get("id"))
+            if "attachments.media_keys" in expansions:
+                for key in r["media_keys"]:
+                    add(media_keys, key)
+            if expansions & {"referenced_tweets.id", "referenced_tweets.id.author_id"}:
+                for ref in r["referenced"]:
+                    target = self._tweets.get(ref["id"])
+                    if target is None or target["deleted"]:
+                        continue
+                    if "referenced_tweets.id" in expansions:
+                        add(tweet_ids, ref["id"])
+                    if "referenced_tweets.id.author_id" in expansions:
+                        add(user_ids, target["author_id"])
+        if user_ids:
+            includes["users"] = [
+                self._render_user(self._users[u], user_fields) for u in user_ids if u in self._users
+            ]
+        if tweet_ids:
+            includes["tweets"] = [self._render(self._tweets[t], fields) for t in tweet_ids]
+        if media_keys:
+            includes["media"] = [{"media_key": k, "type": "photo"} for k in media_keys]
+        if includes:
+            payload["includes"] = includes
+        if meta is not None:
+            payload["meta"] = meta
+        return payload
+
+    # -- validation ---------------------------------------------------------------------------
+    def _validate_fields(self, request: Request, *specs: tuple[str, list[str]]) -> Response | None:
+        for param, allowed in specs:
+            for value in _fields(request, param):
+                if value not in allowed:
+                    return invalid_request(
+                        param,
+                        value,
+                        f"The `{param}` query parameter value [{value}] is not "
+                        f"one of [{','.join(allowed)}]",
+                    )
+        return None
+
+    def _validate_common(self, request: Request) -> Response | None:
+        return self._validate_fields(
+            request,
+            ("tweet.fields", TWEET_FIELDS),
+            ("user.fields", USER_FIELDS),
+            ("media.fields", MEDIA_FIELDS),
+            ("expansions", EXPANSIONS),
+        )
+
+    def _validate_timeline(self, request: Request) -> Response | None:
+        raw = request.arg("max_results")
+        if raw is not None and (not raw.isdigit() or not 5 <= int(raw) <= 100):
+            return invalid_request(
+                "max_results",
+                raw,
+                f"The `max_results` query parameter value [{raw}] is not between 5 and 100",
+            )
+        for param in ("since_id", "until_id"):
+            value = request.arg(param)
+            if value is not None and not re.fullmatch(r"\d{1,19}", value):
+                return invalid_request(
+                    param, value, f"The `{param}` query parameter value [{value}] is not valid"
+                )
+        for param in ("start_time", "end_time"):
+            value = request.arg(param)
+            if value is not None:
+                try:
+                    _parse_iso(value)
+                except ValueError:
+                    return invalid_request(
+                        param,
+                        value,
+                        f"The `{param}` query parameter value "
+                        f"[{value}] is not a valid ISO 8601 date-time",
+                    )
+        for value in filter(None, (request.arg("exclude") or "").split(",")):
+            if value not in ("replies", "retweets"):
+                return invalid_request(
+                    "exclude",
+                    value,
+                    f"The `exclude` query parameter value "
+                    f"[{value}] is not one of [replies,retweets]",
+                )
+        token = request.arg("pagination_token")
+        if token is not None and not re.fullmatch(r"7[0-9a-z]{1,14}", token):
+            return invalid_request(
+                "pagination_token",
+                token,
+                f"The `pagination_token` query parameter value [{token}] is not valid",
+            )
+        return None
+
+
+def _fields(request: Request, param: str) -> set[str]:
+    return {v.strip() for v in (request.arg(param) or "").split(",") if v.strip()}
+
+
+def _base36(n: int) -> str:
+    digits = string.digits + string.ascii_lowercase
+    out = ""
+    while n:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+    return out or "0"
+
+
+def _display_url(original: str) -> str:
+    shown = re.sub(r"^https?://", "", original, flags=re.I)
+    shown = re.sub(r"^www\.", "", shown, flags=re.I)
+    return shown if len(shown) <= 26 else shown[:25] + "…"
+
+
+def _truncate(text: str) -> str:
+    """The ``text`` of a long post: its start, within 280 weighted, ending with an ellipsis."""
+    out = ""
+    for grapheme in regex.findall(r"\X", text):
+        if weighted_length(out + grapheme) > MAX_WEIGHTED_LENGTH - 2:
+            break
+        out += grapheme
+    return out.rstrip() + "…"

@@ -1,0 +1,385 @@
+"""Named operations on the state database, each one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import Engine, func, or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from birdbridge.store.database import create_db_engine, migrate
+from birdbridge.store.tables import Delivery, LinkState, Mirror
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    PUBLISHING = "publishing"  # a network call for `publishing_part` may have happened
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+OPEN_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.PUBLISHING)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back without a zone; everything we store is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    source_network: str
+    source_id: str
+    target_network: str
+    payload: str
+    parent_source_id: str | None = None
+    kind: str = "post"
+
+
+@dataclass(frozen=True)
+class LinkSummary:
+    link: str
+    network: str
+    cursor: str | None
+    last_poll_at: datetime | None
+    last_error: str | None
+    pending: int
+    failed: int
+    done: int
+
+
+class Store:
+    """The state database behind one URL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        engine = create_db_engine(url)
+        migrate(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    # -- link state ------------------------------------------------------------------
+    def link_state(self, link: str, network: str) -> LinkState | None:
+        with self._session() as session:
+            state = session.get(LinkState, (link, network))
+            if state is not None:
+                session.expunge(state)
+            return state
+
+    def record_poll(
+        self,
+        link: str,
+        network: str,
+        *,
+        account_id: str,
+        cursor: str | None,
+        deliveries: Sequence[NewDelivery] = (),
+        now: datetime | None = None,
+    ) -> int:
+        """Enqueue ``deliveries`` and advance the cursor in ONE transaction (exactly once).
+
+        A delivery already in the outbox (same link, source post, target, kind) is kept as it
+        is. Returns how many were new.
+        """
+        now = now or utcnow()
+        with self._session() as session:
+            added = sum(self._insert_delivery(session, link, d, now) for d in deliveries)
+            state = session.get(LinkState, (link, network)) or LinkState(link=link, network=network)
+            state.account_id = account_id
+            if cursor is not None:
+                state.cursor = cursor
+            state.last_poll_at = now
+            state.last_error = None
+            state.last_error_at = None
+            session.add(state)
+            return added
+
+    def _insert_delivery(self, session: Session, link: str, new: NewDelivery, now: datetime) -> int:
+        values = {
+            "link": link, "source_network": new.source_network, "source_id": new.source_id,
+            "target_network": new.target_network, "kind": new.kind,
+            "status": DeliveryStatus.PENDING.value, "attempts": 0, "next_attempt_at": now,
+            "parent_source_id": new.parent_source_id, "payload": new.payload,
+            "idempotency_token": uuid.uuid4().hex, "created_at": now, "updated_at": now,
+        }
+        dialect = session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(Delivery).values(**values).on_conflict_do_nothing()
+        result = session.execute(statement)
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def record_poll_error(self, link: str, network: str, error: str, now: datetime | None = None) -> None:
+        now = now or utcnow()
+        with self._session() as session:
+            state = session.get(LinkState, (link, network)) or LinkState(link=link, network=network)
+            state.last_error = error
+            state.last_error_at = now
+            session.add(state)
+
+    # -- guard -----------------------------------------------------------------------
+    def is_mirror_target(self, link: str, network: str, post_id: str) -> bool:
+        """True when ``post_id`` on ``network`` is a post birdbridge published (no loops)."""
+        with self._session() as session:
+            query = select(Mirror.id).where(
+                Mirror.link == link, Mirror.target_network == network, Mirror.target_id == post_id
+            )
+            return session.exec(query).first() is not None
+
+    def in_flight_texts(self, link: str, target_network: str) -> list[str]:
+        """Texts being published to ``target_network`` whose outcome is not recorded yet."""
+        with self._session() as session:
+            query = select(Delivery.publishing_text).where(
+                Delivery.link == link,
+                Delivery.target_network == target_network,
+                Delivery.status == DeliveryStatus.PUBLISHING.value,
+                col(Delivery.publishing_text).is_not(None),
+            )
+            return [text for text in session.exec(query) if text]
+
+    # -- deliveries ------------------------------------------------------------------
+    def due_deliveries(self, link: str, now: datetime | None = None, limit: int = 100) -> list[Delivery]:
+        """Open deliveries of a link whose time has come, oldest first (causal order)."""
+        now = now or utcnow()
+        with self._session() as session:
+            query = (
+                select(Delivery)
+                .where(
+                    Delivery.link == link,
+                    col(Delivery.status).in_([s.value for s in OPEN_STATUSES]),
+                    Delivery.next_attempt_at <= now,
+                )
+                .order_by(col(Delivery.id))
+                .limit(limit)
+            )
+            rows = list(session.exec(query))
+            for row in rows:
+                session.expunge(row)
+            return rows
+
+    def delivery(self, delivery_id: int) -> Delivery | None:
+        with self._session() as session:
+            row = session.get(Delivery, delivery_id)
+            if row is not None:
+                session.expunge(row)
+            return row
+
+    def delivery_for(self, link: str, source_network: str, source_id: str,
+                     target_network: str, kind: str = "post") -> Delivery | None:
+        with self._session() as session:
+            row = session.exec(select(Delivery).where(
+                Delivery.link == link, Delivery.source_network == source_network,
+                Delivery.source_id == source_id, Delivery.target_network == target_network,
+                Delivery.kind == kind,
+            )).first()
+            if row is not None:
+                session.expunge(row)
+            return row
+
+    def lease(self, delivery_id: int, owner: str, seconds: float = 300,
+              now: datetime | None = None) -> bool:
+        """Take a delivery for ``owner`` unless another worker holds a live lease on it."""
+        now = now or utcnow()
+        with self._session() as session:
+            result = session.execute(
+                update(Delivery)
+                .where(
+                    col(Delivery.id) == delivery_id,
+                    col(Delivery.status).in_([s.value for s in OPEN_STATUSES]),
+                    or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) < now,
+                        col(Delivery.lease_owner) == owner),
+                )
+                .values(lease_owner=owner, lease_until=now + timedelta(seconds=seconds))
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def mark_publishing(self, delivery_id: int, part_index: int, text: str,
+                        now: datetime | None = None) -> None:
+        """Record the intent to publish one part, BEFORE the network call.
+
+        A second attempt at the same part keeps the first attempt's time: recovery searches
+        the target from there.
+        """
+        now = now or utcnow()
+        with self._session() as session:
+            row = session.get(Delivery, delivery_id)
+            if row is None:
+                return
+            if row.publishing_part != part_index or row.publishing_started_at is None:
+                row.publishing_started_at = now
+            row.status = DeliveryStatus.PUBLISHING.value
+            row.publishing_part = part_index
+            row.publishing_text = text
+            row.updated_at = now
+            session.add(row)
+
+    def record_part(self, delivery: Delivery, part_index: int, target_id: str,
+                    target_url: str | None, now: datetime | None = None) -> None:
+        """Record one published part in the mirror map, right after the network call."""
+        now = now or utcnow()
+        with self._session() as session:
+            session.add(Mirror(
+                link=delivery.link, source_network=delivery.source_network,
+                source_id=delivery.source_id, part_index=part_index,
+                target_network=delivery.target_network, target_id=target_id,
+                target_url=target_url, created_at=now,
+            ))
+            session.execute(
+                update(Delivery).where(col(Delivery.id) == delivery.id).values(
+                    publishing_part=None, publishing_text=None, publishing_started_at=None,
+                    updated_at=now,
+                )
+            )
+
+    def mark_done(self, delivery_id: int, now: datetime | None = None) -> None:
+        now = now or utcnow()
+        self._update(delivery_id, status=DeliveryStatus.DONE.value, last_error=None,
+                     lease_owner=None, lease_until=None, updated_at=now)
+
+    def mark_retry(self, delivery_id: int, error: str, next_attempt_at: datetime, *,
+                   count_attempt: bool = True, now: datetime | None = None) -> int:
+        """Schedule another try; returns the attempts used so far."""
+        now = now or utcnow()
+        with self._session() as session:
+            row = session.get(Delivery, delivery_id)
+            if row is None:
+                return 0
+            row.attempts += 1 if count_attempt else 0
+            row.last_error = error
+            row.next_attempt_at = next_attempt_at
+            row.lease_owner = None
+            row.lease_until = None
+            row.updated_at = now
+            session.add(row)
+            return row.attempts
+
+    def mark_failed(self, delivery_id: int, error: str, now: datetime | None = None) -> None:
+        now = now or utcnow()
+        self._update(delivery_id, status=DeliveryStatus.FAILED.value, last_error=error,
+                     lease_owner=None, lease_until=None, updated_at=now)
+
+    def mark_skipped(self, delivery_id: int, reason: str, now: datetime | None = None) -> None:
+        now = now or utcnow()
+        self._update(delivery_id, status=DeliveryStatus.SKIPPED.value, last_error=reason,
+                     lease_owner=None, lease_until=None, updated_at=now)
+
+    def requeue(self, delivery_id: int, now: datetime | None = None) -> bool:
+        """Put a failed or skipped delivery back in the queue (``birdbridge retry``)."""
+        now = now or utcnow()
+        with self._session() as session:
+            row = session.get(Delivery, delivery_id)
+            if row is None or row.status not in (DeliveryStatus.FAILED, DeliveryStatus.SKIPPED):
+                return False
+            row.status = DeliveryStatus.PENDING.value
+            row.attempts = 0
+            row.next_attempt_at = now
+            row.updated_at = now
+            session.add(row)
+            return True
+
+    def _update(self, delivery_id: int, **values: object) -> None:
+        with self._session() as session:
+            session.execute(update(Delivery).where(col(Delivery.id) == delivery_id).values(**values))
+
+    # -- the mirror map --------------------------------------------------------------
+    def mirror_parts(self, link: str, source_network: str, source_id: str,
+                     target_network: str) -> list[Mirror]:
+        with self._session() as session:
+            rows = list(session.exec(
+                select(Mirror).where(
+                    Mirror.link == link, Mirror.source_network == source_network,
+                    Mirror.source_id == source_id, Mirror.target_network == target_network,
+                ).order_by(col(Mirror.part_index))
+            ))
+            for row in rows:
+                session.expunge(row)
+            return rows
+
+    def mirror_source(self, link: str, target_network: str, target_id: str) -> Mirror | None:
+        """The mirror row whose target is ``target_id`` (which source post it came from)."""
+        with self._session() as session:
+            row = session.exec(select(Mirror).where(
+                Mirror.link == link, Mirror.target_network == target_network,
+                Mirror.target_id == target_id,
+            )).first()
+            if row is not None:
+                session.expunge(row)
+            return row
+
+    def mirror_target_ids(self, link: str, target_network: str, since: datetime) -> set[str]:
+        """Ids of posts birdbridge published on ``target_network`` since ``since``."""
+        with self._session() as session:
+            query = select(Mirror.target_id).where(
+                Mirror.link == link, Mirror.target_network == target_network,
+                Mirror.created_at >= since,
+            )
+            return set(session.exec(query))
+
+    def mirrors(self, link: str | None = None) -> list[Mirror]:
+        with self._session() as session:
+            query = select(Mirror).order_by(col(Mirror.id))
+            if link is not None:
+                query = query.where(Mirror.link == link)
+            rows = list(session.exec(query))
+            for row in rows:
+                session.expunge(row)
+            return rows
+
+    # -- reporting -------------------------------------------------------------------
+    def deliveries(self, link: str | None = None, statuses: Sequence[str] | None = None) -> list[Delivery]:
+        with self._session() as session:
+            query = select(Delivery).order_by(col(Delivery.id))
+            if link is not None:
+                query = query.where(Delivery.link == link)
+            if statuses:
+                query = query.where(col(Delivery.status).in_(list(statuses)))
+            rows = list(session.exec(query))
+            for row in rows:
+                session.expunge(row)
+            return rows
+
+    def summaries(self) -> list[LinkSummary]:
+        with self._session() as session:
+            counts: dict[tuple[str, str, str], int] = {}
+            query = select(Delivery.link, Delivery.source_network, Delivery.status,
+                           func.count()).group_by(
+                Delivery.link, Delivery.source_network, Delivery.status)
+            for link, network, status, count in session.exec(query):
+                counts[(link, network, status)] = count
+            states = list(session.exec(select(LinkState).order_by(LinkState.link, LinkState.network)))
+
+            def count(state: LinkState, *statuses: str) -> int:
+                return sum(counts.get((state.link, state.network, s), 0) for s in statuses)
+
+            return [
+                LinkSummary(
+                    link=s.link, network=s.network, cursor=s.cursor,
+                    last_poll_at=as_utc(s.last_poll_at), last_error=s.last_error,
+                    pending=count(s, DeliveryStatus.PENDING, DeliveryStatus.PUBLISHING),
+                    failed=count(s, DeliveryStatus.FAILED), done=count(s, DeliveryStatus.DONE),
+                )
+                for s in states
+            ]

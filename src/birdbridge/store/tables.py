@@ -1,0 +1,84 @@
+"""The state database's tables. Changes to them go with a new Alembic migration."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _utc_column(nullable: bool = True) -> Column[datetime]:
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class LinkState(SQLModel, table=True):
+    """Per link and source network: the poll cursor and the last poll's outcome."""
+
+    __tablename__ = "link_state"
+
+    link: str = Field(primary_key=True, max_length=64)
+    network: str = Field(primary_key=True, max_length=16)
+    account_id: str | None = Field(default=None, max_length=64)
+    cursor: str | None = Field(default=None, max_length=64)  # newest post id seen on this side
+    last_poll_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    last_error_at: datetime | None = Field(default=None, sa_column=_utc_column())
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one source post to mirror onto one target network.
+
+    status: pending -> publishing -> done, or failed / skipped. ``publishing`` with a
+    ``publishing_part`` means a network call for that part may have happened: recovery must
+    find out (Idempotency-Key on Mastodon, a search of own posts on X) before calling again.
+    """
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("link", "source_network", "source_id", "target_network", "kind",
+                         name="uq_delivery_source"),
+        Index("ix_delivery_due", "link", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    link: str = Field(max_length=64)
+    source_network: str = Field(max_length=16)
+    source_id: str = Field(max_length=64)
+    target_network: str = Field(max_length=16)
+    kind: str = Field(default="post", max_length=16)
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    next_attempt_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    parent_source_id: str | None = Field(default=None, max_length=64)
+    payload: str = Field(sa_column=Column(Text, nullable=False))  # the source Post as JSON
+    idempotency_token: str = Field(max_length=64)
+    publishing_part: int | None = None
+    publishing_text: str | None = Field(default=None, sa_column=Column(Text))
+    publishing_started_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(default=None, sa_column=_utc_column())
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    updated_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+class Mirror(SQLModel, table=True):
+    """The mirror map: each part of a source post and the target post it became."""
+
+    __tablename__ = "mirror"
+    __table_args__ = (
+        UniqueConstraint("link", "source_network", "source_id", "target_network", "part_index",
+                         name="uq_mirror_source"),
+        UniqueConstraint("link", "target_network", "target_id", name="uq_mirror_target"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    link: str = Field(max_length=64)
+    source_network: str = Field(max_length=16)
+    source_id: str = Field(max_length=64)
+    part_index: int = 0
+    target_network: str = Field(max_length=16)
+    target_id: str = Field(max_length=64)
+    target_url: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
