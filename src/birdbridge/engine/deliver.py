@@ -97,13 +97,14 @@ class Deliverer:
                                   count_attempt=False, now=now)
         except RateLimited as exc:
             blocked.add(delivery.target_network)
-            self.store.mark_retry(delivery.id, str(exc), exc.retry_at, count_attempt=False, now=now)
+            self.store.mark_retry(delivery.id, str(exc), exc.retry_at, count_attempt=False,
+                                  refused=True, now=now)
             report.retried += 1
         except AuthRevoked as exc:
             blocked.add(delivery.target_network)
             report.errors.append(str(exc))
             self.store.mark_retry(delivery.id, str(exc), now + AUTH_PAUSE, count_attempt=False,
-                                  now=now)
+                                  refused=True, now=now)
         except Transient as exc:
             attempts = self.store.mark_retry(delivery.id, str(exc),
                                              now + retry_delay(delivery.attempts + 1), now=now)
@@ -114,11 +115,12 @@ class Deliverer:
                 log.warning("link %s: delivery %s will be retried (attempt %s/%s): %s",
                             self.link, delivery.id, attempts, self.max_attempts, exc)
         except (Permanent, NetworkError) as exc:
-            self._fail(delivery, str(exc), report)
+            self._fail(delivery, str(exc), report, refused=True)
 
-    def _fail(self, delivery: Delivery, reason: str, report: DeliverReport) -> None:
+    def _fail(self, delivery: Delivery, reason: str, report: DeliverReport,
+              refused: bool = False) -> None:
         assert delivery.id is not None
-        self.store.mark_failed(delivery.id, reason, now=self.clock())
+        self.store.mark_failed(delivery.id, reason, refused=refused, now=self.clock())
         report.failed += 1
         log.error("link %s: delivery %s of %s post %s failed: %s (see `birdbridge status`; "
                   "`birdbridge retry %s` tries again)", self.link, delivery.id,

@@ -118,13 +118,17 @@ class FaultRule:
     body: Any = None
     delay: float = 30.0
     reset_in: float = 60.0
+    body_contains: str | None = None  # only requests whose body contains this text
+
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; one of {FAULT_KINDS}")
         self._pattern = re.compile(self.path)
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, body: bytes = b"") -> bool:
+        if self.body_contains is not None and self.body_contains.encode() not in body:
+            return False
         return (self.method in ("*", method)) and bool(self._pattern.search(path))
 
 
@@ -215,12 +219,12 @@ class SandboxServer:
         with self._lock:
             self._faults.clear()
 
-    def _take_fault(self, method: str, path: str) -> FaultRule | None:
+    def _take_fault(self, method: str, path: str, body: bytes = b"") -> FaultRule | None:
         if path.startswith("/_sandbox/"):
             return None
         with self._lock:
             for rule in self._faults:
-                if not rule.matches(method, path):
+                if not rule.matches(method, path, body):
                     continue
                 if rule.skip > 0:
                     rule.skip -= 1
@@ -287,7 +291,7 @@ class SandboxServer:
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
                 )
-                fault = server._take_fault(request.method, request.path)
+                fault = server._take_fault(request.method, request.path, request.body)
                 logged = LoggedRequest(request.method, request.path, request.query, None,
                                        fault.kind if fault else None, time.time())
                 with server._lock:

@@ -89,6 +89,12 @@ def _plain_weight(text: str) -> int:
     return total
 
 
+def _escape(text: str) -> str:
+    """X returns post text with &, < and > escaped as HTML entities (long-standing API
+    behaviour, e.g. sferik/twitter-ruby#348, FxEmbed/FxEmbed#24)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def weighted_length(text: str) -> int:
     """X's weighted length of ``text`` (twitter-text v3 rules, scaled so the limit is 280)."""
     text = unicodedata.normalize("NFC", text)
@@ -719,7 +725,7 @@ class XSandbox(SandboxServer):
         )
         data = {
             "id": record["id"],
-            "text": record["text"],
+            "text": _escape(record["text"]),
             "edit_history_tweet_ids": [record["id"]],
         }
         return json_response({"data": data}, 201)
@@ -943,7 +949,7 @@ class XSandbox(SandboxServer):
 
         tweet: dict[str, Any] = {
             "id": record["id"],
-            "text": record["text"],
+            "text": _escape(record["text"]),
             "edit_history_tweet_ids": [record["id"]],
         }
         if want("author_id"):
@@ -959,7 +965,7 @@ class XSandbox(SandboxServer):
         if want("entities") and record["entities"]:
             tweet["entities"] = record["entities"]
         if want("note_tweet") and record["long"]:
-            note: dict[str, Any] = {"text": record["full_text"]}
+            note: dict[str, Any] = {"text": _escape(record["full_text"])}
             if record["note_entities"]:
                 note["entities"] = record["note_entities"]
             tweet["note_tweet"] = note

@@ -260,14 +260,24 @@ class Store:
                      lease_owner=None, lease_until=None, updated_at=now)
 
     def mark_retry(self, delivery_id: int, error: str, next_attempt_at: datetime, *,
-                   count_attempt: bool = True, now: datetime | None = None) -> int:
-        """Schedule another try; returns the attempts used so far."""
+                   count_attempt: bool = True, refused: bool = False,
+                   now: datetime | None = None) -> int:
+        """Schedule another try; returns the attempts used so far.
+
+        ``refused``: the network answered "no" (429, 401, 4xx), so nothing was published and
+        the part needs no recovery. Otherwise a ``publishing`` part stays marked for recovery.
+        """
         now = now or utcnow()
         with self._session() as session:
             row = session.get(Delivery, delivery_id)
             if row is None:
                 return 0
             row.attempts += 1 if count_attempt else 0
+            if refused:
+                row.status = DeliveryStatus.PENDING.value
+                row.publishing_part = None
+                row.publishing_text = None
+                row.publishing_started_at = None
             row.last_error = error
             row.next_attempt_at = next_attempt_at
             row.lease_owner = None
@@ -276,10 +286,14 @@ class Store:
             session.add(row)
             return row.attempts
 
-    def mark_failed(self, delivery_id: int, error: str, now: datetime | None = None) -> None:
+    def mark_failed(self, delivery_id: int, error: str, *, refused: bool = False,
+                    now: datetime | None = None) -> None:
+        """Give up until a command retries it. ``refused`` as in :meth:`mark_retry`."""
         now = now or utcnow()
+        cleared = ({"publishing_part": None, "publishing_text": None,
+                    "publishing_started_at": None} if refused else {})
         self._update(delivery_id, status=DeliveryStatus.FAILED.value, last_error=error,
-                     lease_owner=None, lease_until=None, updated_at=now)
+                     lease_owner=None, lease_until=None, updated_at=now, **cleared)
 
     def mark_skipped(self, delivery_id: int, reason: str, now: datetime | None = None) -> None:
         now = now or utcnow()

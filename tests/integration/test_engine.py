@@ -1,0 +1,359 @@
+"""The engine end to end over real HTTP: both directions, threads, loops, privacy, recovery.
+
+Runs on SQLite, and on PostgreSQL when BIRDBRIDGE_TEST_DATABASE_URL is set.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from birdbridge.render.html import html_to_text
+from birdbridge.render.length import x_weighted_length
+from birdbridge.store import DeliveryStatus
+
+from ..conftest import Rig
+
+
+def toot_texts(rig: Rig) -> list[str]:
+    return [html_to_text(t["content"]) for t in rig.toots()]
+
+
+def tweet_texts(rig: Rig) -> list[str]:
+    return [t["text"] for t in rig.tweets()]
+
+
+def by_text(posts: list[dict], text: str, key: str = "text") -> dict:
+    matches = [p for p in posts if (html_to_text(p[key]) if key == "content" else p[key]) == text]
+    assert len(matches) == 1, f"{text!r} appears {len(matches)} times"
+    return matches[0]
+
+
+def test_twitter_to_mastodon(rig: Rig) -> None:
+    engine = rig.engine("twitter-to-mastodon")
+    engine.cycle()  # first poll: starts from now
+    rig.tweet("hello from X")
+    report = engine.cycle()
+    assert report.delivered.done == 1
+    assert toot_texts(rig) == ["hello from X"]
+    toot = rig.toots()[0]
+    assert toot["visibility"] == "public"
+    # one-way: the Mastodon side is not even read
+    assert not rig.masto.api_requests("GET", r"/api/v1/accounts/\d+/statuses")
+
+
+def test_mastodon_to_twitter(rig: Rig) -> None:
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    rig.toot("hello from Mastodon & friends <3")
+    engine.cycle()
+    assert tweet_texts(rig) == ["hello from Mastodon &amp; friends &lt;3"]  # X escapes on read
+
+
+def test_first_run_mirrors_nothing_older(rig: Rig) -> None:
+    rig.tweet("old tweet")
+    rig.toot("old toot")
+    engine = rig.engine()
+    report = engine.cycle()
+    assert all(p.first_poll and p.enqueued == 0 for p in report.polls.values())
+    rig.tweet("new tweet")
+    engine.cycle()
+    assert toot_texts(rig) == ["old toot", "new tweet"]
+    assert tweet_texts(rig) == ["old tweet", "new tweet"]
+
+
+def test_first_run_on_empty_accounts_still_catches_the_first_post(rig: Rig) -> None:
+    engine = rig.engine()
+    engine.cycle()  # nothing on either side yet
+    rig.tweet("very first tweet")
+    rig.toot("very first toot")
+    engine.cycle()
+    assert "very first tweet" in toot_texts(rig)
+    assert "very first toot" in tweet_texts(rig)
+
+
+def test_thread_written_across_two_polls_arrives_as_the_same_chain(rig: Rig) -> None:
+    engine = rig.engine("twitter-to-mastodon")
+    engine.cycle()
+    one = rig.tweet("thread 1/3")
+    engine.cycle()
+    two = rig.tweet("thread 2/3", in_reply_to_id=one["id"])
+    three = rig.tweet("thread 3/3", in_reply_to_id=two["id"])
+    engine.cycle()
+    toots = rig.toots()
+    first, second, third = (by_text(toots, f"thread {n}/3", "content") for n in (1, 2, 3))
+    assert first["in_reply_to_id"] is None
+    assert second["in_reply_to_id"] == first["id"]
+    assert third["in_reply_to_id"] == second["id"]
+    assert int(first["id"]) < int(second["id"]) < int(third["id"])
+    del three
+
+
+def test_thread_parts_in_one_poll_arrive_in_order(rig: Rig) -> None:
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    parent = rig.toot("m-thread part one")
+    child = rig.toot("m-thread part two", in_reply_to_id=parent["id"])
+    rig.toot("m-thread part three", in_reply_to_id=child["id"])
+    engine.cycle()
+    tweets = rig.tweets()
+    assert [t["text"] for t in tweets] == ["m-thread part one", "m-thread part two",
+                                           "m-thread part three"]
+    assert tweets[1]["referenced_tweets"] == [{"type": "replied_to", "id": tweets[0]["id"]}]
+    assert tweets[2]["referenced_tweets"] == [{"type": "replied_to", "id": tweets[1]["id"]}]
+
+
+def test_two_way_link_runs_five_cycles_without_echo(rig: Rig) -> None:
+    engine = rig.engine("both")
+    engine.cycle()
+    for n in range(5):
+        rig.tweet(f"tweet {n}")
+        rig.toot(f"toot {n}")
+        engine.cycle()
+    tweets, toots = Counter(tweet_texts(rig)), Counter(toot_texts(rig))
+    assert all(count == 1 for count in tweets.values()), tweets
+    assert all(count == 1 for count in toots.values()), toots
+    assert len(tweets) == len(toots) == 10
+    for _ in range(3):  # quiet cycles change nothing
+        engine.cycle()
+    assert len(rig.tweets()) == len(rig.toots()) == 10
+
+
+def test_private_and_direct_posts_never_leave_mastodon(rig: Rig) -> None:
+    engine = rig.engine("mastodon-to-twitter", policy={"visibility": "unlisted", "replies": True})
+    engine.cycle()
+    rig.toot("followers only", visibility="private")
+    rig.toot("a direct message", visibility="direct")
+    rig.toot("unlisted is opt-in", visibility="unlisted")
+    report = engine.cycle()
+    assert tweet_texts(rig) == ["unlisted is opt-in"]
+    reasons = dict(report.polls["mastodon"].skipped).values()
+    assert any("private" in r for r in reasons) and any("direct" in r for r in reasons)
+
+
+def test_unlisted_is_skipped_by_default(rig: Rig) -> None:
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    rig.toot("unlisted", visibility="unlisted")
+    engine.cycle()
+    assert tweet_texts(rig) == []
+
+
+def test_protected_x_account_is_never_mirrored(rig: Rig) -> None:
+    rig.x_user = rig.x.create_user("locked", "Locked", protected=True)
+    engine = rig.engine("twitter-to-mastodon")
+    engine.cycle()
+    rig.x.create_post("locked", "only my followers see this")
+    report = engine.cycle()
+    assert toot_texts(rig) == []
+    assert report.polls["twitter"].skipped
+
+
+def test_reply_to_another_account_is_skipped(rig: Rig) -> None:
+    bob = rig.masto.create_user("bob")
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    question = rig.masto.create_post(bob.username, "a question from bob")
+    rig.toot("@bob my answer", in_reply_to_id=question["id"])
+    rig.x.create_user("carol")
+    carol_tweet = rig.x.create_post("carol", "carol says hi")
+    rig.tweet("@carol hi back", in_reply_to_id=carol_tweet["id"])
+    report = engine.cycle()
+    assert tweet_texts(rig) == ["@carol hi back"]  # only the user's own reply on X, not mirrored
+    assert any("another account" in r for _, r in report.polls["mastodon"].skipped)
+
+
+def test_long_toot_becomes_a_thread_on_x(rig: Rig) -> None:
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    sentence = "This sentence is part of a long toot that X cannot take in one post. "
+    rig.toot((sentence * 7).strip())
+    engine.cycle()
+    tweets = rig.tweets()
+    assert len(tweets) >= 2
+    assert all(x_weighted_length(t["text"]) <= 280 for t in tweets)
+    for previous, current in zip(tweets, tweets[1:], strict=False):
+        assert current["referenced_tweets"] == [{"type": "replied_to", "id": previous["id"]}]
+    assert " ".join(t["text"] for t in tweets).split() == (sentence * 7).split()
+
+
+def test_reply_under_the_mirror_threads_to_the_original(rig: Rig) -> None:
+    engine = rig.engine("both")
+    engine.cycle()
+    original = rig.toot("said on Mastodon")
+    engine.cycle()
+    mirror = rig.tweets()[0]
+    rig.tweet("follow-up written on X", in_reply_to_id=mirror["id"])
+    engine.cycle()
+    follow_up = by_text(rig.toots(), "follow-up written on X", "content")
+    assert follow_up["in_reply_to_id"] == original["id"]
+    assert len(rig.tweets()) == 2 and len(rig.toots()) == 2
+
+
+def test_x_refusing_a_self_reply_posts_it_standalone(rig: Rig) -> None:
+    rig.x.reply_restriction = True
+    rig.x.self_replies_allowed = False
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    parent = rig.toot("first of two")
+    rig.toot("second of two", in_reply_to_id=parent["id"])
+    report = engine.cycle()
+    assert tweet_texts(rig) == ["first of two", "second of two"]
+    assert "referenced_tweets" not in rig.tweets()[1] or not rig.tweets()[1]["referenced_tweets"]
+    assert any("refused a reply" in f for f in report.delivered.fallbacks)
+
+
+# -- failures and recovery -----------------------------------------------------------------
+
+def test_x_commit_then_drop_is_adopted_not_reposted(rig: Rig) -> None:
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    rig.toot("posted once, even when the reply is lost")
+    rig.x.add_fault(kind="drop_after_commit", method="POST", path=r"^/2/tweets$")
+    report = engine.cycle()
+    assert report.delivered.retried == 1
+    assert len(rig.tweets()) == 1  # X has it, we do not know yet
+    rig.clock.advance(hours=1)
+    report = engine.cycle()
+    assert report.delivered.adopted == 1 and report.delivered.done == 1
+    assert tweet_texts(rig) == ["posted once, even when the reply is lost"]
+    [delivery] = rig.store.deliveries()
+    assert delivery.status == DeliveryStatus.DONE
+
+
+def test_mastodon_commit_then_drop_reuses_the_idempotency_key(rig: Rig) -> None:
+    engine = rig.engine("twitter-to-mastodon")
+    engine.cycle()
+    rig.tweet("exactly one toot")
+    rig.masto.add_fault(kind="drop_after_commit", method="POST", path=r"^/api/v1/statuses$")
+    engine.cycle()
+    assert len(rig.toots()) == 1
+    rig.clock.advance(minutes=2)  # the retry is due, well inside Mastodon's 1 h key window
+    report = engine.cycle()
+    assert report.delivered.done == 1
+    assert toot_texts(rig) == ["exactly one toot"]
+    posts = rig.masto.api_requests("POST", r"^/api/v1/statuses$")
+    assert len(posts) == 2  # the retry went out with the same key and created nothing new
+
+
+def test_mastodon_interrupted_longer_than_the_key_window_is_found_not_reposted(rig: Rig) -> None:
+    engine = rig.engine("twitter-to-mastodon")
+    engine.cycle()
+    rig.tweet("still exactly one toot")
+    rig.masto.add_fault(kind="drop_after_commit", method="POST", path=r"^/api/v1/statuses$")
+    engine.cycle()
+    rig.clock.advance(hours=2)  # the server forgot the key: search our own statuses instead
+    report = engine.cycle()
+    assert report.delivered.adopted == 1
+    assert toot_texts(rig) == ["still exactly one toot"]
+    assert len(rig.masto.api_requests("POST", r"^/api/v1/statuses$")) == 1
+
+
+def test_in_flight_post_on_the_target_is_not_mirrored_back(rig: Rig) -> None:
+    engine = rig.engine("both")
+    engine.cycle()
+    rig.toot("in flight")
+    rig.x.add_fault(kind="drop_after_commit", method="POST", path=r"^/2/tweets$")
+    engine.cycle()  # the tweet exists, the delivery is still `publishing`
+    # The next cycle delivers (recovers) first; even if it could not, the poll's guard would
+    # recognise the tweet as ours. Either way: no toot comes back.
+    rig.clock.advance(minutes=30)
+    engine.cycle()
+    engine.cycle()
+    assert toot_texts(rig) == ["in flight"]
+    assert tweet_texts(rig) == ["in flight"]
+
+
+def test_rate_limit_postpones_without_counting_an_attempt(rig: Rig) -> None:
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    rig.toot("patience")
+    rig.x.add_fault(kind="rate_limit", method="POST", path=r"^/2/tweets$", reset_in=600)
+    engine.cycle()
+    [delivery] = rig.store.deliveries()
+    assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 0
+    assert "rate limited" in (delivery.last_error or "")
+    engine.cycle()  # not due yet: nothing is sent
+    assert tweet_texts(rig) == []
+    rig.clock.advance(minutes=11)
+    engine.cycle()
+    assert tweet_texts(rig) == ["patience"]
+
+
+def test_one_bad_post_never_blocks_the_rest(rig: Rig) -> None:
+    engine = rig.engine("mastodon-to-twitter", bridge={"max_attempts": 3})
+    engine.cycle()
+    rig.toot("doomed")
+    rig.toot("fine one")
+    rig.toot("fine two")
+    # Every attempt at the doomed post meets a 500; the others go through.
+    rig.x.add_fault(kind="status", status=500, method="POST", path=r"^/2/tweets$", times=None,
+                    body_contains="doomed")
+    for _ in range(3):
+        engine.cycle()
+        rig.clock.advance(hours=2)
+    deliveries = {d.source_id: d for d in rig.store.deliveries()}
+    statuses = sorted(d.status for d in deliveries.values())
+    assert statuses == ["done", "done", "failed"]
+    assert sorted(tweet_texts(rig)) == ["fine one", "fine two"]
+    failed = next(d for d in deliveries.values() if d.status == "failed")
+    assert "gave up after 3 attempts" in (failed.last_error or "")
+    # `birdbridge retry` puts it back; now X answers and it arrives, once.
+    rig.x.clear_faults()
+    assert rig.store.requeue(failed.id)
+    engine.cycle()
+    assert sorted(tweet_texts(rig)) == ["doomed", "fine one", "fine two"]
+
+
+def test_permanent_refusal_fails_at_once_with_the_reason(rig: Rig) -> None:
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    rig.tweet("same words")  # X refuses duplicate content (403)
+    rig.toot("same words")
+    rig.toot("other words")
+    engine.cycle()
+    deliveries = rig.store.deliveries()
+    assert [d.status for d in deliveries] == ["failed", "done"]
+    assert "duplicate" in (deliveries[0].last_error or "")
+
+
+def test_child_of_a_failed_parent_is_posted_as_a_new_thread(rig: Rig) -> None:
+    engine = rig.engine("mastodon-to-twitter", bridge={"max_attempts": 1})
+    engine.cycle()
+    parent = rig.toot("parent that fails")
+    rig.toot("child that still arrives", in_reply_to_id=parent["id"])
+    rig.x.add_fault(kind="status", status=503, method="POST", path=r"^/2/tweets$", times=1)
+    report = engine.cycle()
+    assert tweet_texts(rig) == ["child that still arrives"]
+    assert any("new thread" in f for f in report.delivered.fallbacks)
+
+
+@pytest.mark.parametrize("kind", ["malformed", "html", "empty", "drop", "status"])
+def test_garbage_from_the_source_is_a_poll_error_not_a_crash(rig: Rig, kind: str) -> None:
+    engine = rig.engine("twitter-to-mastodon")
+    engine.cycle()
+    rig.tweet("arrives after the hiccup")
+    rig.x.add_fault(kind=kind, method="GET", path=r"^/2/users/\d+/tweets$", status=502)
+    report = engine.cycle()
+    assert report.errors and toot_texts(rig) == []
+    state = rig.store.link_state("alice", "twitter")
+    assert state is not None and state.last_error
+    engine.cycle()
+    assert toot_texts(rig) == ["arrives after the hiccup"]
+    assert rig.store.link_state("alice", "twitter").last_error is None
+
+
+def test_revoked_mastodon_token_is_reported_and_nothing_is_lost(rig: Rig) -> None:
+    engine = rig.engine("twitter-to-mastodon")
+    engine.cycle()
+    rig.tweet("waits for a good token")
+    rig.masto.add_fault(kind="status", status=401, method="POST", path=r"^/api/v1/statuses$",
+                        body={"error": "The access token is invalid"})
+    report = engine.cycle()
+    assert any("access token" in e for e in report.errors)
+    [delivery] = rig.store.deliveries()
+    assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 0
+    rig.clock.advance(minutes=15)
+    engine.cycle()
+    assert toot_texts(rig) == ["waits for a good token"]
