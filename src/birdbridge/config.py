@@ -83,10 +83,13 @@ class LinkConfig(_Strict):
 
 class BridgeConfig(_Strict):
     database_url: str = "sqlite:///birdbridge.db"
-    poll_interval: float = Field(default=120, ge=5, le=86400)  # seconds between polls of a link
+    poll_interval: float = Field(default=120, ge=1, le=86400)  # seconds between polls of a link
     deliver_interval: float = Field(default=15, ge=1, le=3600)  # seconds between delivery passes
     max_attempts: int = Field(default=8, ge=1, le=100)  # tries before a delivery is marked failed
     request_timeout: float = Field(default=20, gt=0, le=300)  # seconds, every network call
+    # Seconds a worker holds a delivery it works on; after a crash, the restarted (or another)
+    # worker takes it over once this has passed. Keep it above request_timeout.
+    claim_timeout: float = Field(default=60, ge=5, le=3600)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
 import uuid
 from collections.abc import Callable
@@ -30,10 +32,12 @@ class Bridge:
         self.config = config
         self.store = store or Store.open(config.bridge.database_url)
         self.stop = threading.Event()
-        worker = f"{uuid.uuid4().hex[:12]}"
+        # Unique per process: a restarted daemon must not think a dead one's claims are its own.
+        worker = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.engines = [
             LinkEngine(link, self.store, adapter_factory(link, config.bridge.request_timeout),
-                       max_attempts=config.bridge.max_attempts, stop=self.stop, worker_id=worker)
+                       max_attempts=config.bridge.max_attempts, stop=self.stop, worker_id=worker,
+                       claim_timeout=config.bridge.claim_timeout)
             for link in config.links
         ]
 

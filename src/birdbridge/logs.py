@@ -14,6 +14,8 @@ def configure_logging(level: str = "info") -> None:
         force=True,
     )
     # The libraries' own debug output includes request headers (tokens): keep them quiet.
-    for noisy in ("urllib3", "requests_oauthlib", "oauthlib", "apscheduler", "tweepy", "httpx",
-                  "alembic"):
+    for noisy in ("urllib3", "requests_oauthlib", "oauthlib", "tweepy", "httpx", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    # "skipped: maximum number of running instances reached" is expected while a slow
+    # network call holds a link: not worth a warning every interval.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)

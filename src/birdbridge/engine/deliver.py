@@ -46,6 +46,10 @@ class _Wait(Exception):
         self.until = until
 
 
+class _ClaimLost(Exception):
+    """Another worker took the delivery over (our claim ran out): leave it to them."""
+
+
 class _Stopping(Exception):
     """Shutdown was asked for between two parts."""
 
@@ -61,7 +65,7 @@ class Deliverer:
 
     def __init__(self, store: Store, link: str, adapters: Mapping[NetworkName, Network], *,
                  worker_id: str, max_attempts: int, stop: threading.Event,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], claim_timeout: float = 60) -> None:
         self.store = store
         self.link = link
         self.adapters = adapters
@@ -69,6 +73,7 @@ class Deliverer:
         self.max_attempts = max_attempts
         self.stop = stop
         self.clock = clock
+        self.claim_timeout = claim_timeout
 
     def run(self) -> DeliverReport:
         report = DeliverReport()
@@ -78,10 +83,15 @@ class Deliverer:
                 break
             if delivery.target_network in blocked or delivery.id is None:
                 continue
-            if not self.store.lease(delivery.id, self.worker_id, now=self.clock()):
-                continue  # another worker has it
+            if not self._claim(delivery):
+                continue  # another worker has it (or had it, and crashed: wait for the claim)
             self._attempt(delivery, report, blocked)
         return report
+
+    def _claim(self, delivery: Delivery) -> bool:
+        assert delivery.id is not None
+        return self.store.lease(delivery.id, self.worker_id, seconds=self.claim_timeout,
+                                now=self.clock())
 
     def _attempt(self, delivery: Delivery, report: DeliverReport, blocked: set[str]) -> None:
         assert delivery.id is not None
@@ -92,6 +102,9 @@ class Deliverer:
             report.waiting += 1
             self.store.mark_retry(delivery.id, "waiting for its thread parent to be mirrored",
                                   wait.until, count_attempt=False, now=now)
+        except _ClaimLost:
+            log.warning("link %s: delivery %s was taken over by another worker", self.link,
+                        delivery.id)
         except _Stopping:
             self.store.mark_retry(delivery.id, "interrupted by shutdown", now,
                                   count_attempt=False, now=now)
@@ -147,6 +160,8 @@ class Deliverer:
                 continue
             if self.stop.is_set():
                 raise _Stopping
+            if not self._claim(delivery):  # renew the claim before each network call
+                raise _ClaimLost
             part = OutgoingPart(text=text, in_reply_to_id=reply_to,
                                 spoiler_text=rendered.spoiler_text, sensitive=post.sensitive,
                                 language=post.language)

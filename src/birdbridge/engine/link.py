@@ -43,7 +43,8 @@ class LinkEngine:
 
     def __init__(self, config: LinkConfig, store: Store, adapters: Mapping[NetworkName, Network],
                  *, max_attempts: int = 8, stop: threading.Event | None = None,
-                 worker_id: str | None = None, clock: Callable[[], datetime] = utcnow) -> None:
+                 worker_id: str | None = None, clock: Callable[[], datetime] = utcnow,
+                 claim_timeout: float = 60) -> None:
         self.config = config
         self.store = store
         self.adapters = adapters
@@ -53,7 +54,8 @@ class LinkEngine:
         self._paused_until: dict[NetworkName, datetime] = {}  # sources that were rate limited
         self.deliverer = Deliverer(store, config.name, adapters,
                                    worker_id=worker_id or uuid.uuid4().hex[:16],
-                                   max_attempts=max_attempts, stop=self.stop, clock=clock)
+                                   max_attempts=max_attempts, stop=self.stop, clock=clock,
+                                   claim_timeout=claim_timeout)
 
     @property
     def name(self) -> str:

@@ -51,8 +51,8 @@ def poll_side(
     report.enqueued = store.record_poll(link, source.name.value, account_id=account.id,
                                         cursor=result.cursor, deliveries=deliveries)
     if report.first_poll:
-        log.info("link %s: first poll of %s; mirroring starts from post %s", link,
-                 source.name.label, result.cursor)
+        log.info("link %s: first poll of %s: mirroring starts now (cursor %s); older posts "
+                 "stay where they are", link, source.name.label, result.cursor)
     return report
 
 

@@ -128,9 +128,10 @@ class Store:
         }
         dialect = session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(Delivery).values(**values).on_conflict_do_nothing()
-        result = session.execute(statement)
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        statement = (insert(Delivery).values(**values).on_conflict_do_nothing()
+                     .returning(col(Delivery.id)))
+        # RETURNING gives a row only when the insert happened (rowcount is -1 on psycopg).
+        return len(session.execute(statement).all())
 
     def record_poll_error(self, link: str, network: str, error: str, now: datetime | None = None) -> None:
         now = now or utcnow()
