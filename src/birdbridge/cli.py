@@ -17,8 +17,9 @@ from birdbridge.store import DeliveryStatus, Store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Keep an X (Twitter) account and a Mastodon account in step.")
-console = Console()
-errors = Console(stderr=True)
+# Piped output (cron mail, logs, tests) gets wide lines instead of cut-off table cells.
+console = Console(width=None if sys.stdout.isatty() else 240)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else 240)
 
 ConfigOption = Annotated[
     Path | None,
@@ -111,7 +112,7 @@ def status(config: ConfigOption = None) -> None:
     table = Table(title="links")
     for column in ("link", "source", "cursor", "last poll (UTC)", "pending", "failed", "done",
                    "last error"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in store.summaries():
         table.add_row(row.link, row.network, row.cursor or "-", _when(row.last_poll_at),
                       str(row.pending), str(row.failed), str(row.done), row.last_error or "")
@@ -122,7 +123,7 @@ def status(config: ConfigOption = None) -> None:
         queue = Table(title="open and failed deliveries")
         for column in ("id", "link", "from", "post", "to", "status", "attempts", "next try",
                        "last error"):
-            queue.add_column(column)
+            queue.add_column(column, overflow="fold")
         for d in failed:
             queue.add_row(str(d.id), d.link, d.source_network, d.source_id, d.target_network,
                           d.status, str(d.attempts), _when(d.next_attempt_at), d.last_error or "")

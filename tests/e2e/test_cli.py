@@ -1,0 +1,144 @@
+"""The CLI as a user runs it: a subprocess, its exit code and what it prints."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from ..conftest import Rig, config_text
+from .conftest import cli, write_config
+
+MINIMAL = """
+[[links]]
+name = "alice"
+direction = "both"
+
+[links.twitter]
+consumer_key = "${X_KEY}"
+consumer_secret = "s"
+access_token = "t"
+access_token_secret = "ts"
+
+[links.mastodon]
+api_base_url = "https://mastodon.example"
+access_token = "m"
+"""
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_help_lists_the_commands() -> None:
+    result = cli("--help")
+    assert result.returncode == 0
+    for command in ("run", "once", "check", "status", "demo", "retry", "skip"):
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "expected"),
+    [
+        (MINIMAL, {}, "links[0].twitter.consumer_key: environment variable X_KEY is not set"),
+        (MINIMAL.replace('"both"', '"sideways"'), {"X_KEY": "k"}, "links[0] (alice).direction"),
+        (MINIMAL + "\n[bridge]\npoll_intervall = 5\n", {"X_KEY": "k"},
+         "bridge.poll_intervall: unknown key"),
+        ("[[links]\nname=", {}, "not valid TOML"),
+        (MINIMAL.replace("https://mastodon.example", "mastodon.example"), {"X_KEY": "k"},
+         "links[0] (alice).mastodon.api_base_url"),
+    ],
+)
+def test_config_errors_name_file_and_key_and_exit_2(tmp_path: Path, text: str,
+                                                     env: dict[str, str], expected: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    result = cli("once", "--config", str(path), env={**env, "DATABASE_URL": ""})
+    assert result.returncode == 2, result.stderr
+    output = " ".join(result.stderr.split())
+    assert str(path) in output
+    assert expected in output
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    result = cli("status", cwd=tmp_path, env={"BIRDBRIDGE_CONFIG": ""})
+    assert result.returncode == 2
+    assert "birdbridge.toml: config file not found" in result.stderr
+
+
+def test_check_shows_both_accounts_and_limits(rig: Rig, tmp_path: Path) -> None:
+    config = write_config(rig, tmp_path / "birdbridge.toml")
+    result = cli("check", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "X: @alice" in result.stdout and "max 280 characters" in result.stdout
+    assert "Mastodon: @alice@127.0.0.1" in result.stdout
+    assert "max 500 characters" in result.stdout
+    assert rig.m_user.access_token not in result.stdout + result.stderr
+
+
+def test_check_names_the_network_whose_token_is_wrong(rig: Rig, tmp_path: Path) -> None:
+    text = config_text(rig.x, rig.x_user, rig.masto, rig.m_user, rig.database_url)
+    path = tmp_path / "birdbridge.toml"
+    path.write_text(text.replace(rig.m_user.access_token, "not-a-token"))
+    result = cli("check", "--config", str(path))
+    assert result.returncode == 1
+    assert "Mastodon" in result.stderr and "401" in result.stderr
+    assert "X: @alice" in result.stdout  # the other side still checked
+
+
+def test_once_is_a_cron_job(rig: Rig, tmp_path: Path) -> None:
+    config = write_config(rig, tmp_path / "birdbridge.toml")
+    first = cli("once", "--config", str(config))
+    assert first.returncode == 0, first.stderr
+    rig.tweet("from cron")
+    second = cli("once", "--config", str(config))
+    assert second.returncode == 0, second.stderr
+    assert "mirrored 1" in second.stdout
+    assert [t["content"] for t in rig.toots()] == ["<p>from cron</p>"]
+    third = cli("once", "--config", str(config))
+    assert third.returncode == 0 and "mirrored 0" in third.stdout
+    assert len(rig.toots()) == 1 and len(rig.tweets()) == 1
+
+
+def test_once_exits_1_with_a_message_when_a_network_is_down(rig: Rig, tmp_path: Path) -> None:
+    text = config_text(rig.x, rig.x_user, rig.masto, rig.m_user, rig.database_url)
+    path = tmp_path / "birdbridge.toml"
+    path.write_text(text.replace(rig.x.url, f"http://127.0.0.1:{closed_port()}"))
+    result = cli("once", "--config", str(path))
+    assert result.returncode == 1
+    assert "link alice:" in result.stderr and "X GET /2/users/me" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_status_retry_and_skip(rig: Rig, tmp_path: Path) -> None:
+    config = write_config(rig, tmp_path / "birdbridge.toml", direction="twitter-to-mastodon",
+                          bridge={"max_attempts": 1})
+    assert cli("once", "--config", str(config)).returncode == 0
+    rig.tweet("refused at first")
+    rig.tweet("skipped by hand")
+    rig.masto.add_fault(kind="status", status=422, method="POST", path="^/api/v1/statuses$",
+                        times=2, body={"error": "Validation failed: something"})
+    cli("once", "--config", str(config))
+    status = cli("status", "--config", str(config))
+    assert status.returncode == 0
+    flat = " ".join(status.stdout.split())
+    assert "alice" in flat and "twitter" in flat and "failed" in flat
+    assert "Validation failed" in flat
+    skipped = cli("skip", "2", "--config", str(config))
+    assert skipped.returncode == 0 and "skipped" in skipped.stdout
+    retried = cli("retry", "--failed", "--config", str(config))
+    assert retried.returncode == 0 and "requeued 1 delivery" in retried.stdout
+    assert cli("once", "--config", str(config)).returncode == 0
+    assert [t["content"] for t in rig.toots()] == ["<p>refused at first</p>"]
+    assert cli("retry", "99", "--config", str(config)).returncode == 1
+
+
+def test_demo_runs_with_no_accounts() -> None:
+    result = cli("demo", timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "MISMATCH" not in result.stdout and "LEAK" not in result.stdout
+    assert result.stdout.count("ok ") >= 4
