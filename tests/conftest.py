@@ -23,8 +23,10 @@ from birdbridge.sandbox.x import XSandbox, XUser
 from birdbridge.store import Store
 
 PG_ENV = "BIRDBRIDGE_TEST_DATABASE_URL"
-PG_HINT = (f"PostgreSQL tests need {PG_ENV}, e.g. "
-           f"{PG_ENV}=postgresql://postgres@127.0.0.1:5432/test (.ci/run sets it)")
+PG_HINT = (
+    f"PostgreSQL tests need {PG_ENV}, e.g. "
+    f"{PG_ENV}=postgresql://postgres@127.0.0.1:5432/test (.ci/run sets it)"
+)
 
 
 @pytest.fixture
@@ -43,7 +45,8 @@ def _postgres_schema_url(base: str) -> tuple[str, str]:
     """A fresh schema per test, so tests never see each other's rows."""
     schema = f"bb_test_{uuid.uuid4().hex[:12]}"
     url = base.replace("postgresql://", "postgresql+psycopg://", 1).replace(
-        "postgres://", "postgresql+psycopg://", 1)
+        "postgres://", "postgresql+psycopg://", 1
+    )
     admin = sqlalchemy.create_engine(url)
     with admin.begin() as connection:
         connection.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
@@ -96,9 +99,18 @@ class Clock:
         self.offset += timedelta(**delta)
 
 
-def config_text(x: XSandbox, x_user: XUser, masto: MastodonSandbox, m_user: MastodonUser,
-                database_url: str, *, direction: str = "both", name: str = "alice",
-                policy: dict[str, Any] | None = None, bridge: dict[str, Any] | None = None) -> str:
+def config_text(
+    x: XSandbox,
+    x_user: XUser,
+    masto: MastodonSandbox,
+    m_user: MastodonUser,
+    database_url: str,
+    *,
+    direction: str = "both",
+    name: str = "alice",
+    policy: dict[str, Any] | None = None,
+    bridge: dict[str, Any] | None = None,
+) -> str:
     def toml_value(value: Any) -> str:
         if isinstance(value, bool):
             return "true" if value else "false"
@@ -109,12 +121,20 @@ def config_text(x: XSandbox, x_user: XUser, masto: MastodonSandbox, m_user: Mast
     lines = ["[bridge]", f'database_url = "{database_url}"']
     lines += [f"{k} = {toml_value(v)}" for k, v in (bridge or {}).items()]
     lines += [
-        "", "[[links]]", f'name = "{name}"', f'direction = "{direction}"',
-        "", "[links.twitter]", f'api_base_url = "{x.url}"',
-        f'consumer_key = "{x_user.consumer_key}"', f'consumer_secret = "{x_user.consumer_secret}"',
+        "",
+        "[[links]]",
+        f'name = "{name}"',
+        f'direction = "{direction}"',
+        "",
+        "[links.twitter]",
+        f'api_base_url = "{x.url}"',
+        f'consumer_key = "{x_user.consumer_key}"',
+        f'consumer_secret = "{x_user.consumer_secret}"',
         f'access_token = "{x_user.access_token}"',
         f'access_token_secret = "{x_user.access_token_secret}"',
-        "", "[links.mastodon]", f'api_base_url = "{masto.url}"',
+        "",
+        "[links.mastodon]",
+        f'api_base_url = "{masto.url}"',
         f'access_token = "{m_user.access_token}"',
     ]
     if policy:
@@ -136,15 +156,21 @@ class Rig:
     engines: list[LinkEngine] = field(default_factory=list)
 
     def config(self, **kwargs: Any) -> Config:
-        text = config_text(self.x, self.x_user, self.masto, self.m_user, self.database_url,
-                           **kwargs)
+        text = config_text(
+            self.x, self.x_user, self.masto, self.m_user, self.database_url, **kwargs
+        )
         return parse_config(text, "<test>", environ={})
 
     def engine(self, direction: str = "both", **kwargs: Any) -> LinkEngine:
         config = self.config(direction=direction, **kwargs)
         link = config.links[0]
-        engine = LinkEngine(link, self.store, build_adapters(link, timeout=5),
-                            max_attempts=config.bridge.max_attempts, clock=self.clock)
+        engine = LinkEngine(
+            link,
+            self.store,
+            build_adapters(link, timeout=5),
+            max_attempts=config.bridge.max_attempts,
+            clock=self.clock,
+        )
         self.engines.append(engine)
         return engine
 
@@ -162,11 +188,14 @@ class Rig:
 
 
 @pytest.fixture
-def rig(x_sandbox: XSandbox, mastodon_sandbox: MastodonSandbox, store: Store,
-        database_url: str) -> Rig:
+def rig(
+    x_sandbox: XSandbox, mastodon_sandbox: MastodonSandbox, store: Store, database_url: str
+) -> Rig:
     return Rig(
-        x=x_sandbox, masto=mastodon_sandbox,
+        x=x_sandbox,
+        masto=mastodon_sandbox,
         x_user=x_sandbox.create_user("alice", "Alice"),
         m_user=mastodon_sandbox.create_user("alice", "Alice"),
-        store=store, database_url=database_url,
+        store=store,
+        database_url=database_url,
     )

@@ -15,16 +15,23 @@ from birdbridge.config import Config, load_config
 from birdbridge.errors import BirdbridgeError, ConfigError, NetworkError
 from birdbridge.store import DeliveryStatus, Store
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Keep an X (Twitter) account and a Mastodon account in step.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Keep an X (Twitter) account and a Mastodon account in step.",
+)
 # Piped output (cron mail, logs, tests) gets wide lines instead of cut-off table cells.
 console = Console(width=None if sys.stdout.isatty() else 240)
 errors = Console(stderr=True, width=None if sys.stderr.isatty() else 240)
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="Config file (default: $BIRDBRIDGE_CONFIG or "
-                 "./birdbridge.toml).", show_default=False),
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config file (default: $BIRDBRIDGE_CONFIG or ./birdbridge.toml).",
+        show_default=False,
+    ),
 ]
 
 
@@ -68,8 +75,11 @@ def once(config: ConfigOption = None) -> None:
     for report in bridge.run_once():
         d = report.delivered
         polled = ", ".join(f"{n}: {p.seen} new" for n, p in report.polls.items()) or "no poll"
-        console.print(f"link {report.link}: {polled}; mirrored {d.done}, retrying {d.retried}, "
-                      f"failed {d.failed}", highlight=False)
+        console.print(
+            f"link {report.link}: {polled}; mirrored {d.done}, retrying {d.retried}, "
+            f"failed {d.failed}",
+            highlight=False,
+        )
         for error in report.errors:
             failed = True
             errors.print(f"[red]link {report.link}:[/red] {error}", highlight=False)
@@ -84,8 +94,10 @@ def check(config: ConfigOption = None) -> None:
 
     settings = _load(config)
     _open_store(settings).close()
-    console.print(f"config {settings.source}: OK ({len(settings.links)} link(s)); "
-                  f"database OK", highlight=False)
+    console.print(
+        f"config {settings.source}: OK ({len(settings.links)} link(s)); database OK",
+        highlight=False,
+    )
     problems = 0
     for link in settings.links:
         adapters = build_adapters(link, settings.bridge.request_timeout)
@@ -99,8 +111,11 @@ def check(config: ConfigOption = None) -> None:
                 errors.print(f"  [red]{network.label}: {exc}[/red]", highlight=False)
                 continue
             lock = " (protected: its posts are never mirrored)" if account.protected else ""
-            console.print(f"  {network.label}: {account.handle} id {account.id}{lock}; "
-                          f"max {limits.max_characters} characters per post", highlight=False)
+            console.print(
+                f"  {network.label}: {account.handle} id {account.id}{lock}; "
+                f"max {limits.max_characters} characters per post",
+                highlight=False,
+            )
     raise typer.Exit(1 if problems else 0)
 
 
@@ -110,23 +125,58 @@ def status(config: ConfigOption = None) -> None:
     settings = _load(config)
     store = _open_store(settings)
     table = Table(title="links")
-    for column in ("link", "source", "cursor", "last poll (UTC)", "pending", "failed", "done",
-                   "last error"):
+    for column in (
+        "link",
+        "source",
+        "cursor",
+        "last poll (UTC)",
+        "pending",
+        "failed",
+        "done",
+        "last error",
+    ):
         table.add_column(column, overflow="fold")
     for row in store.summaries():
-        table.add_row(row.link, row.network, row.cursor or "-", _when(row.last_poll_at),
-                      str(row.pending), str(row.failed), str(row.done), row.last_error or "")
+        table.add_row(
+            row.link,
+            row.network,
+            row.cursor or "-",
+            _when(row.last_poll_at),
+            str(row.pending),
+            str(row.failed),
+            str(row.done),
+            row.last_error or "",
+        )
     console.print(table)
-    failed = store.deliveries(statuses=[DeliveryStatus.FAILED, DeliveryStatus.PENDING,
-                                        DeliveryStatus.PUBLISHING])
+    failed = store.deliveries(
+        statuses=[DeliveryStatus.FAILED, DeliveryStatus.PENDING, DeliveryStatus.PUBLISHING]
+    )
     if failed:
         queue = Table(title="open and failed deliveries")
-        for column in ("id", "link", "from", "post", "to", "status", "attempts", "next try",
-                       "last error"):
+        for column in (
+            "id",
+            "link",
+            "from",
+            "post",
+            "to",
+            "status",
+            "attempts",
+            "next try",
+            "last error",
+        ):
             queue.add_column(column, overflow="fold")
         for d in failed:
-            queue.add_row(str(d.id), d.link, d.source_network, d.source_id, d.target_network,
-                          d.status, str(d.attempts), _when(d.next_attempt_at), d.last_error or "")
+            queue.add_row(
+                str(d.id),
+                d.link,
+                d.source_network,
+                d.source_id,
+                d.target_network,
+                d.status,
+                str(d.attempts),
+                _when(d.next_attempt_at),
+                d.last_error or "",
+            )
         console.print(queue)
     store.close()
 

@@ -44,7 +44,7 @@ def _http_url(value: str) -> str:
 
 
 class TwitterConfig(_Strict):
-    """OAuth 1.0a user-context credentials of the X account (developer portal, 'Keys and tokens')."""
+    """OAuth 1.0a user-context credentials of the X account (portal: 'Keys and tokens')."""
 
     api_base_url: str = "https://api.x.com"
     consumer_key: SecretStr
@@ -133,7 +133,7 @@ def normalise_database_url(url: str) -> str:
     """
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -177,7 +177,9 @@ def _describe_location(loc: tuple[Any, ...], document: Mapping[str, Any]) -> str
     return text or "(top level)"
 
 
-def _format_validation_error(source: str, error: ValidationError, document: Mapping[str, Any]) -> str:
+def _format_validation_error(
+    source: str, error: ValidationError, document: Mapping[str, Any]
+) -> str:
     lines = [f"{source}: invalid configuration"]
     for problem in error.errors():
         where = _describe_location(tuple(problem["loc"]), document)
@@ -211,12 +213,17 @@ def parse_config(text: str, source: str, environ: Mapping[str, str] | None = Non
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(source, exc, document)) from None
     database_url = normalise_database_url(config.bridge.database_url)
-    bridge = config.bridge.model_copy(update={"database_url": database_url})
-    return config.model_copy(update={"bridge": bridge})
+    normalised = config.bridge.model_copy(update={"database_url": database_url})
+    return config.model_copy(update={"bridge": normalised})
 
 
 def _settings_environ(environ: Mapping[str, str]) -> dict[str, str]:
-    names = ("BIRDBRIDGE_DATABASE_URL", "DATABASE_URL", "BIRDBRIDGE_CONFIG", "BIRDBRIDGE_CONFIG_TOML")
+    names = (
+        "BIRDBRIDGE_DATABASE_URL",
+        "DATABASE_URL",
+        "BIRDBRIDGE_CONFIG",
+        "BIRDBRIDGE_CONFIG_TOML",
+    )
     return {name: environ[name] for name in names if environ.get(name)}
 
 

@@ -27,17 +27,27 @@ SHUTDOWN_GRACE = 8.0  # seconds; containers send SIGKILL 10 s after SIGTERM by d
 class Bridge:
     """Every link of one config, on one store."""
 
-    def __init__(self, config: Config, store: Store | None = None,
-                 adapter_factory: Callable[..., dict] = build_adapters) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store | None = None,
+        adapter_factory: Callable[..., dict] = build_adapters,
+    ) -> None:
         self.config = config
         self.store = store or Store.open(config.bridge.database_url)
         self.stop = threading.Event()
         # Unique per process: a restarted daemon must not think a dead one's claims are its own.
         worker = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.engines = [
-            LinkEngine(link, self.store, adapter_factory(link, config.bridge.request_timeout),
-                       max_attempts=config.bridge.max_attempts, stop=self.stop, worker_id=worker,
-                       claim_timeout=config.bridge.claim_timeout)
+            LinkEngine(
+                link,
+                self.store,
+                adapter_factory(link, config.bridge.request_timeout),
+                max_attempts=config.bridge.max_attempts,
+                stop=self.stop,
+                worker_id=worker,
+                claim_timeout=config.bridge.claim_timeout,
+            )
             for link in config.links
         ]
 
@@ -60,12 +70,20 @@ class Bridge:
         for index, engine in enumerate(self.engines):
             # Spread the links' first polls over the interval instead of all at once.
             first = start + timedelta(seconds=(interval * index / len(self.engines)) % interval)
-            scheduler.add_job(self._guarded(engine.cycle), "interval", seconds=interval,
-                              jitter=min(interval / 10, 30), next_run_time=first,
-                              id=f"poll:{engine.name}")
-            scheduler.add_job(self._guarded(engine.deliver), "interval",
-                              seconds=self.config.bridge.deliver_interval,
-                              id=f"deliver:{engine.name}")
+            scheduler.add_job(
+                self._guarded(engine.cycle),
+                "interval",
+                seconds=interval,
+                jitter=min(interval / 10, 30),
+                next_run_time=first,
+                id=f"poll:{engine.name}",
+            )
+            scheduler.add_job(
+                self._guarded(engine.deliver),
+                "interval",
+                seconds=self.config.bridge.deliver_interval,
+                id=f"deliver:{engine.name}",
+            )
         scheduler.start()
         log.info("birdbridge running: %d link(s), polling every %ss", len(self.engines), interval)
         try:
@@ -73,8 +91,9 @@ class Bridge:
                 pass
         finally:
             log.info("stopping: finishing the publish in flight")
-            shutdown = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True},
-                                        daemon=True)
+            shutdown = threading.Thread(
+                target=scheduler.shutdown, kwargs={"wait": True}, daemon=True
+            )
             shutdown.start()
             shutdown.join(SHUTDOWN_GRACE)
             self.store.close()

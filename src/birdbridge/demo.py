@@ -10,8 +10,9 @@ from rich.table import Table
 
 from birdbridge.config import parse_config
 from birdbridge.daemon import Bridge
+from birdbridge.render.html import html_to_text
 from birdbridge.sandbox.mastodon import MastodonSandbox
-from birdbridge.sandbox.x import XSandbox
+from birdbridge.sandbox.x import XSandbox, XUser
 
 LONG_TOOT = (
     "Mastodon lets me write much longer posts than X does, so this one will not fit in a "
@@ -22,8 +23,9 @@ LONG_TOOT = (
 )
 
 
-def demo_config(x_url: str, x_user: object, mastodon_url: str, mastodon_token: str,
-                database: Path) -> str:
+def demo_config(
+    x_url: str, x_user: XUser, mastodon_url: str, mastodon_token: str, database: Path
+) -> str:
     u = x_user
     return f"""
 [bridge]
@@ -44,17 +46,22 @@ access_token_secret = "{u.access_token_secret}"
 [links.mastodon]
 api_base_url = "{mastodon_url}"
 access_token = "{mastodon_token}"
-"""  # type: ignore[attr-defined]
+"""
 
 
 def run_demo(console: Console, extra_posts: int = 0) -> int:
-    with (XSandbox() as x, MastodonSandbox() as masto,
-          tempfile.TemporaryDirectory(prefix="birdbridge-demo-") as tmp):
+    with (
+        XSandbox() as x,
+        MastodonSandbox() as masto,
+        tempfile.TemporaryDirectory(prefix="birdbridge-demo-") as tmp,
+    ):
         x_alice = x.create_user("alice", "Alice")
         m_alice = masto.create_user("alice", "Alice")
         masto.create_user("bob", "Bob")
-        console.print(f"sandbox X at {x.url}, sandbox Mastodon at {masto.url}; "
-                      f"database {tmp}/demo.db", highlight=False)
+        console.print(
+            f"sandbox X at {x.url}, sandbox Mastodon at {masto.url}; database {tmp}/demo.db",
+            highlight=False,
+        )
         x.create_post("alice", "An old tweet from before the bridge started.")
         masto.create_post("alice", "An old toot from before the bridge started.")
         text = demo_config(x.url, x_alice, masto.url, m_alice.access_token, Path(tmp) / "demo.db")
@@ -62,10 +69,14 @@ def run_demo(console: Console, extra_posts: int = 0) -> int:
 
         bridge.run_once()  # first poll: cursors start from now, the old posts stay put
         _write_samples(x, masto, extra_posts)
+        skipped: list[tuple[str, str, str]] = []
         for _ in range(3):  # a few cycles: the thread arrives in order and nothing echoes back
-            bridge.run_once()
+            for report in bridge.run_once():
+                for network, poll in report.polls.items():
+                    skipped.extend((network, post_id, reason) for post_id, reason in poll.skipped)
 
         _show(console, x, masto, bridge)
+        _show_skipped(console, x, masto, skipped)
         ok = _verify(console, x, masto, extra_posts)
         bridge.store.close()
         return 0 if ok else 1
@@ -80,40 +91,77 @@ def _write_samples(x: XSandbox, masto: MastodonSandbox, extra: int) -> None:
     masto.create_post("alice", LONG_TOOT)
     masto.create_post("alice", "Followers only: this never leaves Mastodon.", visibility="private")
     bob_post = masto.create_post("bob", "Bob asks a question.")
-    masto.create_post("alice", "@bob a reply to someone else: not mirrored by default.",
-                      in_reply_to_id=bob_post["id"])
+    masto.create_post(
+        "alice",
+        "@bob a reply to someone else: not mirrored by default.",
+        in_reply_to_id=bob_post["id"],
+    )
     for n in range(extra):
         x.create_post("alice", f"Extra tweet number {n + 1}.")
         masto.create_post("alice", f"Extra toot number {n + 1}.")
 
 
+def _text_of(x: XSandbox, masto: MastodonSandbox, network: str, post_id: str) -> str:
+    if network == "twitter":
+        return str((x.get_post(post_id) or {}).get("text", ""))
+    return html_to_text(str((masto.get_post(post_id) or {}).get("content", "")))
+
+
 def _show(console: Console, x: XSandbox, masto: MastodonSandbox, bridge: Bridge) -> None:
-    table = Table(title="what birdbridge mirrored")
-    for column in ("from", "source post", "to", "mirror post(s)", "text"):
-        table.add_column(column, overflow="fold")
-    rows = bridge.store.mirrors()
+    table = Table(title="what birdbridge mirrored", show_lines=True, width=min(console.width, 110))
+    table.add_column("source post", overflow="fold", ratio=3)
+    table.add_column(
+        "mirror: post id(s), each replying to the one before", overflow="fold", ratio=2
+    )
     grouped: dict[tuple[str, str, str], list[str]] = {}
-    for row in rows:
-        grouped.setdefault((row.source_network, row.source_id, row.target_network), []).append(
-            row.target_id)
+    for row in bridge.store.mirrors():
+        key = (row.source_network, row.source_id, row.target_network)
+        grouped.setdefault(key, []).append(row.target_id)
+    labels = {"twitter": "X", "mastodon": "Mastodon"}
     for (source, source_id, target), targets in grouped.items():
-        post = (x.get_post(source_id) if source == "twitter" else masto.get_post(source_id)) or {}
-        text = str(post.get("text") or post.get("content") or "")[:60]
-        table.add_row(source, source_id, target, " -> ".join(targets), text)
+        text = _text_of(x, masto, source, source_id)
+        parent = _parent_of(x, masto, source, source_id)
+        thread = f" (reply to {parent})" if parent else ""
+        table.add_row(
+            f"[bold]{labels[source]}[/bold] {source_id}{thread}\n{text}",
+            f"[bold]{labels[target]}[/bold] " + " -> ".join(targets),
+        )
     console.print(table)
+
+
+def _parent_of(x: XSandbox, masto: MastodonSandbox, network: str, post_id: str) -> str | None:
+    if network == "twitter":
+        refs = (x.get_post(post_id) or {}).get("referenced_tweets") or []
+        return next((str(r["id"]) for r in refs if r.get("type") == "replied_to"), None)
+    parent = (masto.get_post(post_id) or {}).get("in_reply_to_id")
+    return str(parent) if parent else None
+
+
+def _show_skipped(
+    console: Console, x: XSandbox, masto: MastodonSandbox, skipped: list[tuple[str, str, str]]
+) -> None:
+    console.print("[bold]not mirrored, and why[/bold]")
+    for network, post_id, reason in skipped:
+        text = _text_of(x, masto, network, post_id)[:50]
+        console.print(f"  {network} {post_id} {text!r}: {reason}", highlight=False)
 
 
 def _verify(console: Console, x: XSandbox, masto: MastodonSandbox, extra: int) -> bool:
     """Check the demo's own outcome, so `birdbridge demo` doubles as a smoke test."""
     x_posts = x.posts("alice")
     toots = masto.posts("alice")
-    mirrored_to_x = [p for p in x_posts if "Mastodon" in p["text"] or "thread of parts" in p["text"]
-                     or "Nothing is cut" in p["text"]]
+    parts = _parts_on_x()
     expectations = {
-        "tweets on X (2 old/new + 3-part thread + 1 toot + split long toot + extras)":
-            (len(x_posts), 1 + 1 + 3 + 1 + _parts_on_x() + 2 * extra),
-        "toots on Mastodon (old + 1 + long + private + reply + 4 from X + extras)":
-            (len(toots), 1 + 1 + 1 + 1 + 1 + 4 + 2 * extra),
+        f"tweets on X: 1 old, 1 single, a 3-part thread, 1 toot, the long toot as {parts} parts"
+        + (f", {extra} extra tweets and toots" if extra else ""): (
+            len(x_posts),
+            1 + 1 + 3 + 1 + parts + 2 * extra,
+        ),
+        "toots on Mastodon: 1 old, 1 single, the long one, the private one, the reply, 4 from X"
+        + (f", {extra} extra toots and tweets" if extra else ""): (
+            len(toots),
+            1 + 1 + 1 + 1 + 1 + 4 + 2 * extra,
+        ),
     }
     ok = True
     for label, (got, want) in expectations.items():
@@ -122,11 +170,14 @@ def _verify(console: Console, x: XSandbox, masto: MastodonSandbox, extra: int) -
         console.print(f"{mark} {label}: {got} (expected {want})", highlight=False)
     private_leaked = any("Followers only" in p["text"] for p in x_posts)
     reply_leaked = any("someone else" in p["text"] for p in x_posts)
-    console.print(f"{'[red]LEAK[/red]' if private_leaked else '[green]ok[/green]'} followers-only "
-                  "toot stayed on Mastodon")
-    console.print(f"{'[red]LEAK[/red]' if reply_leaked else '[green]ok[/green]'} reply to "
-                  "another account was not mirrored")
-    del mirrored_to_x
+    console.print(
+        f"{'[red]LEAK[/red]' if private_leaked else '[green]ok[/green]'} followers-only "
+        "toot stayed on Mastodon"
+    )
+    console.print(
+        f"{'[red]LEAK[/red]' if reply_leaked else '[green]ok[/green]'} reply to "
+        "another account was not mirrored"
+    )
     return ok and not private_leaked and not reply_leaked
 
 

@@ -34,7 +34,9 @@ class AuthRevoked(NetworkError):
 
 
 class Transient(NetworkError):
-    """5xx, timeout, dropped connection, garbage body: retry later. The call MAY have taken effect."""
+    """5xx, timeout, dropped connection, garbage body: retry later.
+
+    The call MAY have taken effect: a publish that failed this way needs recovery first."""
 
 
 class Permanent(NetworkError):

@@ -20,9 +20,9 @@ def decide(post: Post, policy: PolicyConfig) -> Decision:
         # Promise 3: followers-only and direct posts never leave their network.
         return Decision(False, f"{post.visibility.value} post: never mirrored")
     if post.visibility is Visibility.UNLISTED and policy.visibility == "public":
-        return Decision(False, "unlisted post (policy visibility = \"public\")")
+        return Decision(False, 'unlisted post (policy visibility = "public")')
     if post.is_repost:
-        return Decision(False, "repost/boost (policy reposts = \"skip\")")
+        return Decision(False, 'repost/boost (policy reposts = "skip")')
     if post.is_reply and not post.is_self_reply:
         if policy.replies:
             return Decision(True, "reply to another account (policy replies = true)")

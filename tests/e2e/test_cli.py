@@ -45,15 +45,22 @@ def test_help_lists_the_commands() -> None:
     [
         (MINIMAL, {}, "links[0].twitter.consumer_key: environment variable X_KEY is not set"),
         (MINIMAL.replace('"both"', '"sideways"'), {"X_KEY": "k"}, "links[0] (alice).direction"),
-        (MINIMAL + "\n[bridge]\npoll_intervall = 5\n", {"X_KEY": "k"},
-         "bridge.poll_intervall: unknown key"),
+        (
+            MINIMAL + "\n[bridge]\npoll_intervall = 5\n",
+            {"X_KEY": "k"},
+            "bridge.poll_intervall: unknown key",
+        ),
         ("[[links]\nname=", {}, "not valid TOML"),
-        (MINIMAL.replace("https://mastodon.example", "mastodon.example"), {"X_KEY": "k"},
-         "links[0] (alice).mastodon.api_base_url"),
+        (
+            MINIMAL.replace("https://mastodon.example", "mastodon.example"),
+            {"X_KEY": "k"},
+            "links[0] (alice).mastodon.api_base_url",
+        ),
     ],
 )
-def test_config_errors_name_file_and_key_and_exit_2(tmp_path: Path, text: str,
-                                                     env: dict[str, str], expected: str) -> None:
+def test_config_errors_name_file_and_key_and_exit_2(
+    tmp_path: Path, text: str, env: dict[str, str], expected: str
+) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(text)
     result = cli("once", "--config", str(path), env={**env, "DATABASE_URL": ""})
@@ -115,13 +122,23 @@ def test_once_exits_1_with_a_message_when_a_network_is_down(rig: Rig, tmp_path: 
 
 
 def test_status_retry_and_skip(rig: Rig, tmp_path: Path) -> None:
-    config = write_config(rig, tmp_path / "birdbridge.toml", direction="twitter-to-mastodon",
-                          bridge={"max_attempts": 1})
+    config = write_config(
+        rig,
+        tmp_path / "birdbridge.toml",
+        direction="twitter-to-mastodon",
+        bridge={"max_attempts": 1},
+    )
     assert cli("once", "--config", str(config)).returncode == 0
     rig.tweet("refused at first")
     rig.tweet("skipped by hand")
-    rig.masto.add_fault(kind="status", status=422, method="POST", path="^/api/v1/statuses$",
-                        times=2, body={"error": "Validation failed: something"})
+    rig.masto.add_fault(
+        kind="status",
+        status=422,
+        method="POST",
+        path="^/api/v1/statuses$",
+        times=2,
+        body={"error": "Validation failed: something"},
+    )
     cli("once", "--config", str(config))
     status = cli("status", "--config", str(config))
     assert status.returncode == 0

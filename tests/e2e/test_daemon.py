@@ -64,12 +64,15 @@ def test_sigkill_between_publish_and_record_then_restart(rig: Rig, tmp_path: Pat
     # Both networks commit the next post, then hold the reply: the daemon is now between
     # the network call and its database write. Kill it there.
     rig.x.add_fault(kind="delay_after_commit", method="POST", path=r"^/2/tweets$", delay=30)
-    rig.masto.add_fault(kind="delay_after_commit", method="POST", path=r"^/api/v1/statuses$",
-                        delay=30)
+    rig.masto.add_fault(
+        kind="delay_after_commit", method="POST", path=r"^/api/v1/statuses$", delay=30
+    )
     rig.toot("toot A")
     rig.tweet("tweet A")
-    wait_for(lambda: tweets(rig)["toot A"] == 1 and toots(rig)["tweet A"] == 1,
-             what="both posts committed on the targets")
+    wait_for(
+        lambda: tweets(rig)["toot A"] == 1 and toots(rig)["tweet A"] == 1,
+        what="both posts committed on the targets",
+    )
     daemon.kill()
     daemon.wait(timeout=10)
 
@@ -77,9 +80,15 @@ def test_sigkill_between_publish_and_record_then_restart(rig: Rig, tmp_path: Pat
     rig.tweet("tweet B")
     daemon = spawn("run", "--config", str(config), log=log)
     expected_tweets = {"tweet A", "tweet B", "toot A", "toot B"}
-    wait_for(lambda: settled(rig) and set(tweets(rig)) == expected_tweets
-             and set(toots(rig)) == expected_tweets,
-             timeout=60, what="everything mirrored after the restart")
+    wait_for(
+        lambda: (
+            settled(rig)
+            and set(tweets(rig)) == expected_tweets
+            and set(toots(rig)) == expected_tweets
+        ),
+        timeout=60,
+        what="everything mirrored after the restart",
+    )
     time.sleep(3)  # a few more cycles: nothing may be added now
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(timeout=10) == 0
@@ -93,10 +102,12 @@ def test_random_sigkills_while_posts_keep_coming(rig: Rig, tmp_path: Path) -> No
     log = tmp_path / "daemon.log"
     rng = random.Random(20261124)
     # Slow the networks a little so kills land inside deliveries, not only between them.
-    rig.x.add_fault(kind="delay_after_commit", method="POST", path=r"^/2/tweets$", delay=0.3,
-                    times=None)
-    rig.masto.add_fault(kind="delay_after_commit", method="POST", path=r"^/api/v1/statuses$",
-                        delay=0.3, times=None)
+    rig.x.add_fault(
+        kind="delay_after_commit", method="POST", path=r"^/2/tweets$", delay=0.3, times=None
+    )
+    rig.masto.add_fault(
+        kind="delay_after_commit", method="POST", path=r"^/api/v1/statuses$", delay=0.3, times=None
+    )
     daemon = spawn("run", "--config", str(config), log=log)
     wait_for(lambda: both_cursors_set(rig), what="the first poll")
     written: set[str] = set()
@@ -109,8 +120,11 @@ def test_random_sigkills_while_posts_keep_coming(rig: Rig, tmp_path: Path) -> No
         daemon.kill()
         daemon.wait(timeout=10)
         daemon = spawn("run", "--config", str(config), log=log)
-    wait_for(lambda: settled(rig) and set(tweets(rig)) == written and set(toots(rig)) == written,
-             timeout=90, what="everything mirrored after the kills")
+    wait_for(
+        lambda: settled(rig) and set(tweets(rig)) == written and set(toots(rig)) == written,
+        timeout=90,
+        what="everything mirrored after the kills",
+    )
     time.sleep(3)
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(timeout=10) == 0

@@ -5,6 +5,7 @@ Runs on SQLite, and on PostgreSQL when BIRDBRIDGE_TEST_DATABASE_URL is set.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 
 import pytest
@@ -98,8 +99,11 @@ def test_thread_parts_in_one_poll_arrive_in_order(rig: Rig) -> None:
     rig.toot("m-thread part three", in_reply_to_id=child["id"])
     engine.cycle()
     tweets = rig.tweets()
-    assert [t["text"] for t in tweets] == ["m-thread part one", "m-thread part two",
-                                           "m-thread part three"]
+    assert [t["text"] for t in tweets] == [
+        "m-thread part one",
+        "m-thread part two",
+        "m-thread part three",
+    ]
     assert tweets[1]["referenced_tweets"] == [{"type": "replied_to", "id": tweets[0]["id"]}]
     assert tweets[2]["referenced_tweets"] == [{"type": "replied_to", "id": tweets[1]["id"]}]
 
@@ -173,7 +177,7 @@ def test_long_toot_becomes_a_thread_on_x(rig: Rig) -> None:
     tweets = rig.tweets()
     assert len(tweets) >= 2
     assert all(x_weighted_length(t["text"]) <= 280 for t in tweets)
-    for previous, current in zip(tweets, tweets[1:], strict=False):
+    for previous, current in itertools.pairwise(tweets):
         assert current["referenced_tweets"] == [{"type": "replied_to", "id": previous["id"]}]
     assert " ".join(t["text"] for t in tweets).split() == (sentence * 7).split()
 
@@ -205,6 +209,7 @@ def test_x_refusing_a_self_reply_posts_it_standalone(rig: Rig) -> None:
 
 
 # -- failures and recovery -----------------------------------------------------------------
+
 
 def test_x_commit_then_drop_is_adopted_not_reposted(rig: Rig) -> None:
     engine = rig.engine("mastodon-to-twitter")
@@ -288,8 +293,14 @@ def test_one_bad_post_never_blocks_the_rest(rig: Rig) -> None:
     rig.toot("fine one")
     rig.toot("fine two")
     # Every attempt at the doomed post meets a 500; the others go through.
-    rig.x.add_fault(kind="status", status=500, method="POST", path=r"^/2/tweets$", times=None,
-                    body_contains="doomed")
+    rig.x.add_fault(
+        kind="status",
+        status=500,
+        method="POST",
+        path=r"^/2/tweets$",
+        times=None,
+        body_contains="doomed",
+    )
     for _ in range(3):
         engine.cycle()
         rig.clock.advance(hours=2)
@@ -348,8 +359,13 @@ def test_revoked_mastodon_token_is_reported_and_nothing_is_lost(rig: Rig) -> Non
     engine = rig.engine("twitter-to-mastodon")
     engine.cycle()
     rig.tweet("waits for a good token")
-    rig.masto.add_fault(kind="status", status=401, method="POST", path=r"^/api/v1/statuses$",
-                        body={"error": "The access token is invalid"})
+    rig.masto.add_fault(
+        kind="status",
+        status=401,
+        method="POST",
+        path=r"^/api/v1/statuses$",
+        body={"error": "The access token is invalid"},
+    )
     report = engine.cycle()
     assert any("access token" in e for e in report.errors)
     [delivery] = rig.store.deliveries()

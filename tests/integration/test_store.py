@@ -13,8 +13,13 @@ from birdbridge.store.store import utcnow
 
 
 def new(source_id: str, parent: str | None = None, payload: str = "{}") -> NewDelivery:
-    return NewDelivery(source_network="twitter", source_id=source_id, target_network="mastodon",
-                       payload=payload, parent_source_id=parent)
+    return NewDelivery(
+        source_network="twitter",
+        source_id=source_id,
+        target_network="mastodon",
+        payload=payload,
+        parent_source_id=parent,
+    )
 
 
 def test_migrations_are_idempotent_and_reach_head(database_url: str) -> None:
@@ -28,11 +33,11 @@ def test_migrations_are_idempotent_and_reach_head(database_url: str) -> None:
 
 
 def test_record_poll_enqueues_once_and_advances_the_cursor(store: Store) -> None:
-    added = store.record_poll("a", "twitter", account_id="1", cursor="10",
-                              deliveries=[new("9"), new("10")])
+    added = store.record_poll(
+        "a", "twitter", account_id="1", cursor="10", deliveries=[new("9"), new("10")]
+    )
     assert added == 2
-    again = store.record_poll("a", "twitter", account_id="1", cursor="10",
-                              deliveries=[new("10")])
+    again = store.record_poll("a", "twitter", account_id="1", cursor="10", deliveries=[new("10")])
     assert again == 0
     state = store.link_state("a", "twitter")
     assert state is not None and state.cursor == "10" and state.account_id == "1"
@@ -42,11 +47,11 @@ def test_record_poll_enqueues_once_and_advances_the_cursor(store: Store) -> None
 
 def test_record_poll_is_one_transaction(store: Store) -> None:
     store.record_poll("a", "twitter", account_id="1", cursor="5")
-    broken = NewDelivery(source_network="twitter", source_id="7", target_network="mastodon",
-                         payload=None)  # type: ignore[arg-type]  # NOT NULL violation
+    broken = NewDelivery(
+        source_network="twitter", source_id="7", target_network="mastodon", payload=None
+    )  # type: ignore[arg-type]  # NOT NULL violation
     with pytest.raises(IntegrityError):
-        store.record_poll("a", "twitter", account_id="1", cursor="7",
-                          deliveries=[new("6"), broken])
+        store.record_poll("a", "twitter", account_id="1", cursor="7", deliveries=[new("6"), broken])
     state = store.link_state("a", "twitter")
     assert state is not None and state.cursor == "5"  # the cursor did not move
     assert store.due_deliveries("a") == []  # and "6" was not enqueued either
@@ -107,8 +112,14 @@ def test_publishing_mark_survives_a_transient_retry_but_not_a_refusal(store: Sto
     store.mark_publishing(delivery.id, 0, "hello", now=started + timedelta(minutes=5))
     row = store.delivery(delivery.id)
     assert row.status == DeliveryStatus.PUBLISHING and row.publishing_part == 0
-    assert abs((row.publishing_started_at.replace(tzinfo=None)
-                - started.replace(tzinfo=None)).total_seconds()) < 1  # the first attempt's time
+    assert (
+        abs(
+            (
+                row.publishing_started_at.replace(tzinfo=None) - started.replace(tzinfo=None)
+            ).total_seconds()
+        )
+        < 1
+    )  # the first attempt's time
     assert store.in_flight_texts("a", "mastodon") == ["hello"]
 
     attempts = store.mark_retry(delivery.id, "timeout", started + timedelta(seconds=30))
@@ -124,8 +135,9 @@ def test_publishing_mark_survives_a_transient_retry_but_not_a_refusal(store: Sto
 
 
 def test_due_respects_next_attempt_and_status(store: Store) -> None:
-    store.record_poll("a", "twitter", account_id="1", cursor="3",
-                      deliveries=[new("1"), new("2"), new("3")])
+    store.record_poll(
+        "a", "twitter", account_id="1", cursor="3", deliveries=[new("1"), new("2"), new("3")]
+    )
     one, two, three = store.due_deliveries("a")
     now = utcnow()
     store.mark_retry(one.id, "later", now + timedelta(minutes=10), now=now)
@@ -148,8 +160,9 @@ def test_requeue_and_skip(store: Store) -> None:
 
 
 def test_summaries_count_per_link_and_side(store: Store) -> None:
-    store.record_poll("a", "twitter", account_id="1", cursor="3",
-                      deliveries=[new("1"), new("2"), new("3")])
+    store.record_poll(
+        "a", "twitter", account_id="1", cursor="3", deliveries=[new("1"), new("2"), new("3")]
+    )
     store.record_poll("a", "mastodon", account_id="9", cursor="x")
     one, two, _ = store.due_deliveries("a")
     store.mark_done(one.id)

@@ -57,15 +57,24 @@ class _Stopping(Exception):
 def retry_delay(attempt: int) -> timedelta:
     """Exponential backoff with jitter: about 30 s, 1 min, 2 min, ... capped at 1 h."""
     base = min(30.0 * 2 ** max(attempt - 1, 0), 3600.0)
-    return timedelta(seconds=base * random.uniform(0.5, 1.0))  # noqa: S311 (not security)
+    return timedelta(seconds=base * random.uniform(0.5, 1.0))
 
 
 class Deliverer:
     """Delivers the due deliveries of one link."""
 
-    def __init__(self, store: Store, link: str, adapters: Mapping[NetworkName, Network], *,
-                 worker_id: str, max_attempts: int, stop: threading.Event,
-                 clock: Callable[[], datetime], claim_timeout: float = 60) -> None:
+    def __init__(
+        self,
+        store: Store,
+        link: str,
+        adapters: Mapping[NetworkName, Network],
+        *,
+        worker_id: str,
+        max_attempts: int,
+        stop: threading.Event,
+        clock: Callable[[], datetime],
+        claim_timeout: float = 60,
+    ) -> None:
         self.store = store
         self.link = link
         self.adapters = adapters
@@ -90,8 +99,9 @@ class Deliverer:
 
     def _claim(self, delivery: Delivery) -> bool:
         assert delivery.id is not None
-        return self.store.lease(delivery.id, self.worker_id, seconds=self.claim_timeout,
-                                now=self.clock())
+        return self.store.lease(
+            delivery.id, self.worker_id, seconds=self.claim_timeout, now=self.clock()
+        )
 
     def _attempt(self, delivery: Delivery, report: DeliverReport, blocked: set[str]) -> None:
         assert delivery.id is not None
@@ -100,44 +110,68 @@ class Deliverer:
             self._deliver(delivery, report)
         except _Wait as wait:
             report.waiting += 1
-            self.store.mark_retry(delivery.id, "waiting for its thread parent to be mirrored",
-                                  wait.until, count_attempt=False, now=now)
+            self.store.mark_retry(
+                delivery.id,
+                "waiting for its thread parent to be mirrored",
+                wait.until,
+                count_attempt=False,
+                now=now,
+            )
         except _ClaimLost:
-            log.warning("link %s: delivery %s was taken over by another worker", self.link,
-                        delivery.id)
+            log.warning(
+                "link %s: delivery %s was taken over by another worker", self.link, delivery.id
+            )
         except _Stopping:
-            self.store.mark_retry(delivery.id, "interrupted by shutdown", now,
-                                  count_attempt=False, now=now)
+            self.store.mark_retry(
+                delivery.id, "interrupted by shutdown", now, count_attempt=False, now=now
+            )
         except RateLimited as exc:
             blocked.add(delivery.target_network)
-            self.store.mark_retry(delivery.id, str(exc), exc.retry_at, count_attempt=False,
-                                  refused=True, now=now)
+            self.store.mark_retry(
+                delivery.id, str(exc), exc.retry_at, count_attempt=False, refused=True, now=now
+            )
             report.retried += 1
         except AuthRevoked as exc:
             blocked.add(delivery.target_network)
             report.errors.append(str(exc))
-            self.store.mark_retry(delivery.id, str(exc), now + AUTH_PAUSE, count_attempt=False,
-                                  refused=True, now=now)
+            self.store.mark_retry(
+                delivery.id, str(exc), now + AUTH_PAUSE, count_attempt=False, refused=True, now=now
+            )
         except Transient as exc:
-            attempts = self.store.mark_retry(delivery.id, str(exc),
-                                             now + retry_delay(delivery.attempts + 1), now=now)
+            attempts = self.store.mark_retry(
+                delivery.id, str(exc), now + retry_delay(delivery.attempts + 1), now=now
+            )
             if attempts >= self.max_attempts:
                 self._fail(delivery, f"gave up after {attempts} attempts: {exc}", report)
             else:
                 report.retried += 1
-                log.warning("link %s: delivery %s will be retried (attempt %s/%s): %s",
-                            self.link, delivery.id, attempts, self.max_attempts, exc)
+                log.warning(
+                    "link %s: delivery %s will be retried (attempt %s/%s): %s",
+                    self.link,
+                    delivery.id,
+                    attempts,
+                    self.max_attempts,
+                    exc,
+                )
         except (Permanent, NetworkError) as exc:
             self._fail(delivery, str(exc), report, refused=True)
 
-    def _fail(self, delivery: Delivery, reason: str, report: DeliverReport,
-              refused: bool = False) -> None:
+    def _fail(
+        self, delivery: Delivery, reason: str, report: DeliverReport, refused: bool = False
+    ) -> None:
         assert delivery.id is not None
         self.store.mark_failed(delivery.id, reason, refused=refused, now=self.clock())
         report.failed += 1
-        log.error("link %s: delivery %s of %s post %s failed: %s (see `birdbridge status`; "
-                  "`birdbridge retry %s` tries again)", self.link, delivery.id,
-                  delivery.source_network, delivery.source_id, reason, delivery.id)
+        log.error(
+            "link %s: delivery %s of %s post %s failed: %s (see `birdbridge status`; "
+            "`birdbridge retry %s` tries again)",
+            self.link,
+            delivery.id,
+            delivery.source_network,
+            delivery.source_id,
+            reason,
+            delivery.id,
+        )
 
     def _deliver(self, delivery: Delivery, report: DeliverReport) -> None:
         assert delivery.id is not None
@@ -147,12 +181,17 @@ class Deliverer:
         limits = target.limits()
         rendered = compose(post, target.name, limits.max_characters, limits.counter)
         if not rendered.parts:
-            self.store.mark_skipped(delivery.id, "nothing to post: the post has no text",
-                                    now=self.clock())
+            self.store.mark_skipped(
+                delivery.id, "nothing to post: the post has no text", now=self.clock()
+            )
             report.skipped += 1
             return
-        done = {m.part_index: m.target_id for m in self.store.mirror_parts(
-            self.link, delivery.source_network, delivery.source_id, delivery.target_network)}
+        done = {
+            m.part_index: m.target_id
+            for m in self.store.mirror_parts(
+                self.link, delivery.source_network, delivery.source_id, delivery.target_network
+            )
+        }
         urls: list[str] = []
         for index, text in enumerate(rendered.parts):
             if index in done:
@@ -162,33 +201,51 @@ class Deliverer:
                 raise _Stopping
             if not self._claim(delivery):  # renew the claim before each network call
                 raise _ClaimLost
-            part = OutgoingPart(text=text, in_reply_to_id=reply_to,
-                                spoiler_text=rendered.spoiler_text, sensitive=post.sensitive,
-                                language=post.language)
+            part = OutgoingPart(
+                text=text,
+                in_reply_to_id=reply_to,
+                spoiler_text=rendered.spoiler_text,
+                sensitive=post.sensitive,
+                language=post.language,
+            )
             published = self._publish_part(delivery, index, part, target, report)
             self.store.record_part(delivery, index, published.id, published.url, now=self.clock())
             report.parts += 1
             if published.reply_fallback:
-                self._fallback(report, f"{target.name.label} refused a reply; part {index + 1} "
-                               f"of {delivery.source_network} post {post.id} posted standalone")
+                self._fallback(
+                    report,
+                    f"{target.name.label} refused a reply; part {index + 1} "
+                    f"of {delivery.source_network} post {post.id} posted standalone",
+                )
             reply_to = published.id
             urls.append(published.url or published.id)
         self.store.mark_done(delivery.id, now=self.clock())
         report.done += 1
-        log.info("link %s: mirrored %s post %s (%s) -> %s %s", self.link, post.network.label,
-                 post.id, post.url, target.name.label, " ".join(urls) or "(already there)")
+        log.info(
+            "link %s: mirrored %s post %s (%s) -> %s %s",
+            self.link,
+            post.network.label,
+            post.id,
+            post.url,
+            target.name.label,
+            " ".join(urls) or "(already there)",
+        )
 
     def _thread_anchor(self, delivery: Delivery, report: DeliverReport) -> str | None:
         """The target post a self-reply must answer: the LAST part of its parent's mirror."""
         parent_id = delivery.parent_source_id
         if parent_id is None:
             return None
-        parts = self.store.mirror_parts(self.link, delivery.source_network, parent_id,
-                                        delivery.target_network)
-        parent = self.store.delivery_for(self.link, delivery.source_network, parent_id,
-                                         delivery.target_network)
-        if parent is not None and parent.status in (DeliveryStatus.PENDING,
-                                                    DeliveryStatus.PUBLISHING):
+        parts = self.store.mirror_parts(
+            self.link, delivery.source_network, parent_id, delivery.target_network
+        )
+        parent = self.store.delivery_for(
+            self.link, delivery.source_network, parent_id, delivery.target_network
+        )
+        if parent is not None and parent.status in (
+            DeliveryStatus.PENDING,
+            DeliveryStatus.PUBLISHING,
+        ):
             # Causal order: wait until the whole parent is there, then reply to its last part.
             raise _Wait(max(as_utc(parent.next_attempt_at) or self.clock(), self.clock()))
         if parts:
@@ -198,23 +255,39 @@ class Deliverer:
             # Two-way link: the parent is itself our mirror of a post on the target network
             # (a reply written under the mirror): answer the original.
             return mirrored_from.source_id
-        why = (f"its parent {parent_id} was {parent.status}" if parent is not None
-               else f"its parent {parent_id} was never mirrored (older than the link, or skipped)")
-        self._fallback(report, f"{delivery.source_network} post {delivery.source_id} posted as "
-                       f"a new thread: {why}")
+        why = (
+            f"its parent {parent_id} was {parent.status}"
+            if parent is not None
+            else f"its parent {parent_id} was never mirrored (older than the link, or skipped)"
+        )
+        self._fallback(
+            report,
+            f"{delivery.source_network} post {delivery.source_id} posted as a new thread: {why}",
+        )
         return None
 
-    def _publish_part(self, delivery: Delivery, index: int, part: OutgoingPart,
-                      target: Network, report: DeliverReport) -> Published:
+    def _publish_part(
+        self,
+        delivery: Delivery,
+        index: int,
+        part: OutgoingPart,
+        target: Network,
+        report: DeliverReport,
+    ) -> Published:
         assert delivery.id is not None
         key = f"birdbridge-{delivery.idempotency_token}-{index}"
         if delivery.publishing_part == index:
             found = self._recover(delivery, part.text, target)
             if found is not None:
                 report.adopted += 1
-                log.warning("link %s: delivery %s part %s was already published as %s "
-                            "(recovered after an interruption)", self.link, delivery.id,
-                            index, found.id)
+                log.warning(
+                    "link %s: delivery %s part %s was already published as %s "
+                    "(recovered after an interruption)",
+                    self.link,
+                    delivery.id,
+                    index,
+                    found.id,
+                )
                 return found
         self.store.mark_publishing(delivery.id, index, part.text, now=self.clock())
         return target.publish(part, idempotency_key=key)
@@ -225,8 +298,9 @@ class Deliverer:
         window = IDEMPOTENCY_WINDOW.get(target.name)
         if window is not None and self.clock() - started < window:
             return None  # re-sending with the same Idempotency-Key returns the first post
-        ours = self.store.mirror_target_ids(self.link, target.name.value,
-                                            started - RECOVERY_LOOKBACK)
+        ours = self.store.mirror_target_ids(
+            self.link, target.name.value, started - RECOVERY_LOOKBACK
+        )
         return target.find_recent_own(text, started, ours)
 
     def _fallback(self, report: DeliverReport, message: str) -> None:

@@ -41,10 +41,18 @@ class LinkEngine:
     """Runs one link. Never two runs of one link at once (``lock``), so a post being published
     is recorded before the same link polls that network again."""
 
-    def __init__(self, config: LinkConfig, store: Store, adapters: Mapping[NetworkName, Network],
-                 *, max_attempts: int = 8, stop: threading.Event | None = None,
-                 worker_id: str | None = None, clock: Callable[[], datetime] = utcnow,
-                 claim_timeout: float = 60) -> None:
+    def __init__(
+        self,
+        config: LinkConfig,
+        store: Store,
+        adapters: Mapping[NetworkName, Network],
+        *,
+        max_attempts: int = 8,
+        stop: threading.Event | None = None,
+        worker_id: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        claim_timeout: float = 60,
+    ) -> None:
         self.config = config
         self.store = store
         self.adapters = adapters
@@ -52,10 +60,16 @@ class LinkEngine:
         self.clock = clock
         self.lock = threading.Lock()
         self._paused_until: dict[NetworkName, datetime] = {}  # sources that were rate limited
-        self.deliverer = Deliverer(store, config.name, adapters,
-                                   worker_id=worker_id or uuid.uuid4().hex[:16],
-                                   max_attempts=max_attempts, stop=self.stop, clock=clock,
-                                   claim_timeout=claim_timeout)
+        self.deliverer = Deliverer(
+            store,
+            config.name,
+            adapters,
+            worker_id=worker_id or uuid.uuid4().hex[:16],
+            max_attempts=max_attempts,
+            stop=self.stop,
+            clock=clock,
+            claim_timeout=claim_timeout,
+        )
 
     @property
     def name(self) -> str:
@@ -99,8 +113,9 @@ class LinkEngine:
             return
         adapter = self.adapters[source]
         try:
-            report.polls[source.value] = poll_side(self.store, self.name, adapter, targets,
-                                                   self.config.policy)
+            report.polls[source.value] = poll_side(
+                self.store, self.name, adapter, targets, self.config.policy
+            )
         except RateLimited as exc:
             self._paused_until[source] = exc.retry_at
             self._poll_failed(source, f"{exc}; next poll after {exc.retry_at:%H:%M:%S} UTC", report)

@@ -48,11 +48,17 @@ def poll_side(
             continue
         deliveries.extend(_deliveries_for(post, targets))
     account = source.account()
-    report.enqueued = store.record_poll(link, source.name.value, account_id=account.id,
-                                        cursor=result.cursor, deliveries=deliveries)
+    report.enqueued = store.record_poll(
+        link, source.name.value, account_id=account.id, cursor=result.cursor, deliveries=deliveries
+    )
     if report.first_poll:
-        log.info("link %s: first poll of %s: mirroring starts now (cursor %s); older posts "
-                 "stay where they are", link, source.name.label, result.cursor)
+        log.info(
+            "link %s: first poll of %s: mirroring starts now (cursor %s); older posts "
+            "stay where they are",
+            link,
+            source.name.label,
+            result.cursor,
+        )
     return report
 
 
@@ -71,8 +77,13 @@ def _deliveries_for(post: Post, targets: list[NetworkName]) -> list[NewDelivery]
     payload = _payload(post)
     parent = post.in_reply_to_id if post.is_self_reply else None
     return [
-        NewDelivery(source_network=post.network.value, source_id=post.id,
-                    target_network=target.value, payload=payload, parent_source_id=parent)
+        NewDelivery(
+            source_network=post.network.value,
+            source_id=post.id,
+            target_network=target.value,
+            payload=payload,
+            parent_source_id=parent,
+        )
         for target in targets
     ]
 

@@ -36,7 +36,9 @@ class Network(Protocol):
 
     def publish(self, part: OutgoingPart, *, idempotency_key: str) -> Published: ...
 
-    def find_recent_own(self, text: str, since: datetime, exclude_ids: set[str]) -> Published | None:
+    def find_recent_own(
+        self, text: str, since: datetime, exclude_ids: set[str]
+    ) -> Published | None:
         """A post of the account created since ``since`` whose text is ``text`` (recovery)."""
         ...
 

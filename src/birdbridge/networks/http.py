@@ -28,9 +28,10 @@ class BaseUrlSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         url = url.decode() if isinstance(url, bytes) else url
+        method = method.decode() if isinstance(method, bytes) else method
         for host in HARD_CODED_HOSTS:
             if url.startswith(host):
-                url = self.base_url + url[len(host):]
+                url = self.base_url + url[len(host) :]
                 break
         kwargs.setdefault("timeout", self.timeout)
         return super().request(method, url, *args, **kwargs)
@@ -45,5 +46,7 @@ class TimeoutSession(requests.Session):
         self.headers["User-Agent"] = USER_AGENT
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        url = url.decode() if isinstance(url, bytes) else url
+        method = method.decode() if isinstance(method, bytes) else method
         kwargs.setdefault("timeout", self.timeout)
         return super().request(method, url, *args, **kwargs)

@@ -65,27 +65,35 @@ class MastodonNetwork:
         try:
             return function(*args, **kwargs)
         except mastodon.MastodonRatelimitError:
-            raise RateLimited(f"Mastodon {what}: rate limited (429)",
-                              retry_at=self._reset_time(), network="mastodon") from None
+            raise RateLimited(
+                f"Mastodon {what}: rate limited (429)",
+                retry_at=self._reset_time(),
+                network="mastodon",
+            ) from None
         except mastodon.MastodonUnauthorizedError as exc:
             raise AuthRevoked(
                 f"Mastodon {what}: the access token was refused (401){_detail(exc)}; create a "
                 "new token with read and write scopes and put it in [links.mastodon]",
-                network="mastodon") from None
+                network="mastodon",
+            ) from None
         except mastodon.MastodonServerError as exc:
-            raise Transient(f"Mastodon {what}: server error{_detail(exc)}",
-                            network="mastodon") from None
+            raise Transient(
+                f"Mastodon {what}: server error{_detail(exc)}", network="mastodon"
+            ) from None
         except mastodon.MastodonNetworkError as exc:
             raise Transient(f"Mastodon {what}: network error: {exc}", network="mastodon") from None
         except mastodon.MastodonAPIError as exc:
             status = _status(exc)
             if status == 403:
-                raise AuthRevoked(f"Mastodon {what}: forbidden (403){_detail(exc)}; the token "
-                                  "may lack a scope or the account is suspended",
-                                  network="mastodon") from None
+                raise AuthRevoked(
+                    f"Mastodon {what}: forbidden (403){_detail(exc)}; the token "
+                    "may lack a scope or the account is suspended",
+                    network="mastodon",
+                ) from None
             if status is not None and 400 <= status < 500:
-                raise Permanent(f"Mastodon {what}: refused ({status}){_detail(exc)}",
-                                network="mastodon") from None
+                raise Permanent(
+                    f"Mastodon {what}: refused ({status}){_detail(exc)}", network="mastodon"
+                ) from None
             # No status: the body was not JSON (an HTML error page, a truncated reply).
             raise Transient(f"Mastodon {what}: unreadable reply", network="mastodon") from None
         except mastodon.MastodonIllegalArgumentError as exc:
@@ -93,8 +101,9 @@ class MastodonNetwork:
         except (mastodon.MastodonError, RecursionError, ValueError, KeyError, TypeError) as exc:
             # RecursionError: Mastodon.py's version check recurses when /api/v1/instance fails
             # (halcy/Mastodon.py#450).
-            raise Transient(f"Mastodon {what}: {type(exc).__name__}: {exc}",
-                            network="mastodon") from None
+            raise Transient(
+                f"Mastodon {what}: {type(exc).__name__}: {exc}", network="mastodon"
+            ) from None
 
     def _reset_time(self) -> datetime:
         # Mastodon.py parses X-RateLimit-Reset (ISO 8601) into epoch seconds for us.
@@ -106,16 +115,22 @@ class MastodonNetwork:
     # -- identity and limits ---------------------------------------------------------
     def account(self) -> Account:
         if self._account is None:
-            me = self._call("GET /api/v1/accounts/verify_credentials",
-                            self.api.account_verify_credentials)
+            me = self._call(
+                "GET /api/v1/accounts/verify_credentials", self.api.account_verify_credentials
+            )
             try:
                 username = str(me["username"])
                 self._account = Account(
-                    network=self.name, id=str(me["id"]), handle=f"@{username}@{self._domain}",
-                    url=str(me.get("url") or ""), protected=bool(me.get("locked")),
+                    network=self.name,
+                    id=str(me["id"]),
+                    handle=f"@{username}@{self._domain}",
+                    url=str(me.get("url") or ""),
+                    protected=bool(me.get("locked")),
                 )
             except (KeyError, TypeError, AttributeError) as exc:
-                raise Transient(f"Mastodon: malformed account: {exc!r}", network="mastodon") from None
+                raise Transient(
+                    f"Mastodon: malformed account: {exc!r}", network="mastodon"
+                ) from None
         return self._account
 
     def limits(self) -> NetworkLimits:
@@ -136,9 +151,8 @@ class MastodonNetwork:
         if cursor is None:
             return self._first_poll(account)
         if cursor.startswith(TIME_CURSOR):
-            after = datetime.fromisoformat(cursor[len(TIME_CURSOR):])
-            page = self._page(account, since_id=None, max_id=None, include_reposts=include_reposts)
-            statuses = [s for s in page if _created_at(s) > after]
+            after = datetime.fromisoformat(cursor[len(TIME_CURSOR) :])
+            statuses = self._created_after(account, after, include_reposts)
         else:
             statuses = self._since(account, cursor, include_reposts)
         posts = [self._to_post(s) for s in statuses]
@@ -151,26 +165,49 @@ class MastodonNetwork:
         statuses: list[Any] = []
         max_id: str | None = None
         while True:
-            page = self._page(account, since_id=cursor, max_id=max_id,
-                              include_reposts=include_reposts)
+            page = self._page(
+                account, since_id=cursor, max_id=max_id, include_reposts=include_reposts
+            )
             statuses.extend(page)
             if len(page) < PAGE_SIZE:
                 return statuses
             max_id = min((str(s["id"]) for s in page), key=_id_key)
 
-    def _page(self, account: Account, *, since_id: str | None, max_id: str | None,
-              include_reposts: bool) -> list[Any]:
-        page = self._call("GET /api/v1/accounts/:id/statuses", self.api.account_statuses,
-                          account.id, since_id=since_id, max_id=max_id, limit=PAGE_SIZE,
-                          exclude_reblogs=not include_reposts)
+    def _created_after(self, account: Account, after: datetime, include_reposts: bool) -> list[Any]:
+        """Statuses created after ``after`` (the account had none when the link started)."""
+        statuses: list[Any] = []
+        max_id: str | None = None
+        while True:
+            page = self._page(
+                account, since_id=None, max_id=max_id, include_reposts=include_reposts
+            )
+            newer = [s for s in page if _created_at(s) > after]
+            statuses.extend(newer)
+            if len(page) < PAGE_SIZE or len(newer) < len(page):
+                return statuses
+            max_id = min((str(s["id"]) for s in page), key=_id_key)
+
+    def _page(
+        self, account: Account, *, since_id: str | None, max_id: str | None, include_reposts: bool
+    ) -> list[Any]:
+        page = self._call(
+            "GET /api/v1/accounts/:id/statuses",
+            self.api.account_statuses,
+            account.id,
+            since_id=since_id,
+            max_id=max_id,
+            limit=PAGE_SIZE,
+            exclude_reblogs=not include_reposts,
+        )
         if not isinstance(page, list):
             raise Transient("Mastodon: account statuses reply is not a list", network="mastodon")
         return page
 
     def _first_poll(self, account: Account) -> FetchResult:
         now = datetime.now(UTC)
-        page = self._call("GET /api/v1/accounts/:id/statuses", self.api.account_statuses,
-                          account.id, limit=1)
+        page = self._call(
+            "GET /api/v1/accounts/:id/statuses", self.api.account_statuses, account.id, limit=1
+        )
         newest = str(page[0]["id"]) if isinstance(page, list) and page else None
         return FetchResult(posts=[], cursor=newest or TIME_CURSOR + now.isoformat())
 
@@ -182,7 +219,8 @@ class MastodonNetwork:
             reply_to = status.get("in_reply_to_id")
             reply_account = status.get("in_reply_to_account_id")
             return Post(
-                network=self.name, id=str(status["id"]),
+                network=self.name,
+                id=str(status["id"]),
                 author_id=str(status["account"]["id"]),
                 text=html_to_text(str(status.get("content") or ""), mentions),
                 created_at=_created_at(status),
@@ -206,8 +244,11 @@ class MastodonNetwork:
             if part.in_reply_to_id is None or "(404)" not in str(exc):
                 raise
             # The parent is gone (deleted meanwhile): keep the words, lose the threading.
-            log.warning("Mastodon refused the reply to %s (%s); posting it standalone",
-                        part.in_reply_to_id, exc)
+            log.warning(
+                "Mastodon refused the reply to %s (%s); posting it standalone",
+                part.in_reply_to_id,
+                exc,
+            )
             published = self._post(part, None, idempotency_key + "-standalone")
             return Published(id=published.id, url=published.url, reply_fallback=True)
 
@@ -215,24 +256,36 @@ class MastodonNetwork:
         # Idempotency-Key: a retried request returns the first status instead of a duplicate;
         # Mastodon keeps keys for 1 hour (docs: methods/statuses#create).
         status = self._call(
-            "POST /api/v1/statuses", self.api.status_post, part.text,
-            in_reply_to_id=in_reply_to_id, spoiler_text=part.spoiler_text or None,
-            sensitive=part.sensitive, visibility=part.visibility.value,
-            language=part.language, idempotency_key=key,
+            "POST /api/v1/statuses",
+            self.api.status_post,
+            part.text,
+            in_reply_to_id=in_reply_to_id,
+            spoiler_text=part.spoiler_text or None,
+            sensitive=part.sensitive,
+            visibility=part.visibility.value,
+            language=part.language,
+            idempotency_key=key,
         )
         try:
             return Published(id=str(status["id"]), url=status.get("url") or status.get("uri"))
         except (KeyError, TypeError, AttributeError) as exc:
-            raise Transient(f"Mastodon: malformed status in reply: {exc!r}",
-                            network="mastodon") from None
+            raise Transient(
+                f"Mastodon: malformed status in reply: {exc!r}", network="mastodon"
+            ) from None
 
-    def find_recent_own(self, text: str, since: datetime, exclude_ids: set[str]) -> Published | None:
+    def find_recent_own(
+        self, text: str, since: datetime, exclude_ids: set[str]
+    ) -> Published | None:
         account = self.account()
         page = self._page(account, since_id=None, max_id=None, include_reposts=False)
         earliest = since - RECOVERY_MARGIN
         for status in page:
             post = self._to_post(status)
-            if post.created_at >= earliest and post.id not in exclude_ids and same_text(post.text, text):
+            if (
+                post.created_at >= earliest
+                and post.id not in exclude_ids
+                and same_text(post.text, text)
+            ):
                 return Published(id=post.id, url=post.url)
         return None
 

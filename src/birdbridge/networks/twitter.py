@@ -36,8 +36,17 @@ T = TypeVar("T")
 
 # tweepy's PUBLIC_TWEET_FIELDS omits note_tweet (api-facts section 1): ask for what we use.
 TWEET_FIELDS = [
-    "id", "text", "author_id", "created_at", "conversation_id", "in_reply_to_user_id",
-    "referenced_tweets", "entities", "note_tweet", "lang", "possibly_sensitive",
+    "id",
+    "text",
+    "author_id",
+    "created_at",
+    "conversation_id",
+    "in_reply_to_user_id",
+    "referenced_tweets",
+    "entities",
+    "note_tweet",
+    "lang",
+    "possibly_sensitive",
 ]
 PAGE_SIZE = 100  # the endpoint's maximum (5..100)
 FIRST_POLL_PAGE = 5  # the minimum max_results: the first poll only needs the newest id
@@ -68,19 +77,25 @@ class TwitterNetwork:
         try:
             return function(*args, **kwargs)
         except tweepy.TooManyRequests as exc:
-            raise RateLimited(f"X {what}: rate limited (429){_detail(exc)}",
-                              retry_at=_reset_time(exc.response), network="twitter") from None
+            raise RateLimited(
+                f"X {what}: rate limited (429){_detail(exc)}",
+                retry_at=_reset_time(exc.response),
+                network="twitter",
+            ) from None
         except tweepy.Unauthorized as exc:
             raise AuthRevoked(
                 f"X {what}: the credentials were refused (401){_detail(exc)}; check the link's "
                 "[links.twitter] keys and tokens, and that the app has read and write access",
-                network="twitter") from None
+                network="twitter",
+            ) from None
         except (tweepy.BadRequest, tweepy.Forbidden, tweepy.NotFound) as exc:
-            raise Permanent(f"X {what}: refused ({exc.response.status_code}){_detail(exc)}",
-                            network="twitter") from None
+            raise Permanent(
+                f"X {what}: refused ({exc.response.status_code}){_detail(exc)}", network="twitter"
+            ) from None
         except tweepy.TwitterServerError as exc:
-            raise Transient(f"X {what}: server error ({exc.response.status_code})",
-                            network="twitter") from None
+            raise Transient(
+                f"X {what}: server error ({exc.response.status_code})", network="twitter"
+            ) from None
         except tweepy.HTTPException as exc:
             status = exc.response.status_code
             kind = Permanent if 400 <= status < 500 else Transient
@@ -96,13 +111,20 @@ class TwitterNetwork:
     # -- identity and limits ---------------------------------------------------------
     def account(self) -> Account:
         if self._account is None:
-            body = self._call("GET /2/users/me", self.client.get_me,
-                              user_fields=["id", "name", "username", "protected"], user_auth=True)
+            body = self._call(
+                "GET /2/users/me",
+                self.client.get_me,
+                user_fields=["id", "name", "username", "protected"],
+                user_auth=True,
+            )
             data = _expect_dict(body, "data", "GET /2/users/me")
             username = str(data.get("username") or "")
             self._account = Account(
-                network=self.name, id=str(data["id"]), handle=f"@{username}",
-                url=f"https://x.com/{username}", protected=bool(data.get("protected")),
+                network=self.name,
+                id=str(data["id"]),
+                handle=f"@{username}",
+                url=f"https://x.com/{username}",
+                protected=bool(data.get("protected")),
             )
         return self._account
 
@@ -114,10 +136,13 @@ class TwitterNetwork:
         account = self.account()
         if cursor is None:
             return self._first_poll(account)
-        params: dict[str, Any] = {"max_results": PAGE_SIZE, "tweet_fields": TWEET_FIELDS,
-                                  "user_auth": True}
+        params: dict[str, Any] = {
+            "max_results": PAGE_SIZE,
+            "tweet_fields": TWEET_FIELDS,
+            "user_auth": True,
+        }
         if cursor.startswith(TIME_CURSOR):
-            params["start_time"] = cursor[len(TIME_CURSOR):]
+            params["start_time"] = cursor[len(TIME_CURSOR) :]
         else:
             params["since_id"] = cursor
         if not include_reposts:
@@ -126,8 +151,13 @@ class TwitterNetwork:
         newest: str | None = None
         token: str | None = None
         while True:
-            body = self._call("GET /2/users/:id/tweets", self.client.get_users_tweets,
-                              account.id, pagination_token=token, **params)
+            body = self._call(
+                "GET /2/users/:id/tweets",
+                self.client.get_users_tweets,
+                account.id,
+                pagination_token=token,
+                **params,
+            )
             meta = body.get("meta") if isinstance(body, dict) else None
             if not isinstance(meta, dict):
                 raise Transient("X GET /2/users/:id/tweets: reply has no meta", network="twitter")
@@ -143,8 +173,13 @@ class TwitterNetwork:
 
     def _first_poll(self, account: Account) -> FetchResult:
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        body = self._call("GET /2/users/:id/tweets", self.client.get_users_tweets, account.id,
-                          max_results=FIRST_POLL_PAGE, user_auth=True)
+        body = self._call(
+            "GET /2/users/:id/tweets",
+            self.client.get_users_tweets,
+            account.id,
+            max_results=FIRST_POLL_PAGE,
+            user_auth=True,
+        )
         meta = body.get("meta") if isinstance(body, dict) else None
         newest = meta.get("newest_id") if isinstance(meta, dict) else None
         return FetchResult(posts=[], cursor=str(newest) if newest else TIME_CURSOR + now)
@@ -155,24 +190,35 @@ class TwitterNetwork:
             note = tweet.get("note_tweet") if isinstance(tweet.get("note_tweet"), dict) else None
             source = note if note and note.get("text") else tweet
             text = expand_urls(str(source["text"]), source.get("entities"))
-            refs = {r.get("type"): str(r.get("id")) for r in tweet.get("referenced_tweets") or []
-                    if isinstance(r, dict)}
+            refs = {
+                r.get("type"): str(r.get("id"))
+                for r in tweet.get("referenced_tweets") or []
+                if isinstance(r, dict)
+            }
             created = tweet.get("created_at")
-            created_at = (datetime.fromisoformat(created.replace("Z", "+00:00"))
-                          if isinstance(created, str) else datetime.now(UTC))
+            created_at = (
+                datetime.fromisoformat(created.replace("Z", "+00:00"))
+                if isinstance(created, str)
+                else datetime.now(UTC)
+            )
             reply_user = tweet.get("in_reply_to_user_id")
         except (KeyError, TypeError, ValueError) as exc:
             raise Transient(f"X: malformed post in reply: {exc!r}", network="twitter") from None
         return Post(
-            network=self.name, id=tweet_id, author_id=str(tweet.get("author_id") or account.id),
-            text=_unescape(text), created_at=created_at,
+            network=self.name,
+            id=tweet_id,
+            author_id=str(tweet.get("author_id") or account.id),
+            text=_unescape(text),
+            created_at=created_at,
             # X has no per-post audience: every post of a protected account is followers-only.
             visibility=Visibility.PRIVATE if account.protected else Visibility.PUBLIC,
             url=f"{account.url}/status/{tweet_id}",
             in_reply_to_id=refs.get("replied_to"),
             in_reply_to_author_id=str(reply_user) if reply_user else None,
-            is_repost="retweeted" in refs, quoted_id=refs.get("quoted"),
-            sensitive=bool(tweet.get("possibly_sensitive")), language=tweet.get("lang"),
+            is_repost="retweeted" in refs,
+            quoted_id=refs.get("quoted"),
+            sensitive=bool(tweet.get("possibly_sensitive")),
+            language=tweet.get("lang"),
         )
 
     # -- writing ---------------------------------------------------------------------
@@ -184,24 +230,39 @@ class TwitterNetwork:
             if part.in_reply_to_id is None or not _is_reply_refusal(str(exc)):
                 raise
             # 2026 self-serve reply restriction (api-facts section 2): post it standalone.
-            log.warning("X refused the reply to %s (%s); posting it standalone",
-                        part.in_reply_to_id, exc)
+            log.warning(
+                "X refused the reply to %s (%s); posting it standalone", part.in_reply_to_id, exc
+            )
             published = self._create(part.text, None)
             return Published(id=published.id, url=published.url, reply_fallback=True)
 
     def _create(self, text: str, in_reply_to_id: str | None) -> Published:
-        body = self._call("POST /2/tweets", self.client.create_tweet, text=text,
-                          in_reply_to_tweet_id=in_reply_to_id, user_auth=True)
+        body = self._call(
+            "POST /2/tweets",
+            self.client.create_tweet,
+            text=text,
+            in_reply_to_tweet_id=in_reply_to_id,
+            user_auth=True,
+        )
         data = _expect_dict(body, "data", "POST /2/tweets")
         tweet_id = str(data["id"])
         return Published(id=tweet_id, url=f"{self.account().url}/status/{tweet_id}")
 
-    def find_recent_own(self, text: str, since: datetime, exclude_ids: set[str]) -> Published | None:
+    def find_recent_own(
+        self, text: str, since: datetime, exclude_ids: set[str]
+    ) -> Published | None:
         account = self.account()
         start = (since - RECOVERY_MARGIN).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        body = self._call("GET /2/users/:id/tweets", self.client.get_users_tweets, account.id,
-                          start_time=start, max_results=PAGE_SIZE, tweet_fields=TWEET_FIELDS,
-                          exclude=["retweets"], user_auth=True)
+        body = self._call(
+            "GET /2/users/:id/tweets",
+            self.client.get_users_tweets,
+            account.id,
+            start_time=start,
+            max_results=PAGE_SIZE,
+            tweet_fields=TWEET_FIELDS,
+            exclude=["retweets"],
+            user_auth=True,
+        )
         for tweet in _expect_list(body, "data"):
             post = self._to_post(tweet, account)
             if post.id not in exclude_ids and same_text(post.text, text):
@@ -218,7 +279,9 @@ def expand_urls(text: str, entities: Any) -> str:
     if not isinstance(urls, list):
         return text
     # Offsets count code points (X data dictionary); Python str indexes code points too.
-    for url in sorted((u for u in urls if isinstance(u, dict)), key=lambda u: -int(u.get("start", 0))):
+    for url in sorted(
+        (u for u in urls if isinstance(u, dict)), key=lambda u: -int(u.get("start", 0))
+    ):
         short, expanded = url.get("url"), url.get("expanded_url")
         start, end = url.get("start"), url.get("end")
         if not (short and expanded and isinstance(start, int) and isinstance(end, int)):

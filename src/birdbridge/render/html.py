@@ -67,8 +67,10 @@ class _StatusText(HTMLParser):
         # server shortened the display ("example.com/long…"), the href is the real URL.
         shown = text.rstrip("…").strip()
         bare_href = href.split("://", 1)[-1]
-        if href.startswith(("http://", "https://")) and shown and (
-            href.startswith(shown) or bare_href.startswith(shown)
+        if (
+            href.startswith(("http://", "https://"))
+            and shown
+            and (href.startswith(shown) or bare_href.startswith(shown))
         ):
             return href
         return text

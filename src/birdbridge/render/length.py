@@ -55,7 +55,7 @@ def x_weighted_length(text: str) -> int:
     total = 0
     position = 0
     for match in URL_PATTERN.finditer(text):
-        total += _plain_weight(text[position:match.start()]) + X_URL_LENGTH
+        total += _plain_weight(text[position : match.start()]) + X_URL_LENGTH
         position = match.end()
     return total + _plain_weight(text[position:])
 

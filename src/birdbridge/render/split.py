@@ -14,7 +14,8 @@ from birdbridge.render.length import Counter, truncate_to
 _LEVELS = (
     (regex.compile(r"\n[ \t]*\n\s*"), "\n\n"),
     (regex.compile(r"\n"), "\n"),
-    (regex.compile(r"(?<=[.!?…。！？])\s+"), " "),
+    # sentence ends, including the CJK full stop and full-width ! and ?
+    (regex.compile(r"(?<=[.!?…\u3002\uff01\uff1f])\s+"), " "),
     (regex.compile(r"\s+"), " "),
 )
 
@@ -54,5 +55,5 @@ def _cut_word(word: str, limit: int, counter: Counter) -> list[str]:
     while rest:
         head = truncate_to(rest, limit, counter) or rest[0]  # never loop on an oversized grapheme
         pieces.append(head)
-        rest = rest[len(head):]
+        rest = rest[len(head) :]
     return pieces

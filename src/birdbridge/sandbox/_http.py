@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 FAULT_KINDS = (
@@ -73,8 +73,10 @@ class Request:
         for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")
             if name:
-                payload = part.get_payload(decode=True) or b""
-                fields.setdefault(str(name), []).append(payload)
+                payload = part.get_payload(decode=True)
+                fields.setdefault(str(name), []).append(
+                    payload if isinstance(payload, bytes) else b""
+                )
         return fields
 
 
@@ -120,7 +122,6 @@ class FaultRule:
     reset_in: float = 60.0
     body_contains: str | None = None  # only requests whose body contains this text
 
-
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; one of {FAULT_KINDS}")
@@ -161,11 +162,14 @@ class SandboxServer:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{port}"
 
-    def start(self) -> SandboxServer:
+    def start(self) -> Self:
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name=type(self).__name__, daemon=True,
+            target=self._httpd.serve_forever,
+            name=type(self).__name__,
+            daemon=True,
             # the default 0.5 s poll makes every stop() wait up to 0.5 s
             kwargs={"poll_interval": 0.02},
         )
@@ -176,7 +180,7 @@ class SandboxServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def __enter__(self) -> SandboxServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -250,18 +254,26 @@ class SandboxServer:
     def _control_requests(self, request: Request) -> Response:
         with self._lock:
             rows = [
-                {"method": r.method, "path": r.path, "query": r.query, "status": r.status,
-                 "fault": r.fault}
+                {
+                    "method": r.method,
+                    "path": r.path,
+                    "query": r.query,
+                    "status": r.status,
+                    "fault": r.fault,
+                }
                 for r in self.requests
             ]
         return json_response(rows)
 
-    def api_requests(self, method: str | None = None, path: str | None = None) -> list[LoggedRequest]:
-        """Logged API requests (control calls excluded), optionally filtered by method/path regex."""
+    def api_requests(
+        self, method: str | None = None, path: str | None = None
+    ) -> list[LoggedRequest]:
+        """Logged API requests (control calls excluded), filtered by method and path regex."""
         with self._lock:
             rows = list(self.requests)
         return [
-            r for r in rows
+            r
+            for r in rows
             if not r.path.startswith("/_sandbox/")
             and (method is None or r.method == method)
             and (path is None or re.search(path, r.path))
@@ -292,8 +304,14 @@ class SandboxServer:
                     body=body,
                 )
                 fault = server._take_fault(request.method, request.path, request.body)
-                logged = LoggedRequest(request.method, request.path, request.query, None,
-                                       fault.kind if fault else None, time.time())
+                logged = LoggedRequest(
+                    request.method,
+                    request.path,
+                    request.query,
+                    None,
+                    fault.kind if fault else None,
+                    time.time(),
+                )
                 with server._lock:
                     server.requests.append(logged)
                 response = self._run(request, fault)
@@ -308,19 +326,28 @@ class SandboxServer:
                     return self._safe_dispatch(request)
                 kind = fault.kind
                 if kind == "status":
-                    return Response(fault.status, fault.body if fault.body is not None
-                                    else server.error_response(fault.status, "Injected").body)
+                    return Response(
+                        fault.status,
+                        fault.body
+                        if fault.body is not None
+                        else server.error_response(fault.status, "Injected").body,
+                    )
                 if kind == "rate_limit":
                     return server.rate_limit_response(time.time() + fault.reset_in)
                 if kind == "timeout":
                     time.sleep(fault.delay)
                     return None
                 if kind == "malformed":
-                    return Response(200, b'{"data": {"id": "12', {"Content-Type": "application/json"})
+                    return Response(
+                        200, b'{"data": {"id": "12', {"Content-Type": "application/json"}
+                    )
                 if kind == "html":
                     page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
-                    return Response(fault.status if fault.status != 500 else 502, page,
-                                    {"Content-Type": "text/html"})
+                    return Response(
+                        fault.status if fault.status != 500 else 502,
+                        page,
+                        {"Content-Type": "text/html"},
+                    )
                 if kind == "empty":
                     return Response(200, b"", {"Content-Type": "application/json"})
                 if kind == "drop":

@@ -56,8 +56,9 @@ def migrate(engine: Engine) -> None:
         with engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 # Transaction-scoped lock: two workers starting together must not both migrate.
-                connection.execute(text("SELECT pg_advisory_xact_lock(:id)"),
-                                   {"id": _MIGRATION_LOCK_ID})
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
+                )
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except OperationalError as exc:

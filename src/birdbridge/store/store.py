@@ -120,20 +120,31 @@ class Store:
 
     def _insert_delivery(self, session: Session, link: str, new: NewDelivery, now: datetime) -> int:
         values = {
-            "link": link, "source_network": new.source_network, "source_id": new.source_id,
-            "target_network": new.target_network, "kind": new.kind,
-            "status": DeliveryStatus.PENDING.value, "attempts": 0, "next_attempt_at": now,
-            "parent_source_id": new.parent_source_id, "payload": new.payload,
-            "idempotency_token": uuid.uuid4().hex, "created_at": now, "updated_at": now,
+            "link": link,
+            "source_network": new.source_network,
+            "source_id": new.source_id,
+            "target_network": new.target_network,
+            "kind": new.kind,
+            "status": DeliveryStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "parent_source_id": new.parent_source_id,
+            "payload": new.payload,
+            "idempotency_token": uuid.uuid4().hex,
+            "created_at": now,
+            "updated_at": now,
         }
         dialect = session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = (insert(Delivery).values(**values).on_conflict_do_nothing()
-                     .returning(col(Delivery.id)))
+        statement = (
+            insert(Delivery).values(**values).on_conflict_do_nothing().returning(col(Delivery.id))
+        )
         # RETURNING gives a row only when the insert happened (rowcount is -1 on psycopg).
         return len(session.execute(statement).all())
 
-    def record_poll_error(self, link: str, network: str, error: str, now: datetime | None = None) -> None:
+    def record_poll_error(
+        self, link: str, network: str, error: str, now: datetime | None = None
+    ) -> None:
         now = now or utcnow()
         with self._session() as session:
             state = session.get(LinkState, (link, network)) or LinkState(link=link, network=network)
@@ -162,7 +173,9 @@ class Store:
             return [text for text in session.exec(query) if text]
 
     # -- deliveries ------------------------------------------------------------------
-    def due_deliveries(self, link: str, now: datetime | None = None, limit: int = 100) -> list[Delivery]:
+    def due_deliveries(
+        self, link: str, now: datetime | None = None, limit: int = 100
+    ) -> list[Delivery]:
         """Open deliveries of a link whose time has come, oldest first (causal order)."""
         now = now or utcnow()
         with self._session() as session:
@@ -188,20 +201,31 @@ class Store:
                 session.expunge(row)
             return row
 
-    def delivery_for(self, link: str, source_network: str, source_id: str,
-                     target_network: str, kind: str = "post") -> Delivery | None:
+    def delivery_for(
+        self,
+        link: str,
+        source_network: str,
+        source_id: str,
+        target_network: str,
+        kind: str = "post",
+    ) -> Delivery | None:
         with self._session() as session:
-            row = session.exec(select(Delivery).where(
-                Delivery.link == link, Delivery.source_network == source_network,
-                Delivery.source_id == source_id, Delivery.target_network == target_network,
-                Delivery.kind == kind,
-            )).first()
+            row = session.exec(
+                select(Delivery).where(
+                    Delivery.link == link,
+                    Delivery.source_network == source_network,
+                    Delivery.source_id == source_id,
+                    Delivery.target_network == target_network,
+                    Delivery.kind == kind,
+                )
+            ).first()
             if row is not None:
                 session.expunge(row)
             return row
 
-    def lease(self, delivery_id: int, owner: str, seconds: float = 300,
-              now: datetime | None = None) -> bool:
+    def lease(
+        self, delivery_id: int, owner: str, seconds: float = 300, now: datetime | None = None
+    ) -> bool:
         """Take a delivery for ``owner`` unless another worker holds a live lease on it."""
         now = now or utcnow()
         with self._session() as session:
@@ -210,15 +234,19 @@ class Store:
                 .where(
                     col(Delivery.id) == delivery_id,
                     col(Delivery.status).in_([s.value for s in OPEN_STATUSES]),
-                    or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) < now,
-                        col(Delivery.lease_owner) == owner),
+                    or_(
+                        col(Delivery.lease_until).is_(None),
+                        col(Delivery.lease_until) < now,
+                        col(Delivery.lease_owner) == owner,
+                    ),
                 )
                 .values(lease_owner=owner, lease_until=now + timedelta(seconds=seconds))
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def mark_publishing(self, delivery_id: int, part_index: int, text: str,
-                        now: datetime | None = None) -> None:
+    def mark_publishing(
+        self, delivery_id: int, part_index: int, text: str, now: datetime | None = None
+    ) -> None:
         """Record the intent to publish one part, BEFORE the network call.
 
         A second attempt at the same part keeps the first attempt's time: recovery searches
@@ -237,32 +265,61 @@ class Store:
             row.updated_at = now
             session.add(row)
 
-    def record_part(self, delivery: Delivery, part_index: int, target_id: str,
-                    target_url: str | None, now: datetime | None = None) -> None:
+    def record_part(
+        self,
+        delivery: Delivery,
+        part_index: int,
+        target_id: str,
+        target_url: str | None,
+        now: datetime | None = None,
+    ) -> None:
         """Record one published part in the mirror map, right after the network call."""
         now = now or utcnow()
         with self._session() as session:
-            session.add(Mirror(
-                link=delivery.link, source_network=delivery.source_network,
-                source_id=delivery.source_id, part_index=part_index,
-                target_network=delivery.target_network, target_id=target_id,
-                target_url=target_url, created_at=now,
-            ))
+            session.add(
+                Mirror(
+                    link=delivery.link,
+                    source_network=delivery.source_network,
+                    source_id=delivery.source_id,
+                    part_index=part_index,
+                    target_network=delivery.target_network,
+                    target_id=target_id,
+                    target_url=target_url,
+                    created_at=now,
+                )
+            )
             session.execute(
-                update(Delivery).where(col(Delivery.id) == delivery.id).values(
-                    publishing_part=None, publishing_text=None, publishing_started_at=None,
+                update(Delivery)
+                .where(col(Delivery.id) == delivery.id)
+                .values(
+                    publishing_part=None,
+                    publishing_text=None,
+                    publishing_started_at=None,
                     updated_at=now,
                 )
             )
 
     def mark_done(self, delivery_id: int, now: datetime | None = None) -> None:
         now = now or utcnow()
-        self._update(delivery_id, status=DeliveryStatus.DONE.value, last_error=None,
-                     lease_owner=None, lease_until=None, updated_at=now)
+        self._update(
+            delivery_id,
+            status=DeliveryStatus.DONE.value,
+            last_error=None,
+            lease_owner=None,
+            lease_until=None,
+            updated_at=now,
+        )
 
-    def mark_retry(self, delivery_id: int, error: str, next_attempt_at: datetime, *,
-                   count_attempt: bool = True, refused: bool = False,
-                   now: datetime | None = None) -> int:
+    def mark_retry(
+        self,
+        delivery_id: int,
+        error: str,
+        next_attempt_at: datetime,
+        *,
+        count_attempt: bool = True,
+        refused: bool = False,
+        now: datetime | None = None,
+    ) -> int:
         """Schedule another try; returns the attempts used so far.
 
         ``refused``: the network answered "no" (429, 401, 4xx), so nothing was published and
@@ -287,19 +344,36 @@ class Store:
             session.add(row)
             return row.attempts
 
-    def mark_failed(self, delivery_id: int, error: str, *, refused: bool = False,
-                    now: datetime | None = None) -> None:
+    def mark_failed(
+        self, delivery_id: int, error: str, *, refused: bool = False, now: datetime | None = None
+    ) -> None:
         """Give up until a command retries it. ``refused`` as in :meth:`mark_retry`."""
         now = now or utcnow()
-        cleared = ({"publishing_part": None, "publishing_text": None,
-                    "publishing_started_at": None} if refused else {})
-        self._update(delivery_id, status=DeliveryStatus.FAILED.value, last_error=error,
-                     lease_owner=None, lease_until=None, updated_at=now, **cleared)
+        cleared = (
+            {"publishing_part": None, "publishing_text": None, "publishing_started_at": None}
+            if refused
+            else {}
+        )
+        self._update(
+            delivery_id,
+            status=DeliveryStatus.FAILED.value,
+            last_error=error,
+            lease_owner=None,
+            lease_until=None,
+            updated_at=now,
+            **cleared,
+        )
 
     def mark_skipped(self, delivery_id: int, reason: str, now: datetime | None = None) -> None:
         now = now or utcnow()
-        self._update(delivery_id, status=DeliveryStatus.SKIPPED.value, last_error=reason,
-                     lease_owner=None, lease_until=None, updated_at=now)
+        self._update(
+            delivery_id,
+            status=DeliveryStatus.SKIPPED.value,
+            last_error=reason,
+            lease_owner=None,
+            lease_until=None,
+            updated_at=now,
+        )
 
     def requeue(self, delivery_id: int, now: datetime | None = None) -> bool:
         """Put a failed or skipped delivery back in the queue (``birdbridge retry``)."""
@@ -317,18 +391,27 @@ class Store:
 
     def _update(self, delivery_id: int, **values: object) -> None:
         with self._session() as session:
-            session.execute(update(Delivery).where(col(Delivery.id) == delivery_id).values(**values))
+            session.execute(
+                update(Delivery).where(col(Delivery.id) == delivery_id).values(**values)
+            )
 
     # -- the mirror map --------------------------------------------------------------
-    def mirror_parts(self, link: str, source_network: str, source_id: str,
-                     target_network: str) -> list[Mirror]:
+    def mirror_parts(
+        self, link: str, source_network: str, source_id: str, target_network: str
+    ) -> list[Mirror]:
         with self._session() as session:
-            rows = list(session.exec(
-                select(Mirror).where(
-                    Mirror.link == link, Mirror.source_network == source_network,
-                    Mirror.source_id == source_id, Mirror.target_network == target_network,
-                ).order_by(col(Mirror.part_index))
-            ))
+            rows = list(
+                session.exec(
+                    select(Mirror)
+                    .where(
+                        Mirror.link == link,
+                        Mirror.source_network == source_network,
+                        Mirror.source_id == source_id,
+                        Mirror.target_network == target_network,
+                    )
+                    .order_by(col(Mirror.part_index))
+                )
+            )
             for row in rows:
                 session.expunge(row)
             return rows
@@ -336,10 +419,13 @@ class Store:
     def mirror_source(self, link: str, target_network: str, target_id: str) -> Mirror | None:
         """The mirror row whose target is ``target_id`` (which source post it came from)."""
         with self._session() as session:
-            row = session.exec(select(Mirror).where(
-                Mirror.link == link, Mirror.target_network == target_network,
-                Mirror.target_id == target_id,
-            )).first()
+            row = session.exec(
+                select(Mirror).where(
+                    Mirror.link == link,
+                    Mirror.target_network == target_network,
+                    Mirror.target_id == target_id,
+                )
+            ).first()
             if row is not None:
                 session.expunge(row)
             return row
@@ -348,7 +434,8 @@ class Store:
         """Ids of posts birdbridge published on ``target_network`` since ``since``."""
         with self._session() as session:
             query = select(Mirror.target_id).where(
-                Mirror.link == link, Mirror.target_network == target_network,
+                Mirror.link == link,
+                Mirror.target_network == target_network,
                 Mirror.created_at >= since,
             )
             return set(session.exec(query))
@@ -364,7 +451,9 @@ class Store:
             return rows
 
     # -- reporting -------------------------------------------------------------------
-    def deliveries(self, link: str | None = None, statuses: Sequence[str] | None = None) -> list[Delivery]:
+    def deliveries(
+        self, link: str | None = None, statuses: Sequence[str] | None = None
+    ) -> list[Delivery]:
         with self._session() as session:
             query = select(Delivery).order_by(col(Delivery.id))
             if link is not None:
@@ -379,22 +468,28 @@ class Store:
     def summaries(self) -> list[LinkSummary]:
         with self._session() as session:
             counts: dict[tuple[str, str, str], int] = {}
-            query = select(Delivery.link, Delivery.source_network, Delivery.status,
-                           func.count()).group_by(
-                Delivery.link, Delivery.source_network, Delivery.status)
-            for link, network, status, count in session.exec(query):
-                counts[(link, network, status)] = count
-            states = list(session.exec(select(LinkState).order_by(LinkState.link, LinkState.network)))
+            query = select(
+                Delivery.link, Delivery.source_network, Delivery.status, func.count()
+            ).group_by(Delivery.link, Delivery.source_network, Delivery.status)
+            for link, network, status, number in session.exec(query):
+                counts[(link, network, status)] = number
+            states = list(
+                session.exec(select(LinkState).order_by(LinkState.link, LinkState.network))
+            )
 
             def count(state: LinkState, *statuses: str) -> int:
                 return sum(counts.get((state.link, state.network, s), 0) for s in statuses)
 
             return [
                 LinkSummary(
-                    link=s.link, network=s.network, cursor=s.cursor,
-                    last_poll_at=as_utc(s.last_poll_at), last_error=s.last_error,
+                    link=s.link,
+                    network=s.network,
+                    cursor=s.cursor,
+                    last_poll_at=as_utc(s.last_poll_at),
+                    last_error=s.last_error,
                     pending=count(s, DeliveryStatus.PENDING, DeliveryStatus.PUBLISHING),
-                    failed=count(s, DeliveryStatus.FAILED), done=count(s, DeliveryStatus.DONE),
+                    failed=count(s, DeliveryStatus.FAILED),
+                    done=count(s, DeliveryStatus.DONE),
                 )
                 for s in states
             ]

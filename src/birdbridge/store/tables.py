@@ -36,8 +36,14 @@ class Delivery(SQLModel, table=True):
 
     __tablename__ = "delivery"
     __table_args__ = (
-        UniqueConstraint("link", "source_network", "source_id", "target_network", "kind",
-                         name="uq_delivery_source"),
+        UniqueConstraint(
+            "link",
+            "source_network",
+            "source_id",
+            "target_network",
+            "kind",
+            name="uq_delivery_source",
+        ),
         Index("ix_delivery_due", "link", "status", "next_attempt_at"),
     )
 
@@ -68,8 +74,14 @@ class Mirror(SQLModel, table=True):
 
     __tablename__ = "mirror"
     __table_args__ = (
-        UniqueConstraint("link", "source_network", "source_id", "target_network", "part_index",
-                         name="uq_mirror_source"),
+        UniqueConstraint(
+            "link",
+            "source_network",
+            "source_id",
+            "target_network",
+            "part_index",
+            name="uq_mirror_source",
+        ),
         UniqueConstraint("link", "target_network", "target_id", name="uq_mirror_target"),
     )
 

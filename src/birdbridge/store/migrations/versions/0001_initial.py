@@ -50,8 +50,14 @@ def upgrade() -> None:
         _utc("lease_until"),
         _utc("created_at", nullable=False),
         _utc("updated_at", nullable=False),
-        sa.UniqueConstraint("link", "source_network", "source_id", "target_network", "kind",
-                            name="uq_delivery_source"),
+        sa.UniqueConstraint(
+            "link",
+            "source_network",
+            "source_id",
+            "target_network",
+            "kind",
+            name="uq_delivery_source",
+        ),
     )
     op.create_index("ix_delivery_due", "delivery", ["link", "status", "next_attempt_at"])
     op.create_table(
@@ -65,8 +71,14 @@ def upgrade() -> None:
         sa.Column("target_id", sa.String(64), nullable=False),
         sa.Column("target_url", sa.Text()),
         _utc("created_at", nullable=False),
-        sa.UniqueConstraint("link", "source_network", "source_id", "target_network", "part_index",
-                            name="uq_mirror_source"),
+        sa.UniqueConstraint(
+            "link",
+            "source_network",
+            "source_id",
+            "target_network",
+            "part_index",
+            name="uq_mirror_source",
+        ),
         sa.UniqueConstraint("link", "target_network", "target_id", name="uq_mirror_target"),
     )
 
