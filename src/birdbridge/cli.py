@@ -77,9 +77,11 @@ def once(config: ConfigOption = None) -> None:
         polled = ", ".join(f"{n}: {p.seen} new" for n, p in report.polls.items()) or "no poll"
         console.print(
             f"link {report.link}: {polled}; mirrored {d.done}, retrying {d.retried}, "
-            f"failed {d.failed}",
+            f"failed {d.failed}, fallbacks {len(d.fallbacks)}",
             highlight=False,
         )
+        for fallback in d.fallbacks:
+            console.print(f"  fallback: {fallback}", highlight=False)
         for error in report.errors:
             failed = True
             errors.print(f"[red]link {report.link}:[/red] {error}", highlight=False)

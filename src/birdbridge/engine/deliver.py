@@ -207,6 +207,7 @@ class Deliverer:
                 spoiler_text=rendered.spoiler_text,
                 sensitive=post.sensitive,
                 language=post.language,
+                visibility=post.visibility,  # an unlisted source (opt-in) stays unlisted
             )
             published = self._publish_part(delivery, index, part, target, report)
             self.store.record_part(delivery, index, published.id, published.url, now=self.clock())

@@ -152,38 +152,35 @@ class MastodonNetwork:
             return self._first_poll(account)
         if cursor.startswith(TIME_CURSOR):
             after = datetime.fromisoformat(cursor[len(TIME_CURSOR) :])
-            statuses = self._created_after(account, after, include_reposts)
+            statuses = self._walk_back(
+                account, since_id=None, include_reposts=include_reposts, after=after
+            )
         else:
-            statuses = self._since(account, cursor, include_reposts)
+            statuses = self._walk_back(account, since_id=cursor, include_reposts=include_reposts)
         posts = [self._to_post(s) for s in statuses]
         posts.sort(key=lambda p: _id_key(p.id))
         next_cursor = posts[-1].id if posts else cursor
         return FetchResult(posts=posts, cursor=next_cursor)
 
-    def _since(self, account: Account, cursor: str, include_reposts: bool) -> list[Any]:
-        """Every status newer than ``cursor``: walk back from the newest with max_id."""
+    def _walk_back(
+        self,
+        account: Account,
+        *,
+        since_id: str | None,
+        include_reposts: bool,
+        after: datetime | None = None,
+    ) -> list[Any]:
+        """Every status newer than ``since_id`` (or created after ``after``): pages of the
+        newest first, walking back with ``max_id`` until a short page or an older status."""
         statuses: list[Any] = []
         max_id: str | None = None
         while True:
             page = self._page(
-                account, since_id=cursor, max_id=max_id, include_reposts=include_reposts
+                account, since_id=since_id, max_id=max_id, include_reposts=include_reposts
             )
-            statuses.extend(page)
-            if len(page) < PAGE_SIZE:
-                return statuses
-            max_id = min((str(s["id"]) for s in page), key=_id_key)
-
-    def _created_after(self, account: Account, after: datetime, include_reposts: bool) -> list[Any]:
-        """Statuses created after ``after`` (the account had none when the link started)."""
-        statuses: list[Any] = []
-        max_id: str | None = None
-        while True:
-            page = self._page(
-                account, since_id=None, max_id=max_id, include_reposts=include_reposts
-            )
-            newer = [s for s in page if _created_at(s) > after]
-            statuses.extend(newer)
-            if len(page) < PAGE_SIZE or len(newer) < len(page):
+            kept = [s for s in page if after is None or _created_at(s) > after]
+            statuses.extend(kept)
+            if len(page) < PAGE_SIZE or len(kept) < len(page):
                 return statuses
             max_id = min((str(s["id"]) for s in page), key=_id_key)
 
