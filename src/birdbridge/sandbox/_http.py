@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
@@ -83,7 +84,7 @@ class Request:
 @dataclass
 class Response:
     status: int = 200
-    body: Any = None  # dict/list -> JSON; bytes/str sent as is
+    body: Any = None  # dict/list -> JSON; bytes/str sent as is; a Path is streamed from disk
     headers: dict[str, str] = field(default_factory=dict)
 
     def encode(self) -> tuple[bytes, str]:
@@ -370,6 +371,9 @@ class SandboxServer:
                     return server.error_response(400, f"Bad request: {exc}")
 
             def _send(self, response: Response) -> None:
+                if isinstance(response.body, Path):
+                    self._send_file(response, response.body)
+                    return
                 payload, ctype = response.encode()
                 self.send_response(response.status)
                 headers = {"Content-Type": ctype, **response.headers}
@@ -380,6 +384,20 @@ class SandboxServer:
                 if self.command != "HEAD":
                     self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+            def _send_file(self, response: Response, path: Path) -> None:
+                """Stream a file from disk: a large video never sits in the server's memory."""
+                self.send_response(response.status)
+                headers = {"Content-Type": "application/octet-stream", **response.headers}
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(path.stat().st_size))
+                self.end_headers()
+                if self.command == "HEAD":
+                    return
+                with path.open("rb") as file:
+                    while chunk := file.read(1 << 20):
+                        self.wfile.write(chunk)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle
 
         return _Handler
