@@ -71,6 +71,10 @@ class PolicyConfig(_Strict):
     self_threads: bool = True  # replies to one's own posts, mirrored as the same thread
     replies: bool = False  # replies to other people
     reposts: Literal["skip"] = "skip"  # retweets / boosts
+    # Media that cannot be carried (download failed, over every limit, a kind the target
+    # cannot show): "link" adds the original post's URL, "drop" posts without it, "skip"
+    # does not mirror the post. Always logged and counted.
+    media_fallback: Literal["link", "drop", "skip"] = "link"
 
 
 class LinkConfig(_Strict):

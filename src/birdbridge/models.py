@@ -57,6 +57,55 @@ class Account:
     protected: bool = False  # X protected account / Mastodon locked account
 
 
+class MediaKind(StrEnum):
+    IMAGE = "image"
+    GIF = "gif"  # X animated_gif, Mastodon gifv: a short silent looping video (mp4)
+    VIDEO = "video"
+    AUDIO = "audio"  # Mastodon only; X has no audio posts
+
+
+@dataclass(frozen=True)
+class MediaSource:
+    """One downloadable rendition of a media item."""
+
+    url: str
+    content_type: str | None = None
+    bit_rate: int | None = None
+
+
+@dataclass(frozen=True)
+class Media:
+    """A picture, GIF, video or audio attached to a post.
+
+    ``sources`` are the downloadable renditions, best first (X lists several mp4 bit rates).
+    """
+
+    kind: MediaKind
+    sources: tuple[MediaSource, ...]
+    alt_text: str = ""
+    width: int | None = None
+    height: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "sources": [asdict(s) for s in self.sources],
+            "alt_text": self.alt_text,
+            "width": self.width,
+            "height": self.height,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Media:
+        return cls(
+            kind=MediaKind(data["kind"]),
+            sources=tuple(MediaSource(**s) for s in data["sources"]),
+            alt_text=data.get("alt_text") or "",
+            width=data.get("width"),
+            height=data.get("height"),
+        )
+
+
 @dataclass(frozen=True)
 class Post:
     """A post as read from its network, in neutral form."""
@@ -75,6 +124,7 @@ class Post:
     spoiler_text: str = ""
     sensitive: bool = False
     language: str | None = None
+    media: tuple[Media, ...] = ()
 
     @property
     def is_reply(self) -> bool:
@@ -86,6 +136,7 @@ class Post:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        data["media"] = [m.to_json() for m in self.media]
         data["network"] = self.network.value
         data["visibility"] = self.visibility.value
         data["created_at"] = self.created_at.isoformat()
@@ -97,6 +148,7 @@ class Post:
         values["network"] = NetworkName(values["network"])
         values["visibility"] = Visibility(values["visibility"])
         values["created_at"] = datetime.fromisoformat(values["created_at"])
+        values["media"] = tuple(Media.from_json(m) for m in values.get("media") or ())
         return cls(**values)
 
 
@@ -118,6 +170,7 @@ class OutgoingPart:
     sensitive: bool = False
     language: str | None = None
     visibility: Visibility = Visibility.PUBLIC
+    media_ids: tuple[str, ...] = ()  # already uploaded to the target
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,14 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from birdbridge.config import PolicyConfig
+from birdbridge.engine.media import MediaCarrier, PreparedMedia
 from birdbridge.errors import AuthRevoked, NetworkError, Permanent, RateLimited, Transient
+from birdbridge.media.plan import distribute, group_media
+from birdbridge.media.workdir import process_workdir
 from birdbridge.models import NetworkName, OutgoingPart, Post, Published
 from birdbridge.networks.base import Network
 from birdbridge.render.compose import compose
@@ -74,6 +78,8 @@ class Deliverer:
         stop: threading.Event,
         clock: Callable[[], datetime],
         claim_timeout: float = 60,
+        policy: PolicyConfig | None = None,
+        media: MediaCarrier | None = None,
     ) -> None:
         self.store = store
         self.link = link
@@ -83,6 +89,8 @@ class Deliverer:
         self.stop = stop
         self.clock = clock
         self.claim_timeout = claim_timeout
+        self.policy = policy or PolicyConfig()
+        self.media = media or MediaCarrier(store, process_workdir())
 
     def run(self) -> DeliverReport:
         report = DeliverReport()
@@ -178,14 +186,10 @@ class Deliverer:
         post = Post.from_json(json.loads(delivery.payload))
         target = self.adapters[NetworkName(delivery.target_network)]
         reply_to = self._thread_anchor(delivery, report)
-        limits = target.limits()
-        rendered = compose(post, target.name, limits.max_characters, limits.counter)
-        if not rendered.parts:
-            self.store.mark_skipped(
-                delivery.id, "nothing to post: the post has no text", now=self.clock()
-            )
-            report.skipped += 1
+        planned = self._plan(delivery, post, target, report)
+        if planned is None:
             return
+        parts, spoiler_text = planned
         done = {
             m.part_index: m.target_id
             for m in self.store.mirror_parts(
@@ -193,7 +197,7 @@ class Deliverer:
             )
         }
         urls: list[str] = []
-        for index, text in enumerate(rendered.parts):
+        for index, (text, media_ids) in enumerate(parts):
             if index in done:
                 reply_to = done[index]
                 continue
@@ -204,10 +208,11 @@ class Deliverer:
             part = OutgoingPart(
                 text=text,
                 in_reply_to_id=reply_to,
-                spoiler_text=rendered.spoiler_text,
+                spoiler_text=spoiler_text,
                 sensitive=post.sensitive,
                 language=post.language,
                 visibility=post.visibility,  # an unlisted source (opt-in) stays unlisted
+                media_ids=tuple(media_ids),
             )
             published = self._publish_part(delivery, index, part, target, report)
             self.store.record_part(delivery, index, published.id, published.url, now=self.clock())
@@ -231,6 +236,64 @@ class Deliverer:
             target.name.label,
             " ".join(urls) or "(already there)",
         )
+
+    def _plan(
+        self, delivery: Delivery, post: Post, target: Network, report: DeliverReport
+    ) -> tuple[list[tuple[str, list[str]]], str] | None:
+        """The parts to publish (text and media ids each) and the content warning; None when
+        the delivery was skipped instead."""
+        assert delivery.id is not None
+        limits = target.limits()
+        text = post.text
+        carried: dict[int, str] = {}
+        if post.media and limits.media is not None:
+            prepared = self.media.prepare(delivery, post, target, limits.media, self.clock())
+            carried = prepared.ids
+            if prepared.fallbacks and not self._media_fallback(delivery, post, prepared, report):
+                return None
+            if prepared.fallbacks and self.policy.media_fallback == "link" and post.url:
+                text = f"{text}\n\n{post.url}".strip()
+        rendered = compose(
+            replace(post, text=text), target.name, limits.max_characters, limits.counter
+        )
+        order = sorted(carried)
+        max_per_post = limits.media.max_per_post if limits.media else 4
+        groups = [
+            [carried[order[i]] for i in group]
+            for group in group_media([post.media[i] for i in order], max_per_post)
+        ]
+        parts = distribute(rendered.parts, groups)
+        if not parts:
+            self.store.mark_skipped(
+                delivery.id, "nothing to post: no text and no media", now=self.clock()
+            )
+            report.skipped += 1
+            return None
+        return parts, rendered.spoiler_text
+
+    def _media_fallback(
+        self, delivery: Delivery, post: Post, prepared: PreparedMedia, report: DeliverReport
+    ) -> bool:
+        """Log and count each media fallback; False when the policy skips the whole post."""
+        assert delivery.id is not None
+        policy = self.policy.media_fallback
+        outcome = {
+            "link": "posted with a link to the original",
+            "drop": "posted without it",
+            "skip": "post not mirrored",
+        }[policy]
+        for _, reason in prepared.fallbacks:
+            self._fallback(
+                report,
+                f"{post.network.label} post {post.id}: media not carried "
+                f'({reason}); {outcome} (media_fallback = "{policy}")',
+            )
+        if policy != "skip":
+            return True
+        reasons = "; ".join(reason for _, reason in prepared.fallbacks)
+        self.store.mark_skipped(delivery.id, f"media not carried: {reasons}", now=self.clock())
+        report.skipped += 1
+        return False
 
     def _thread_anchor(self, delivery: Delivery, report: DeliverReport) -> str | None:
         """The target post a self-reply must answer: the LAST part of its parent's mirror."""
@@ -291,7 +354,16 @@ class Deliverer:
                 )
                 return found
         self.store.mark_publishing(delivery.id, index, part.text, now=self.clock())
-        return target.publish(part, idempotency_key=key)
+        try:
+            return target.publish(part, idempotency_key=key)
+        except Permanent as exc:
+            if not part.media_ids or "media" not in str(exc).lower():
+                raise
+            # The uploads were refused (expired, or cleaned up by the server): upload again.
+            self.store.save_media_state(delivery.id, "{}")
+            raise Transient(
+                f"{exc}; the media will be uploaded again", network=exc.network
+            ) from None
 
     def _recover(self, delivery: Delivery, text: str, target: Network) -> Published | None:
         """Did the interrupted call publish the part? Find out before publishing again."""

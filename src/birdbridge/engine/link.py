@@ -69,6 +69,7 @@ class LinkEngine:
             stop=self.stop,
             clock=clock,
             claim_timeout=claim_timeout,
+            policy=config.policy,
         )
 
     @property

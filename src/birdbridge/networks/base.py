@@ -4,10 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
-from birdbridge.models import Account, FetchResult, NetworkName, OutgoingPart, Published
+from birdbridge.media.images import ImageLimits
+from birdbridge.models import (
+    Account,
+    FetchResult,
+    MediaKind,
+    NetworkName,
+    OutgoingPart,
+    Published,
+)
 from birdbridge.render.length import Counter
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    """What a target accepts as media, per post and per file."""
+
+    max_per_post: int  # pictures in one post (a video or GIF always travels alone)
+    kinds: frozenset[MediaKind]  # what the target can show at all
+    image: ImageLimits
+    gif_bytes: int
+    video_bytes: int
+    video_types: frozenset[str]  # MIME types accepted for video and GIF-as-video
+    alt_text_chars: int
 
 
 @dataclass(frozen=True)
@@ -16,6 +38,13 @@ class NetworkLimits:
 
     max_characters: int
     counter: Counter  # how the target counts a text's length
+    media: MediaLimits | None = None
+
+
+@dataclass(frozen=True)
+class UploadedMedia:
+    id: str
+    expires_at: datetime  # after this the id can no longer be attached to a post
 
 
 class Network(Protocol):
@@ -43,3 +72,7 @@ class Network(Protocol):
         ...
 
     def delete(self, post_id: str) -> None: ...
+
+    def upload_media(self, path: Path, mime: str, kind: MediaKind, alt_text: str) -> UploadedMedia:
+        """Upload one file (and its alt text); returns once the target has processed it."""
+        ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -18,17 +19,22 @@ from mastodon import Mastodon
 
 from birdbridge.config import MastodonConfig
 from birdbridge.errors import AuthRevoked, Permanent, RateLimited, Transient
+from birdbridge.media.images import ImageLimits
 from birdbridge.models import (
     Account,
     FetchResult,
+    Media,
+    MediaKind,
+    MediaSource,
     NetworkName,
     OutgoingPart,
     Post,
     Published,
     Visibility,
 )
-from birdbridge.networks.base import NetworkLimits
+from birdbridge.networks.base import MediaLimits, NetworkLimits, UploadedMedia
 from birdbridge.networks.http import USER_AGENT, TimeoutSession
+from birdbridge.networks.mastodon_media import MastodonMediaUploader
 from birdbridge.networks.textmatch import same_text
 from birdbridge.render.html import html_to_text
 from birdbridge.render.length import mastodon_length
@@ -37,7 +43,18 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PAGE_SIZE = 40  # GET /api/v1/accounts/:id/statuses maximum (docs: methods/accounts)
-DEFAULT_MAX_CHARACTERS = 500  # Mastodon's default when the instance does not say
+DEFAULT_MAX_CHARACTERS = 500
+DEFAULT_MIME_TYPES = (
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "video/mp4",
+    "video/quicktime",
+    "video/webm",
+    "audio/mpeg",
+    "audio/ogg",
+)  # Mastodon's default when the instance does not say
 TIME_CURSOR = "t:"
 RECOVERY_MARGIN = timedelta(minutes=5)
 _VISIBILITY = {v.value: v for v in Visibility}
@@ -55,6 +72,9 @@ class MastodonNetwork:
             version_check_mode="none",  # no request in the constructor (api-facts section 7)
             session=TimeoutSession(timeout),
             user_agent=USER_AGENT,
+        )
+        self._uploader = MastodonMediaUploader(
+            config.api_base_url, config.access_token.get_secret_value(), timeout
         )
         self._domain = urlsplit(config.api_base_url).hostname or config.api_base_url
         self._account: Account | None = None
@@ -142,8 +162,12 @@ class MastodonNetwork:
             self._limits = NetworkLimits(
                 max_characters=int(max_characters),
                 counter=lambda text: mastodon_length(text, int(url_length)),
+                media=_media_limits(instance),
             )
         return self._limits
+
+    def upload_media(self, path: Path, mime: str, kind: MediaKind, alt_text: str) -> UploadedMedia:
+        return self._uploader.upload(path, mime, alt_text)
 
     # -- reading ---------------------------------------------------------------------
     def fetch_since(self, cursor: str | None, *, include_reposts: bool = False) -> FetchResult:
@@ -229,6 +253,11 @@ class MastodonNetwork:
                 spoiler_text=str(status.get("spoiler_text") or ""),
                 sensitive=bool(status.get("sensitive")),
                 language=status.get("language"),
+                media=tuple(
+                    item
+                    for attachment in status.get("media_attachments") or []
+                    if (item := _to_media(attachment)) is not None
+                ),
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise Transient(f"Mastodon: malformed status: {exc!r}", network="mastodon") from None
@@ -261,6 +290,7 @@ class MastodonNetwork:
             sensitive=part.sensitive,
             visibility=part.visibility.value,
             language=part.language,
+            media_ids=list(part.media_ids) or None,
             idempotency_key=key,
         )
         try:
@@ -288,6 +318,55 @@ class MastodonNetwork:
 
     def delete(self, post_id: str) -> None:
         self._call("DELETE /api/v1/statuses/:id", self.api.status_delete, post_id)
+
+
+_MEDIA_KINDS = {
+    "image": MediaKind.IMAGE,
+    "gifv": MediaKind.GIF,
+    "video": MediaKind.VIDEO,
+    "audio": MediaKind.AUDIO,
+}
+
+
+def _to_media(attachment: Any) -> Media | None:
+    """A MediaAttachment -> Media (docs: entities/MediaAttachment). ``unknown`` is skipped."""
+    if not isinstance(attachment, dict) or attachment.get("type") not in _MEDIA_KINDS:
+        return None
+    # remote_url is the original on another server; url is this instance's copy
+    urls = [u for u in (attachment.get("url"), attachment.get("remote_url")) if u]
+    original = _dig(attachment, "meta", "original") or {}
+    return Media(
+        kind=_MEDIA_KINDS[attachment["type"]],
+        sources=tuple(MediaSource(url=str(u)) for u in urls),
+        alt_text=str(attachment.get("description") or ""),
+        width=original.get("width"),
+        height=original.get("height"),
+    )
+
+
+def _media_limits(instance: Any) -> MediaLimits:
+    """The instance's own limits (docs: entities/Instance, configuration.media_attachments)."""
+    media = _dig(instance, "configuration", "media_attachments") or {}
+    statuses = _dig(instance, "configuration", "statuses") or {}
+    types = frozenset(str(t) for t in media.get("supported_mime_types") or DEFAULT_MIME_TYPES)
+    video_types = frozenset(t for t in types if t.startswith("video/"))
+    kinds = {MediaKind.IMAGE, MediaKind.GIF, MediaKind.VIDEO}
+    if any(t.startswith("audio/") for t in types):
+        kinds.add(MediaKind.AUDIO)
+    video_bytes = int(media.get("video_size_limit") or 99 * 1024 * 1024)
+    return MediaLimits(
+        max_per_post=int(statuses.get("max_media_attachments") or 4),
+        kinds=frozenset(kinds),
+        image=ImageLimits(
+            types=frozenset(t for t in types if t.startswith("image/")),
+            max_bytes=int(media.get("image_size_limit") or 16 * 1024 * 1024),
+            max_pixels=int(media.get("image_matrix_limit") or 33_177_600),
+        ),
+        gif_bytes=video_bytes,  # a GIF arrives as a silent mp4 (gifv): a video for the limits
+        video_bytes=video_bytes,
+        video_types=video_types,
+        alt_text_chars=int(media.get("description_limit") or 1500),
+    )
 
 
 def _created_at(status: Any) -> datetime:

@@ -10,25 +10,32 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
 import tweepy
+from requests_oauthlib import OAuth1
 
 from birdbridge.config import TwitterConfig
 from birdbridge.errors import AuthRevoked, Permanent, RateLimited, Transient
+from birdbridge.media.images import ImageLimits
 from birdbridge.models import (
     Account,
     FetchResult,
+    Media,
+    MediaKind,
+    MediaSource,
     NetworkName,
     OutgoingPart,
     Post,
     Published,
     Visibility,
 )
-from birdbridge.networks.base import NetworkLimits
+from birdbridge.networks.base import MediaLimits, NetworkLimits, UploadedMedia
 from birdbridge.networks.http import BaseUrlSession
 from birdbridge.networks.textmatch import same_text
+from birdbridge.networks.twitter_media import XMediaUploader
 from birdbridge.render.length import X_MAX_WEIGHTED_LENGTH, x_weighted_length
 
 log = logging.getLogger(__name__)
@@ -48,6 +55,23 @@ TWEET_FIELDS = [
     "lang",
     "possibly_sensitive",
 ]
+MEDIA_FIELDS = ["media_key", "type", "url", "variants", "alt_text", "width", "height"]
+# docs.x.com x-api/media/introduction: images 5 MB, GIF 15 MB, video 512 MB; 4 photos or 1
+# GIF/video per post; alt text up to 1000 characters.
+X_MEDIA_LIMITS = MediaLimits(
+    max_per_post=4,
+    kinds=frozenset({MediaKind.IMAGE, MediaKind.GIF, MediaKind.VIDEO}),
+    image=ImageLimits(
+        types=frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"}),
+        max_bytes=5 * 1024 * 1024,
+        max_pixels=8192 * 8192,
+    ),
+    gif_bytes=15 * 1024 * 1024,
+    video_bytes=512 * 1024 * 1024,
+    video_types=frozenset({"video/mp4", "video/quicktime"}),
+    alt_text_chars=1000,
+)
+_MEDIA_KINDS = {"photo": MediaKind.IMAGE, "animated_gif": MediaKind.GIF, "video": MediaKind.VIDEO}
 PAGE_SIZE = 100  # the endpoint's maximum (5..100)
 FIRST_POLL_PAGE = 5  # the minimum max_results: the first poll only needs the newest id
 # A cursor of this form means "nothing seen yet; take posts created after this instant".
@@ -70,6 +94,16 @@ class TwitterNetwork:
             wait_on_rate_limit=False,  # never sleep inside a library call: we reschedule instead
         )
         self.client.session = BaseUrlSession(config.api_base_url, timeout)
+        self._uploader = XMediaUploader(
+            self.client.session,
+            config.api_base_url,
+            OAuth1(
+                config.consumer_key.get_secret_value(),
+                config.consumer_secret.get_secret_value(),
+                config.access_token.get_secret_value(),
+                config.access_token_secret.get_secret_value(),
+            ),
+        )
         self._account: Account | None = None
 
     # -- the funnel ------------------------------------------------------------------
@@ -129,7 +163,12 @@ class TwitterNetwork:
         return self._account
 
     def limits(self) -> NetworkLimits:
-        return NetworkLimits(max_characters=X_MAX_WEIGHTED_LENGTH, counter=x_weighted_length)
+        return NetworkLimits(
+            max_characters=X_MAX_WEIGHTED_LENGTH, counter=x_weighted_length, media=X_MEDIA_LIMITS
+        )
+
+    def upload_media(self, path: Path, mime: str, kind: MediaKind, alt_text: str) -> UploadedMedia:
+        return self._uploader.upload(path, mime, kind, alt_text)
 
     # -- reading ---------------------------------------------------------------------
     def fetch_since(self, cursor: str | None, *, include_reposts: bool = False) -> FetchResult:
@@ -139,6 +178,8 @@ class TwitterNetwork:
         params: dict[str, Any] = {
             "max_results": PAGE_SIZE,
             "tweet_fields": TWEET_FIELDS,
+            "expansions": ["attachments.media_keys"],
+            "media_fields": MEDIA_FIELDS,
             "user_auth": True,
         }
         if cursor.startswith(TIME_CURSOR):
@@ -148,6 +189,7 @@ class TwitterNetwork:
         if not include_reposts:
             params["exclude"] = ["retweets"]  # X bills per post read: do not read what we skip
         tweets: list[dict[str, Any]] = []
+        media: dict[str, dict[str, Any]] = {}
         newest: str | None = None
         token: str | None = None
         while True:
@@ -163,10 +205,11 @@ class TwitterNetwork:
                 raise Transient("X GET /2/users/:id/tweets: reply has no meta", network="twitter")
             newest = newest or meta.get("newest_id")
             tweets.extend(_expect_list(body, "data"))
+            media.update(_included_media(body))
             token = meta.get("next_token")
             if not token:
                 break
-        posts = [self._to_post(t, account) for t in tweets]
+        posts = [self._to_post(t, account, media) for t in tweets]
         posts.sort(key=lambda p: int(p.id))
         next_cursor = str(newest) if newest else (posts[-1].id if posts else cursor)
         return FetchResult(posts=posts, cursor=next_cursor)
@@ -184,7 +227,12 @@ class TwitterNetwork:
         newest = meta.get("newest_id") if isinstance(meta, dict) else None
         return FetchResult(posts=[], cursor=str(newest) if newest else TIME_CURSOR + now)
 
-    def _to_post(self, tweet: dict[str, Any], account: Account) -> Post:
+    def _to_post(
+        self,
+        tweet: dict[str, Any],
+        account: Account,
+        media: dict[str, dict[str, Any]] | None = None,
+    ) -> Post:
         try:
             tweet_id = str(tweet["id"])
             note = tweet.get("note_tweet") if isinstance(tweet.get("note_tweet"), dict) else None
@@ -202,6 +250,9 @@ class TwitterNetwork:
                 else datetime.now(UTC)
             )
             reply_user = tweet.get("in_reply_to_user_id")
+            attachments = tweet.get("attachments") or {}
+            keys = attachments.get("media_keys") or [] if isinstance(attachments, dict) else []
+            items = tuple(item for key in keys if (item := _to_media((media or {}).get(str(key)))))
         except (KeyError, TypeError, ValueError) as exc:
             raise Transient(f"X: malformed post in reply: {exc!r}", network="twitter") from None
         return Post(
@@ -219,13 +270,14 @@ class TwitterNetwork:
             quoted_id=refs.get("quoted"),
             sensitive=bool(tweet.get("possibly_sensitive")),
             language=tweet.get("lang"),
+            media=items,
         )
 
     # -- writing ---------------------------------------------------------------------
     def publish(self, part: OutgoingPart, *, idempotency_key: str) -> Published:
         # X has no idempotency key: recovery searches our own posts instead (DESIGN, recover).
         try:
-            return self._create(part.text, part.in_reply_to_id)
+            return self._create(part.text, part.in_reply_to_id, part.media_ids)
         except Permanent as exc:
             if part.in_reply_to_id is None or not _is_reply_refusal(str(exc)):
                 raise
@@ -233,15 +285,18 @@ class TwitterNetwork:
             log.warning(
                 "X refused the reply to %s (%s); posting it standalone", part.in_reply_to_id, exc
             )
-            published = self._create(part.text, None)
+            published = self._create(part.text, None, part.media_ids)
             return Published(id=published.id, url=published.url, reply_fallback=True)
 
-    def _create(self, text: str, in_reply_to_id: str | None) -> Published:
+    def _create(
+        self, text: str, in_reply_to_id: str | None, media_ids: tuple[str, ...] = ()
+    ) -> Published:
         body = self._call(
             "POST /2/tweets",
             self.client.create_tweet,
-            text=text,
+            text=text or None,  # a post with media may have no text
             in_reply_to_tweet_id=in_reply_to_id,
+            media_ids=list(media_ids) or None,
             user_auth=True,
         )
         data = _expect_dict(body, "data", "POST /2/tweets")
@@ -271,6 +326,42 @@ class TwitterNetwork:
 
     def delete(self, post_id: str) -> None:
         self._call("DELETE /2/tweets/:id", self.client.delete_tweet, post_id, user_auth=True)
+
+
+def _included_media(body: Any) -> dict[str, dict[str, Any]]:
+    includes = body.get("includes") if isinstance(body, dict) else None
+    items = includes.get("media") if isinstance(includes, dict) else None
+    if not isinstance(items, list):
+        return {}
+    return {str(m["media_key"]): m for m in items if isinstance(m, dict) and m.get("media_key")}
+
+
+def _to_media(item: dict[str, Any] | None) -> Media | None:
+    """X's media object -> Media; videos and GIFs list their mp4 renditions, best first."""
+    if item is None or item.get("type") not in _MEDIA_KINDS:
+        return None
+    kind = _MEDIA_KINDS[item["type"]]
+    sources: tuple[MediaSource, ...]
+    if kind is MediaKind.IMAGE:
+        sources = (MediaSource(url=str(item["url"])),) if item.get("url") else ()
+    else:
+        mp4 = [
+            v
+            for v in item.get("variants") or []
+            if isinstance(v, dict) and v.get("content_type") == "video/mp4" and v.get("url")
+        ]
+        mp4.sort(key=lambda v: int(v.get("bit_rate") or 0), reverse=True)
+        sources = tuple(
+            MediaSource(url=str(v["url"]), content_type="video/mp4", bit_rate=v.get("bit_rate"))
+            for v in mp4
+        )
+    return Media(
+        kind=kind,
+        sources=sources,
+        alt_text=str(item.get("alt_text") or ""),
+        width=item.get("width"),
+        height=item.get("height"),
+    )
 
 
 def expand_urls(text: str, entities: Any) -> str:

@@ -389,6 +389,10 @@ class Store:
             session.add(row)
             return True
 
+    def save_media_state(self, delivery_id: int, state: str) -> None:
+        """Record uploaded media ids (and fallbacks) as soon as each upload is done."""
+        self._update(delivery_id, media_state=state)
+
     def _update(self, delivery_id: int, **values: object) -> None:
         with self._session() as session:
             session.execute(

@@ -63,6 +63,9 @@ class Delivery(SQLModel, table=True):
     publishing_part: int | None = None
     publishing_text: str | None = Field(default=None, sa_column=Column(Text))
     publishing_started_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    # JSON: per source media index, the uploaded target media id and when it expires, or the
+    # fallback decided for it. Kept so a retry after a crash or a 5xx reuses the uploads.
+    media_state: str | None = Field(default=None, sa_column=Column(Text))
     lease_owner: str | None = Field(default=None, max_length=64)
     lease_until: datetime | None = Field(default=None, sa_column=_utc_column())
     created_at: datetime = Field(sa_column=_utc_column(nullable=False))

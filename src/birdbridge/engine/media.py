@@ -1,0 +1,157 @@
+"""Carrying a post's media to the target: download, fit, upload, with uploads remembered.
+
+Each item either becomes a target media id (kept in the delivery's ``media_state`` at once,
+so a retry after a crash or a failed post call reuses it while it is valid) or a fallback
+with its reason. Rate limits, revoked tokens and transient failures propagate: the delivery
+is retried later and the uploads done so far are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from birdbridge.errors import Permanent
+from birdbridge.media.download import Downloaded, DownloadError, download
+from birdbridge.media.images import ImageError, fit_image, is_animated
+from birdbridge.media.video import ffmpeg_available, transcode_to_mp4
+from birdbridge.models import Media, MediaKind, Post
+from birdbridge.networks.base import MediaLimits, Network
+from birdbridge.render.alt import fit_alt_text
+from birdbridge.store import Store
+from birdbridge.store.tables import Delivery
+
+log = logging.getLogger(__name__)
+
+MAX_IMAGE_DOWNLOAD = 64 * 1024 * 1024  # pictures can be shrunk: accept big originals
+MAX_VIDEO_DOWNLOAD = 1024 * 1024 * 1024
+
+
+class MediaUnfit(Exception):
+    """This item cannot be carried; the message says why (it becomes a fallback)."""
+
+
+@dataclass
+class PreparedMedia:
+    ids: dict[int, str] = field(default_factory=dict)  # source index -> target media id
+    fallbacks: list[tuple[int, str]] = field(default_factory=list)  # source index, reason
+
+
+class MediaCarrier:
+    def __init__(self, store: Store, workdir: Path, *, download_timeout: float = 30) -> None:
+        self.store = store
+        self.workdir = workdir
+        self.download_timeout = download_timeout
+
+    def prepare(
+        self, delivery: Delivery, post: Post, target: Network, limits: MediaLimits, now: datetime
+    ) -> PreparedMedia:
+        assert delivery.id is not None
+        state: dict[str, Any] = json.loads(delivery.media_state or "{}")
+        prepared = PreparedMedia()
+        with tempfile.TemporaryDirectory(dir=self.workdir) as folder:
+            for index, item in enumerate(post.media):
+                saved = state.get(str(index)) or {}
+                if "fallback" in saved:
+                    prepared.fallbacks.append((index, saved["fallback"]))
+                    continue
+                if "id" in saved and datetime.fromisoformat(saved["expires_at"]) > now:
+                    prepared.ids[index] = saved["id"]  # uploaded by an earlier attempt
+                    continue
+                state[str(index)] = self._carry_one(
+                    item, target, limits, Path(folder), prepared, index
+                )
+                delivery.media_state = json.dumps(state)
+                self.store.save_media_state(delivery.id, delivery.media_state)
+        return prepared
+
+    def _carry_one(
+        self,
+        item: Media,
+        target: Network,
+        limits: MediaLimits,
+        folder: Path,
+        prepared: PreparedMedia,
+        index: int,
+    ) -> dict[str, str]:
+        try:
+            uploaded = self._carry(item, target, limits, folder, index)
+        except (MediaUnfit, Permanent) as exc:
+            reason = f"{item.kind.value} {index + 1}: {exc}"
+            prepared.fallbacks.append((index, reason))
+            return {"fallback": reason}
+        prepared.ids[index] = uploaded.id
+        return {"id": uploaded.id, "expires_at": uploaded.expires_at.isoformat()}
+
+    def _carry(
+        self, item: Media, target: Network, limits: MediaLimits, folder: Path, index: int
+    ) -> Any:
+        if item.kind not in limits.kinds:
+            raise MediaUnfit(f"{target.name.label} cannot show {item.kind.value} posts")
+        file = self._download(item, limits, folder, index)
+        path, mime, kind = self._fit(item, file, limits, folder)
+        alt = fit_alt_text(item.alt_text, limits.alt_text_chars)
+        return target.upload_media(path, mime, kind, alt)
+
+    def _download(self, item: Media, limits: MediaLimits, folder: Path, index: int) -> Downloaded:
+        if not item.sources:
+            raise MediaUnfit("the source gave no URL to download it from")
+        cap = MAX_IMAGE_DOWNLOAD if item.kind is MediaKind.IMAGE else self._video_cap(limits)
+        problems = []
+        for number, source in enumerate(item.sources):
+            try:
+                return download(
+                    source.url,
+                    folder / f"{index}-{number}.bin",
+                    max_bytes=cap,
+                    timeout=self.download_timeout,
+                )
+            except DownloadError as exc:
+                problems.append(str(exc))
+        raise MediaUnfit("download failed: " + "; ".join(problems))
+
+    def _video_cap(self, limits: MediaLimits) -> int:
+        # With ffmpeg a bigger original can be transcoded down; without it, it cannot.
+        limit = max(limits.video_bytes, limits.gif_bytes)
+        return min(limit * 4, MAX_VIDEO_DOWNLOAD) if ffmpeg_available() else limit
+
+    def _fit(
+        self, item: Media, file: Downloaded, limits: MediaLimits, folder: Path
+    ) -> tuple[Path, str, MediaKind]:
+        mime = file.mime
+        if mime is None:
+            raise MediaUnfit("not a picture, GIF or video format birdbridge knows")
+        if mime == "image/gif" and is_animated(file.path):
+            if mime in limits.image.types and file.size <= limits.gif_bytes:
+                return file.path, mime, MediaKind.GIF
+            raise MediaUnfit(f"animated GIF of {file.size} bytes is over the limit")
+        if mime.startswith("image/"):
+            try:
+                path, fitted = fit_image(file.path, mime, limits.image, folder)
+            except ImageError as exc:
+                raise MediaUnfit(str(exc)) from None
+            return path, fitted, MediaKind.IMAGE
+        if mime.startswith("video/"):
+            return self._fit_video(item, file, limits, folder)
+        raise MediaUnfit(f"{mime} is not something the target can show")
+
+    def _fit_video(
+        self, item: Media, file: Downloaded, limits: MediaLimits, folder: Path
+    ) -> tuple[Path, str, MediaKind]:
+        kind = MediaKind.GIF if item.kind is MediaKind.GIF else MediaKind.VIDEO
+        limit = limits.video_bytes  # a GIF that is an mp4 travels as a video on both networks
+        if file.mime in limits.video_types and file.size <= limit:
+            return file.path, str(file.mime), kind
+        converted = transcode_to_mp4(file.path, folder)
+        if converted is not None and converted.stat().st_size <= limit:
+            return converted, "video/mp4", kind
+        why = "ffmpeg is not installed" if not ffmpeg_available() else "transcoding did not help"
+        raise MediaUnfit(
+            f"{file.mime} of {file.size} bytes does not fit ({sorted(limits.video_types)}, "
+            f"at most {limit} bytes) and {why}"
+        )

@@ -1,0 +1,100 @@
+"""Mastodon media upload: ``POST /api/v2/media``, then ``GET /api/v1/media/:id`` until done.
+
+Done over httpx rather than Mastodon.py: httpx streams the file from disk (Mastodon.py builds
+the whole multipart body in memory) and we poll with a growing, bounded interval instead of
+Mastodon.py's fixed 5-second sleeps. Docs: docs.joinmastodon.org methods/media: 200 when the
+file is ready, 202 with ``url: null`` while video/GIF/audio is processed; then 206 while still
+processing and 200 when done.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from birdbridge.errors import Transient
+from birdbridge.networks.base import UploadedMedia
+from birdbridge.networks.http import USER_AGENT
+from birdbridge.networks.media_http import check_reply, json_or_none
+
+MAX_PROCESSING_SECONDS = 900.0
+# Mastodon deletes media never attached to a status after a day (MediaCleanupScheduler);
+# reuse an upload for a retry only well inside that.
+REUSE_WINDOW = timedelta(hours=6)
+
+
+class MastodonMediaUploader:
+    def __init__(
+        self, base_url: str, token: str, timeout: float, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.headers = {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT}
+        self.timeout = timeout
+        self.sleep = sleep
+
+    def upload(self, path: Path, mime: str, alt_text: str) -> UploadedMedia:
+        data = {"description": alt_text} if alt_text else {}
+        with httpx.Client(timeout=self.timeout, headers=self.headers) as client:
+            with path.open("rb") as file:
+                body = self._request(
+                    client,
+                    "POST /api/v2/media",
+                    "POST",
+                    "/api/v2/media",
+                    files={"file": (path.name, file, mime)},
+                    data=data,
+                )
+            media_id = str(body.get("id") or "")
+            if not media_id:
+                raise Transient("Mastodon media upload: reply has no id", network="mastodon")
+            if not body.get("url"):
+                self._wait_for_processing(client, media_id)
+        return UploadedMedia(id=media_id, expires_at=datetime.now(UTC) + REUSE_WINDOW)
+
+    def _wait_for_processing(self, client: httpx.Client, media_id: str) -> None:
+        deadline = time.monotonic() + MAX_PROCESSING_SECONDS
+        delay = 0.25
+        while True:
+            response = self._send(
+                client, "GET /api/v1/media/:id", "GET", f"/api/v1/media/{media_id}"
+            )
+            if response.status_code == 200:
+                return
+            if response.status_code != 206:  # 206 Partial Content: still processing
+                self._check(response, "GET /api/v1/media/:id")
+                return
+            if time.monotonic() > deadline:
+                raise Transient(
+                    "Mastodon media processing did not finish in time", network="mastodon"
+                )
+            self.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    def _request(
+        self, client: httpx.Client, what: str, method: str, route: str, **kwargs: Any
+    ) -> dict[str, Any]:
+        response = self._send(client, what, method, route, **kwargs)
+        body = self._check(response, what)
+        if not isinstance(body, dict):
+            raise Transient(f"Mastodon {what}: reply is not a JSON object", network="mastodon")
+        return body
+
+    def _send(
+        self, client: httpx.Client, what: str, method: str, route: str, **kwargs: Any
+    ) -> httpx.Response:
+        try:
+            return client.request(method, self.base_url + route, **kwargs)
+        except httpx.HTTPError as exc:
+            raise Transient(
+                f"Mastodon {what}: {type(exc).__name__}: {exc}", network="mastodon"
+            ) from None
+
+    def _check(self, response: httpx.Response, what: str) -> Any:
+        body = json_or_none(response.text)
+        check_reply("mastodon", what, response.status_code, response.headers, body)
+        return body

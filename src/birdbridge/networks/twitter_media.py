@@ -1,0 +1,136 @@
+"""X media upload through API v2 (tweepy 4.17 has none: api-facts section 1, tweepy#2217).
+
+Pictures: simple upload (``POST /2/media/upload``). GIFs and videos: chunked upload
+(``initialize`` / ``append`` / ``finalize``) read from disk one chunk at a time, then the
+``STATUS`` command until processing succeeds, honouring ``check_after_secs``
+(docs.x.com x-api/media/quickstart/media-upload-chunked). Alt text: ``POST /2/media/metadata``.
+Every call is signed with OAuth 1.0a on the same session as tweepy's calls.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+from requests_oauthlib import OAuth1
+
+from birdbridge.errors import Permanent, Transient
+from birdbridge.models import MediaKind
+from birdbridge.networks.base import UploadedMedia
+from birdbridge.networks.media_http import check_reply, json_or_none
+
+CHUNK_BYTES = 4 * 1024 * 1024  # each APPEND carries at most this much (X allows 5 MB)
+MAX_PROCESSING_SECONDS = 900.0
+DEFAULT_TTL = 86400  # expires_after_secs when X does not say
+
+
+class XMediaUploader:
+    def __init__(
+        self,
+        session: requests.Session,
+        base_url: str,
+        auth: OAuth1,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.session = session
+        self.base_url = base_url.rstrip("/")
+        self.auth = auth
+        self.sleep = sleep
+
+    def upload(self, path: Path, mime: str, kind: MediaKind, alt_text: str) -> UploadedMedia:
+        if kind is MediaKind.IMAGE and mime != "image/gif":
+            data = self._simple(path, mime)
+        else:
+            category = "tweet_gif" if mime == "image/gif" else "tweet_video"
+            data = self._chunked(path, mime, category)
+        media_id = str(data.get("id") or "")
+        if not media_id:
+            raise Transient("X media upload: reply has no media id", network="twitter")
+        if alt_text:
+            self._request(
+                "POST /2/media/metadata",
+                "POST",
+                "/2/media/metadata",
+                json={"id": media_id, "metadata": {"alt_text": {"text": alt_text}}},
+            )
+        ttl = data.get("expires_after_secs") or DEFAULT_TTL
+        return UploadedMedia(
+            id=media_id, expires_at=datetime.now(UTC) + timedelta(seconds=int(ttl))
+        )
+
+    def _simple(self, path: Path, mime: str) -> dict[str, Any]:
+        with path.open("rb") as file:
+            return self._request(
+                "POST /2/media/upload",
+                "POST",
+                "/2/media/upload",
+                files={"media": (path.name, file, mime)},
+                data={"media_category": "tweet_image", "media_type": mime},
+            )
+
+    def _chunked(self, path: Path, mime: str, category: str) -> dict[str, Any]:
+        size = path.stat().st_size
+        init = self._request(
+            "POST /2/media/upload/initialize",
+            "POST",
+            "/2/media/upload/initialize",
+            json={"media_type": mime, "total_bytes": size, "media_category": category},
+        )
+        media_id = str(init["id"])
+        with path.open("rb") as file:
+            index = 0
+            while chunk := file.read(CHUNK_BYTES):
+                self._request(
+                    "POST /2/media/upload/:id/append",
+                    "POST",
+                    f"/2/media/upload/{media_id}/append",
+                    files={"media": ("chunk", chunk, "application/octet-stream")},
+                    data={"segment_index": str(index)},
+                )
+                index += 1
+        final = self._request(
+            "POST /2/media/upload/:id/finalize", "POST", f"/2/media/upload/{media_id}/finalize"
+        )
+        return self._wait_for_processing(media_id, final)
+
+    def _wait_for_processing(self, media_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        deadline = time.monotonic() + MAX_PROCESSING_SECONDS
+        while True:
+            info = data.get("processing_info") or {}
+            state = info.get("state")
+            if state in (None, "succeeded"):
+                return data
+            if state == "failed":
+                error = info.get("error") or {}
+                raise Permanent(
+                    f"X refused the media while processing it: "
+                    f"{error.get('message') or error or 'failed'}",
+                    network="twitter",
+                )
+            if time.monotonic() > deadline:
+                raise Transient("X media processing did not finish in time", network="twitter")
+            self.sleep(max(1.0, float(info.get("check_after_secs") or 1)))
+            data = self._request(
+                "GET /2/media/upload (STATUS)",
+                "GET",
+                "/2/media/upload",
+                params={"command": "STATUS", "media_id": media_id},
+            )
+
+    def _request(self, what: str, method: str, route: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = self.session.request(method, self.base_url + route, auth=self.auth, **kwargs)
+        except requests.RequestException as exc:
+            raise Transient(f"X {what}: {type(exc).__name__}: {exc}", network="twitter") from None
+        body = json_or_none(response.text)
+        check_reply("twitter", what, response.status_code, response.headers, body)
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            if response.status_code == 204 or route == "/2/media/metadata":
+                return {}
+            raise Transient(f"X {what}: reply has no data object", network="twitter")
+        return data
