@@ -14,6 +14,7 @@ def fit_alt_text(text: str, limit: int) -> str:
         return text
     head = truncate_to(text, limit - len(ELLIPSIS), len)
     cut = head.rstrip()
-    if " " in cut and not text[len(head) : len(head) + 1].isspace():
+    at_boundary = head != cut or text[len(head) : len(head) + 1].isspace()
+    if not at_boundary and " " in cut:
         cut = cut[: cut.rfind(" ")].rstrip()  # do not end inside a word
     return (cut or head) + ELLIPSIS
