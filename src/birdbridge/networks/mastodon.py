@@ -140,6 +140,9 @@ class MastodonNetwork:
             )
             try:
                 username = str(me["username"])
+                # The handle's domain is the one in the profile URL: an instance may serve
+                # its API on another host than the one in its users' addresses.
+                self._domain = _host(str(me.get("url") or ""), self._domain)
                 self._account = Account(
                     network=self.name,
                     id=str(me["id"]),
@@ -155,7 +158,7 @@ class MastodonNetwork:
 
     def limits(self) -> NetworkLimits:
         if self._limits is None:
-            instance = self._call("GET /api/v2/instance", self.api.instance_v2)
+            instance = self._instance()
             statuses = _dig(instance, "configuration", "statuses") or {}
             max_characters = statuses.get("max_characters") or DEFAULT_MAX_CHARACTERS
             url_length = statuses.get("characters_reserved_per_url") or 23
@@ -165,6 +168,14 @@ class MastodonNetwork:
                 media=_media_limits(instance),
             )
         return self._limits
+
+    def _instance(self) -> Any:
+        """``/api/v2/instance``; before Mastodon 4.0 only ``/api/v1/instance`` exists, and its
+        ``configuration`` has the same ``statuses`` and ``media_attachments`` keys."""
+        try:
+            return self._call("GET /api/v2/instance", self.api.instance_v2)
+        except Permanent:
+            return self._call("GET /api/v1/instance", self.api.instance_v1)
 
     def upload_media(self, path: Path, mime: str, kind: MediaKind, alt_text: str) -> UploadedMedia:
         return self._uploader.upload(path, mime, alt_text)
@@ -236,7 +247,10 @@ class MastodonNetwork:
         try:
             mentions = {str(m["url"]): str(m["acct"]) for m in status.get("mentions") or []}
             # A bare acct ("bob") is a local account: give it our domain so it is unambiguous.
-            mentions = {u: a if "@" in a else f"{a}@{self._domain}" for u, a in mentions.items()}
+            # A bare acct ("bob") is local: its domain is the one in its profile URL.
+            mentions = {
+                u: a if "@" in a else f"{a}@{_host(u, self._domain)}" for u, a in mentions.items()
+            }
             reply_to = status.get("in_reply_to_id")
             reply_account = status.get("in_reply_to_account_id")
             return Post(
@@ -381,6 +395,10 @@ def _created_at(status: Any) -> datetime:
 def _id_key(post_id: str) -> tuple[int, str]:
     # Mastodon ids are numeric strings that grow with time; compare by length, then text.
     return (len(post_id), post_id)
+
+
+def _host(url: str, default: str) -> str:
+    return urlsplit(url).hostname or default
 
 
 def _dig(value: Any, *keys: str) -> Any:
