@@ -82,7 +82,7 @@ def test_check_shows_both_accounts_and_limits(rig: Rig, tmp_path: Path) -> None:
     result = cli("check", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert "X: @alice" in result.stdout and "max 280 characters" in result.stdout
-    assert "Mastodon: @alice@127.0.0.1" in result.stdout
+    assert "Mastodon: @alice@sandbox.example" in result.stdout
     assert "max 500 characters" in result.stdout
     assert rig.m_user.access_token not in result.stdout + result.stderr
 

@@ -8,6 +8,7 @@ to :mod:`birdbridge.errors`. tweepy's host is hard-coded; :class:`BaseUrlSession
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -54,6 +55,7 @@ TWEET_FIELDS = [
     "note_tweet",
     "lang",
     "possibly_sensitive",
+    "attachments",
 ]
 MEDIA_FIELDS = ["media_key", "type", "url", "variants", "alt_text", "width", "height"]
 # docs.x.com x-api/media/introduction: images 5 MB, GIF 15 MB, video 512 MB; 4 photos or 1
@@ -72,7 +74,8 @@ X_MEDIA_LIMITS = MediaLimits(
     alt_text_chars=1000,
 )
 _MEDIA_KINDS = {"photo": MediaKind.IMAGE, "animated_gif": MediaKind.GIF, "video": MediaKind.VIDEO}
-PAGE_SIZE = 100  # the endpoint's maximum (5..100)
+PAGE_SIZE = 100
+_MEDIA_LINK = re.compile(r"/status/\d+/(?:photo|video)/\d+$")  # the endpoint's maximum (5..100)
 FIRST_POLL_PAGE = 5  # the minimum max_results: the first poll only needs the newest id
 # A cursor of this form means "nothing seen yet; take posts created after this instant".
 TIME_CURSOR = "t:"
@@ -377,11 +380,18 @@ def expand_urls(text: str, entities: Any) -> str:
         start, end = url.get("start"), url.get("end")
         if not (short and expanded and isinstance(start, int) and isinstance(end, int)):
             continue
+        # X appends a t.co link to the post's own media ("…/status/1/photo/1", with a
+        # media_key): the media travel as media, so the link is dropped, not expanded.
+        replacement = "" if _is_media_link(url) else expanded
         if text[start:end] == short:
-            text = text[:start] + expanded + text[end:]
+            text = text[:start] + replacement + text[end:]
         else:
-            text = text.replace(short, expanded, 1)
-    return text
+            text = text.replace(short, replacement, 1)
+    return text.strip()
+
+
+def _is_media_link(url: dict[str, Any]) -> bool:
+    return bool(url.get("media_key")) or bool(_MEDIA_LINK.search(str(url.get("expanded_url"))))
 
 
 def _unescape(text: str) -> str:

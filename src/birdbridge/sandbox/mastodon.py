@@ -7,12 +7,19 @@ next to each rule) and docs.joinmastodon.org. It is a :class:`SandboxServer`: re
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import itertools
+import re
 import secrets
+import shutil
+import struct
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -120,6 +127,319 @@ def _simple_format(text: str) -> str:
     return "".join(f"<p>{p}</p>" for p in paragraphs).replace("\n", "")
 
 
+# -- media: types, sizes, meta ------------------------------------------------------------------
+
+# MediaAttachment::IMAGE_MIME_TYPES, VIDEO_MIME_TYPES and AUDIO_MIME_TYPES (app/models/
+# media_attachment.rb, 4.3): what /api/v2/instance reports as supported_mime_types.
+IMAGE_MIME_TYPES = (
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/heic",
+    "image/heif",
+    "image/webp",
+    "image/avif",
+)
+VIDEO_MIME_TYPES = ("video/webm", "video/mp4", "video/quicktime", "video/ogg")
+AUDIO_MIME_TYPES = (
+    "audio/wave",
+    "audio/wav",
+    "audio/x-wav",
+    "audio/x-pn-wave",
+    "audio/vnd.wave",
+    "audio/ogg",
+    "audio/vorbis",
+    "audio/mpeg",
+    "audio/mp3",
+    "audio/webm",
+    "audio/flac",
+    "audio/aac",
+    "audio/m4a",
+    "audio/x-m4a",
+    "audio/mp4",
+    "audio/3gpp",
+    "video/x-ms-asf",
+)
+DEFAULT_SUPPORTED_MIME_TYPES = IMAGE_MIME_TYPES + VIDEO_MIME_TYPES + AUDIO_MIME_TYPES
+DEFAULT_MEDIA_LIMITS: dict[str, Any] = {
+    "max_media_attachments": 4,  # Status::MEDIA_ATTACHMENTS_LIMIT
+    "image_size_limit": 16 * 1024 * 1024,  # MediaAttachment::IMAGE_LIMIT
+    "video_size_limit": 99 * 1024 * 1024,  # MediaAttachment::VIDEO_LIMIT (video, gifv, audio)
+    "image_matrix_limit": 33_177_600,  # Attachmentable::MAX_MATRIX_LIMIT, 7680x4320
+    "description_limit": 1500,  # MediaAttachment::MAX_DESCRIPTION_LENGTH
+    "supported_mime_types": list(DEFAULT_SUPPORTED_MIME_TYPES),
+}
+GIF_MATRIX_LIMIT = 921_600  # Attachmentable::GIF_MATRIX_LIMIT, 1280x720
+_SMALL_PIXELS = 230_400  # MediaAttachment::IMAGE_STYLES[:small], 640x360
+_EXTENSIONS = {
+    "image/jpeg": "jpeg",  # MIME::Types["image/jpeg"].first.extensions.first
+    "image/png": "png",
+    "image/gif": "gif",
+    "image/heic": "heic",
+    "image/heif": "heif",
+    "image/webp": "webp",
+    "image/avif": "avif",
+    "video/webm": "webm",
+    "video/mp4": "mp4",
+    "video/quicktime": "mov",
+    "video/ogg": "ogv",
+    "audio/mpeg": "mp3",
+    "audio/mp3": "mp3",
+    "audio/ogg": "oga",
+    "audio/vorbis": "oga",
+    "audio/flac": "flac",
+    "audio/aac": "aac",
+    "audio/x-wav": "wav",
+    "audio/wav": "wav",
+    "audio/wave": "wav",
+    "audio/mp4": "m4a",
+    "audio/m4a": "m4a",
+    "audio/x-m4a": "m4a",
+    "audio/3gpp": "3gp",
+    "video/x-ms-asf": "wma",
+}
+_BASE83 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~"
+# A 1x1 PNG: the `small` preview of a video or gifv (Mastodon extracts a frame with ffmpeg).
+_PREVIEW_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
+)
+_HEAD_BYTES = 1 << 20  # what sniffing and meta read of a file
+
+
+def sniff_content_type(head: bytes) -> str:
+    """The type from the bytes, never from the name or the declared type, like the
+    ``file -b --mime`` check Paperclip runs (Attachmentable, MediaTypeSpoofDetection)."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head[:4] == b"RIFF" and len(head) >= 12:
+        riff = {b"WEBP": "image/webp", b"WAVE": "audio/x-wav", b"AVI ": "video/x-msvideo"}
+        return riff.get(head[8:12], "application/octet-stream")
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand == b"qt  ":
+            return "video/quicktime"
+        if brand in (b"heic", b"heix", b"heim", b"heis"):
+            return "image/heic"
+        if brand in (b"mif1", b"msf1", b"heif"):
+            return "image/heif"
+        if brand in (b"avif", b"avis"):
+            return "image/avif"
+        if brand in (b"M4A ", b"M4B "):
+            return "audio/x-m4a"
+        if brand.startswith(b"3g"):
+            return "video/3gpp"
+        return "video/mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: WebM or Matroska by DocType
+        return "video/webm" if b"webm" in head[:64] else "video/x-matroska"
+    if head.startswith(b"OggS"):
+        return "video/ogg" if b"theora" in head[:256] else "audio/ogg"
+    if head.startswith(b"fLaC"):
+        return "audio/flac"
+    if head.startswith(b"ID3"):
+        return "audio/mpeg"
+    if len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:  # an MPEG audio frame
+        return "audio/aac" if head[1] & 0x06 == 0 else "audio/mpeg"
+    if head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"):
+        return "video/x-ms-asf"
+    if head[:2] == b"BM" and len(head) >= 18 and struct.unpack("<I", head[14:18])[0] in (40, 124):
+        return "image/bmp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "image/tiff"
+    if head.startswith(b"%PDF"):
+        return "application/pdf"
+    if head and b"\x00" not in head:
+        return "text/plain"
+    return "application/octet-stream"
+
+
+def _kind_of(content_type: str, animated: bool) -> str:
+    """MediaAttachment#set_type_and_extension, then GifTranscoder (an animated GIF is gifv)."""
+    if content_type in AUDIO_MIME_TYPES:
+        return "audio"
+    if content_type in VIDEO_MIME_TYPES or content_type.startswith("video/"):
+        return "video"
+    if content_type.startswith("audio/"):
+        return "audio"
+    if content_type == "image/gif" and animated:
+        return "gifv"
+    if content_type.startswith("image/"):
+        return "image"
+    return "unknown"
+
+
+def image_size(head: bytes) -> tuple[int, int] | None:
+    """Width and height from the header bytes (what FastImage.size reads), or None."""
+    try:
+        if head.startswith(b"\x89PNG") and len(head) >= 24:
+            return struct.unpack(">II", head[16:24])  # type: ignore[return-value]
+        if head[:6] in (b"GIF87a", b"GIF89a"):
+            return struct.unpack("<HH", head[6:10])  # type: ignore[return-value]
+        if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+            chunk = head[12:16]
+            if chunk == b"VP8 ":
+                w, h = struct.unpack("<HH", head[26:30])
+                return w & 0x3FFF, h & 0x3FFF
+            if chunk == b"VP8L":
+                b = head[21:25]
+                return 1 + (b[0] | (b[1] & 0x3F) << 8), 1 + (
+                    b[1] >> 6 | b[2] << 2 | (b[3] & 0x0F) << 10
+                )
+            if chunk == b"VP8X":
+                w = int.from_bytes(head[24:27], "little") + 1
+                return w, int.from_bytes(head[27:30], "little") + 1
+        if head.startswith(b"\xff\xd8"):
+            return _jpeg_size(head)
+    except (struct.error, IndexError):
+        return None
+    return None
+
+
+def _jpeg_size(head: bytes) -> tuple[int, int] | None:
+    i = 2
+    while i + 9 < len(head):
+        if head[i] != 0xFF:
+            i += 1
+            continue
+        marker = head[i + 1]
+        if marker == 0xFF:
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height, width = struct.unpack(">HH", head[i + 5 : i + 9])
+            return width, height
+        i += 2 + struct.unpack(">H", head[i + 2 : i + 4])[0]
+    return None
+
+
+def gif_is_animated(data: bytes) -> bool:
+    """More than one image descriptor: GifTranscoder turns such a GIF into a gifv."""
+    try:
+        i = 13
+        if data[10] & 0x80:
+            i += 3 * (2 ** ((data[10] & 0x07) + 1))
+        frames = 0
+        while i < len(data):
+            block = data[i]
+            if block == 0x2C:
+                frames += 1
+                if frames > 1:
+                    return True
+                flags = data[i + 9]
+                i += 10
+                if flags & 0x80:
+                    i += 3 * (2 ** ((flags & 0x07) + 1))
+                i += 1  # LZW minimum code size
+            elif block == 0x21:
+                i += 2
+            else:
+                return False
+            while data[i] != 0:  # data sub-blocks
+                i += data[i] + 1
+            i += 1
+    except IndexError:
+        return False
+    return False
+
+
+def mp4_meta(head: bytes) -> dict[str, Any]:
+    """Duration (mvhd) and the first visual track's size (tkhd) of an ISO-BMFF file."""
+    out: dict[str, Any] = {}
+    try:
+        i = head.find(b"mvhd")
+        if i >= 4:
+            if head[i + 4] == 1:
+                timescale, duration = struct.unpack(">IQ", head[i + 24 : i + 36])
+            else:
+                timescale, duration = struct.unpack(">II", head[i + 16 : i + 24])
+            if timescale:
+                out["duration"] = round(duration / timescale, 3)
+        j = head.find(b"tkhd")
+        while j >= 4:
+            size = struct.unpack(">I", head[j - 4 : j])[0]
+            end = j - 4 + size
+            if size >= 92 and end <= len(head):
+                width, height = struct.unpack(">II", head[end - 8 : end])
+                if width and height:
+                    out["width"], out["height"] = width >> 16, height >> 16
+                    break
+            j = head.find(b"tkhd", j + 4)
+    except struct.error:
+        pass
+    return out
+
+
+def human_size(n: int) -> str:
+    """ActiveSupport's number_to_human_size (3 significant digits), as Paperclip's size
+    validator words its limit: 16777216 -> "16 MB"."""
+    if n < 1024:
+        return f"{n} Byte" if n == 1 else f"{n} Bytes"
+    units, exp = ("KB", "MB", "GB", "TB", "PB"), 1
+    while exp < len(units) and n >= 1024 ** (exp + 1):
+        exp += 1
+    value = n / 1024**exp
+    decimals = max(0, 3 - len(str(int(value))))
+    text = f"{value:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return f"{text} {units[exp - 1]}"
+
+
+def _geometry(width: int, height: int) -> dict[str, Any]:
+    return {
+        "width": width,
+        "height": height,
+        "size": f"{width}x{height}",
+        "aspect": width / height,
+    }
+
+
+def _small_geometry(width: int, height: int) -> dict[str, Any]:
+    if width * height > _SMALL_PIXELS:
+        scale = (_SMALL_PIXELS / (width * height)) ** 0.5
+        width, height = max(1, int(width * scale)), max(1, int(height * scale))
+    return _geometry(width, height)
+
+
+def _blurhash(seed: bytes) -> str:
+    """A plausible 4x4-component BlurHash (36 characters, first one "U"); not a real one."""
+    digest = hashlib.sha256(seed).digest() + hashlib.sha256(seed + b"1").digest()
+    return "U" + "".join(_BASE83[b % 83] for b in digest[:35])
+
+
+def _ruby_to_i(value: Any) -> int:
+    """String#to_i: leading digits, else 0."""
+    match = re.match(r"\s*([+-]?\d+)", str(value))
+    return int(match.group(1)) if match else 0
+
+
+@dataclass
+class _Media:
+    id: int
+    account_id: str
+    type: str  # image | gifv | video | audio | unknown
+    content_type: str
+    path: Path
+    size: int
+    name: str  # the stored file's name, e.g. "9f86d081884c7d65.jpeg"
+    description: str | None
+    meta: dict[str, Any]
+    blurhash: str | None
+    ready_at: float  # processing is over at this time.time()
+    source: str  # "api" (uploaded through /api/v*/media) or "control"
+    focus: tuple[float, float] | None = None
+    status_id: int | None = None
+
+    def processed(self) -> bool:
+        return time.time() >= self.ready_at
+
+
 # -- state -------------------------------------------------------------------------------------
 
 
@@ -152,6 +472,7 @@ class _Status:
     tags: list[str] = field(default_factory=list)
     edited_at: datetime | None = None
     deleted: bool = False
+    media_ids: list[int] = field(default_factory=list)  # in the order they were given
 
 
 class _Invalid(Exception):
@@ -170,7 +491,14 @@ def _truthy(value: Any) -> bool:
 
 
 class MastodonSandbox(SandboxServer):
-    """A fake Mastodon 4.3 instance: accounts, statuses, paging, limits, idempotency."""
+    """A fake Mastodon 4.3 instance: accounts, statuses, paging, limits, idempotency, media.
+
+    Media limits (``max_media_attachments``, ``image_size_limit``, ``video_size_limit``,
+    ``image_matrix_limit``, ``description_limit``, ``supported_mime_types``) default to
+    Mastodon's and can be changed with :meth:`set_media_limits`; the instance endpoints
+    report them. Video and audio uploads stay "processing" for ``media_processing_seconds``.
+    Files live in a temporary directory removed by :meth:`stop`.
+    """
 
     def __init__(
         self,
@@ -180,11 +508,21 @@ class MastodonSandbox(SandboxServer):
         domain: str = "sandbox.example",
         max_characters: int = 500,
         version: str = "4.3.0",
+        media_processing_seconds: float = 0.3,
+        **media_limits: Any,
     ) -> None:
         super().__init__(host, port)
         self.domain = domain
         self.max_characters = max_characters
         self.version = version
+        self.media_processing_seconds = media_processing_seconds
+        self._media_limits: dict[str, Any] = {
+            k: list(v) if isinstance(v, list) else v for k, v in DEFAULT_MEDIA_LIMITS.items()
+        }
+        self.set_media_limits(**media_limits)
+        self._media: dict[int, _Media] = {}
+        self._last_media_id = 0
+        self.media_dir = Path(tempfile.mkdtemp(prefix="birdbridge-mastodon-media-"))
         self._users: dict[str, MastodonUser] = {}  # id -> user
         self._created: dict[str, datetime] = {}
         self._tokens: dict[str, str] = {}  # token -> account id
@@ -198,6 +536,10 @@ class MastodonSandbox(SandboxServer):
         self._rl_limit, self._rl_window = 300, 300.0  # config/initializers/rack_attack.rb
         self._rl_counts: dict[tuple[str, int], int] = {}
         self._register_routes()
+
+    def stop(self) -> None:
+        super().stop()
+        shutil.rmtree(self.media_dir, ignore_errors=True)
 
     # -- Python API ------------------------------------------------------------------------
     def create_user(
@@ -229,8 +571,15 @@ class MastodonSandbox(SandboxServer):
         spoiler_text: str = "",
         reblog_of: str | None = None,
         created_at: datetime | None = None,
+        media: list[dict] | None = None,
+        sensitive: bool = False,
     ) -> dict:
-        """Post as if from the web UI: no length limit, no rate limit, no idempotency."""
+        """Post as if from the web UI: no length, media or rate limit, no idempotency.
+
+        ``media`` items are ``{"type": "image"|"gifv"|"video"|"audio", "data": bytes or
+        Path (copied in chunks), "content_type": str (sniffed when missing), "description":
+        str | None}``; they are stored already processed.
+        """
         with self._lock:
             user = self._require_user(username)
             if reblog_of is not None:
@@ -244,8 +593,12 @@ class MastodonSandbox(SandboxServer):
                 if in_reply_to_id and (thread is None or thread.deleted):
                     raise KeyError(f"no status {in_reply_to_id}")
                 status = self._build(
-                    user, text, spoiler_text, None, visibility, "en", thread, created_at, "Web"
+                    user, text, spoiler_text, sensitive, visibility, "en", thread, created_at, "Web"
                 )
+                for item in media or []:
+                    stored = self._store_control_media(user, item)
+                    stored.status_id = status.id
+                    status.media_ids.append(stored.id)
             self._store(status)
             return self._status_json(status, user.id)
 
@@ -273,6 +626,38 @@ class MastodonSandbox(SandboxServer):
             status = self._get_status(id)
             if status is not None:
                 self._discard(status)
+
+    def set_media_limits(self, **limits: Any) -> None:
+        """Change the instance's media limits (keys of ``DEFAULT_MEDIA_LIMITS``)."""
+        unknown = set(limits) - set(DEFAULT_MEDIA_LIMITS)
+        if unknown:
+            raise TypeError(f"unknown media limits {sorted(unknown)}")
+        with self._lock:
+            for key, value in limits.items():
+                if key == "supported_mime_types":
+                    self._media_limits[key] = [str(v) for v in value]
+                else:
+                    self._media_limits[key] = int(value)
+
+    def media_limits(self) -> dict[str, Any]:
+        with self._lock:
+            return {**self._media_limits, "supported_mime_types": self.supported_mime_types}
+
+    @property
+    def supported_mime_types(self) -> list[str]:
+        return list(self._media_limits["supported_mime_types"])
+
+    def media(self, id: str | int) -> dict | None:
+        """A stored attachment: type, size, description, owner, state, path, ..."""
+        with self._lock:
+            item = self._media.get(_ruby_to_i(id))
+            return None if item is None else self._media_info(item)
+
+    def uploads(self) -> list[dict]:
+        """Attachments uploaded through the API (``/api/v1/media``, ``/api/v2/media``), oldest
+        first: a test can assert that nothing was uploaded twice."""
+        with self._lock:
+            return [self._media_info(m) for m in self._media.values() if m.source == "api"]
 
     def set_rate_limit(self, limit: int, window_s: float = 300) -> None:
         with self._lock:
@@ -441,6 +826,192 @@ class MastodonSandbox(SandboxServer):
             return True
         return viewer_id is not None and viewer_id in status.mention_ids
 
+    # -- internals: media ------------------------------------------------------------------
+    def _new_media_id(self) -> int:
+        """MediaAttachment ids are timestamp ids too (Mastodon::Snowflake)."""
+        candidate = max(int(time.time() * 1000) << 16, self._last_media_id + 1)
+        self._last_media_id = candidate
+        return candidate
+
+    def _write_file(self, media_id: int, ext: str, data: bytes | Path) -> tuple[Path, str]:
+        # Paperclip stores under an obfuscated name (Attachmentable#obfuscate_file_name).
+        name = f"{secrets.token_hex(8)}.{ext}"
+        folder = self.media_dir / str(media_id)
+        folder.mkdir(parents=True)
+        path = folder / name
+        if isinstance(data, Path):
+            with data.open("rb") as source, path.open("wb") as target:
+                shutil.copyfileobj(source, target, 1 << 20)  # a large video never sits in memory
+        else:
+            path.write_bytes(data)
+        return path, name
+
+    @staticmethod
+    def _build_meta(kind: str, content_type: str, head: bytes, tail: bytes) -> dict[str, Any]:
+        """MediaAttachment#populate_meta: image geometry, or video/audio metadata."""
+        dims = image_size(head) if content_type.startswith("image/") else None
+        meta: dict[str, Any] = {}
+        if kind in ("video", "gifv", "audio"):
+            info = mp4_meta(head + tail) if head[4:8] == b"ftyp" else {}
+            if dims is None and "width" in info:
+                dims = (info["width"], info["height"])
+            original: dict[str, Any] = {}
+            if dims and kind != "audio":
+                original.update(width=dims[0], height=dims[1])
+                meta.update(_geometry(*dims))
+                meta["small"] = _small_geometry(*dims)
+            if "duration" in info:
+                original["duration"] = meta["duration"] = info["duration"]
+            meta["original"] = original
+            return meta
+        if dims:
+            meta["original"] = _geometry(*dims)
+            meta["small"] = _small_geometry(*dims)
+        else:
+            meta["original"] = {}
+        return meta
+
+    def _create_media(
+        self,
+        user: MastodonUser,
+        data: bytes | Path,
+        head: bytes,
+        tail: bytes,
+        size: int,
+        content_type: str,
+        kind: str,
+        description: str | None,
+        source: str,
+        ready_at: float,
+    ) -> _Media:
+        media_id = self._new_media_id()
+        ext = _EXTENSIONS.get(content_type) or re.sub(
+            r"[^a-z0-9]", "", content_type.rsplit("/", 1)[-1].lower()
+        )
+        path, name = self._write_file(media_id, ext or "bin", data)
+        item = _Media(
+            id=media_id,
+            account_id=user.id,
+            type=kind,
+            content_type=content_type,
+            path=path,
+            size=size,
+            name=name,
+            description=description,
+            meta=self._build_meta(kind, content_type, head, tail),
+            blurhash=None if kind == "audio" else _blurhash(head[:65536] + name.encode()),
+            ready_at=ready_at,
+            source=source,
+        )
+        self._media[media_id] = item
+        return item
+
+    def _store_control_media(self, user: MastodonUser, item: dict) -> _Media:
+        """A web-UI or remote attachment: no limits, already processed."""
+        data = item.get("data")
+        if isinstance(data, bytes | bytearray):
+            data = bytes(data)
+            size, head, tail = len(data), data[:_HEAD_BYTES], data[-_HEAD_BYTES:]
+            gif_bytes = data
+        elif isinstance(data, Path):
+            size = data.stat().st_size
+            with data.open("rb") as file:
+                head = file.read(_HEAD_BYTES)
+                file.seek(max(0, size - _HEAD_BYTES))
+                tail = file.read()
+            gif_bytes = head
+        else:
+            raise TypeError("media data must be bytes or a pathlib.Path")
+        content_type = item.get("content_type") or sniff_content_type(head)
+        animated = content_type == "image/gif" and gif_is_animated(gif_bytes)
+        kind = item.get("type") or _kind_of(content_type, animated)
+        if kind not in ("image", "gifv", "video", "audio", "unknown"):
+            raise ValueError(f"unknown media type {kind!r}")
+        return self._create_media(
+            user,
+            data,
+            head,
+            tail,
+            size,
+            content_type,
+            kind,
+            item.get("description"),
+            "control",
+            time.time(),
+        )
+
+    def _media_info(self, item: _Media) -> dict[str, Any]:
+        owner = self._users.get(item.account_id)
+        return {
+            "id": str(item.id),
+            "type": item.type,
+            "content_type": item.content_type,
+            "size": item.size,
+            "description": item.description,
+            "owner": owner.username if owner else None,
+            "account_id": item.account_id,
+            "state": "complete" if item.processed() else "processing",
+            "path": item.path,
+            "status_id": str(item.status_id) if item.status_id is not None else None,
+            "source": item.source,
+            "url": self._media_json(item)["url"],
+        }
+
+    def _media_json(self, item: _Media, pending: bool = False) -> dict[str, Any]:
+        """REST::MediaAttachmentSerializer: ``url`` is null until processing is over."""
+        base = f"{self.url}/system/media_attachments/files/{item.id}"
+        stem = item.name.rsplit(".", 1)[0]
+        preview: str | None = None
+        if item.type in ("image", "unknown"):
+            preview = f"{base}/small/{item.name}"
+        elif item.type in ("video", "gifv"):
+            preview = f"{base}/small/{stem}.png"
+        meta = dict(item.meta)
+        if item.focus is not None:
+            meta["focus"] = {"x": item.focus[0], "y": item.focus[1]}
+        return {
+            "id": str(item.id),
+            "type": item.type,
+            "url": None if pending or not item.processed() else f"{base}/original/{item.name}",
+            "preview_url": preview,
+            "remote_url": None,
+            "preview_remote_url": None,
+            "text_url": None,
+            "meta": meta,
+            "description": item.description,
+            "blurhash": item.blurhash,
+        }
+
+    def _validate_media(
+        self, user: MastodonUser, media_ids: list[Any], has_poll: bool
+    ) -> list[_Media]:
+        """PostStatusService#validate_media! and config/locales/en.yml
+        media_attachments.validations (Mastodon::ValidationError -> 422)."""
+        if not media_ids:
+            return []
+        limit = self._media_limits["max_media_attachments"]
+        if len(media_ids) > limit or has_poll:
+            raise _Invalid(f"Cannot attach more than {limit} files")
+        wanted = [_ruby_to_i(i) for i in media_ids]
+        found: dict[int, _Media] = {}
+        for media_id in wanted[:limit]:
+            item = self._media.get(media_id)
+            # @account.media_attachments.where(status_id: nil)
+            if item is not None and item.account_id == user.id and item.status_id is None:
+                found[media_id] = item
+        not_found = [i for i in wanted if i not in found]
+        if not_found:
+            ids = ", ".join(str(i) for i in not_found)
+            raise _Invalid(f"Media {ids} not found or already attached to another post")
+        media = list(found.values())  # ordered_media_attachment_ids: the order given
+        if len(media) > 1 and any(m.type in ("video", "audio") for m in media):
+            raise _Invalid("Cannot attach a video to a post that already contains images")
+        if any(not m.processed() for m in media):
+            raise _Invalid(
+                "Cannot attach files that have not finished processing. Try again in a moment!"
+            )
+        return media
+
     # -- internals: entities ---------------------------------------------------------------
     def _account_url(self, user: MastodonUser) -> str:
         return f"https://{self.domain}/@{user.username}"
@@ -529,7 +1100,9 @@ class MastodonSandbox(SandboxServer):
             "content": status.content,
             "reblog": None,
             "account": self._account_json(user),
-            "media_attachments": [],
+            "media_attachments": [
+                self._media_json(self._media[i]) for i in status.media_ids if i in self._media
+            ],
             "mentions": [
                 {
                     "id": m.id,
@@ -575,11 +1148,23 @@ class MastodonSandbox(SandboxServer):
         self.route("DELETE", rf"/api/v1/statuses/{s}", self._delete_status)
         self.route("GET", rf"/api/v1/statuses/{s}/source", self._status_source)
         self.route("GET", rf"/api/v1/statuses/{s}/context", self._status_context)
+        self.route("POST", r"/api/v2/media", lambda r: self._upload_media(r, v2=True))
+        self.route("POST", r"/api/v1/media", lambda r: self._upload_media(r, v2=False))
+        self.route("GET", rf"/api/v1/media/{s}", self._show_media)
+        self.route("PUT", rf"/api/v1/media/{s}", self._update_media)
+        files = (
+            r"/system/media_attachments/files/(?P<id>\d+)/(?P<style>original|small)/(?P<name>[^/]+)"
+        )
+        self.route("GET", files, self._download_media)
+        self.route("HEAD", files, self._download_media)
         self.route("POST", r"/_sandbox/users", self._control_users)
         self.route("POST", r"/_sandbox/posts", self._control_create_post)
         self.route("GET", r"/_sandbox/posts", self._control_posts)
         self.route("DELETE", r"/_sandbox/posts/(?P<id>[^/]+)", self._control_delete_post)
         self.route("POST", r"/_sandbox/rate_limit", self._control_rate_limit)
+        self.route("GET", r"/_sandbox/media/(?P<id>[^/]+)", self._control_media)
+        self.route("GET", r"/_sandbox/uploads", self._control_uploads)
+        self.route("POST", r"/_sandbox/media_limits", self._control_media_limits)
 
     def error_response(self, status: int, message: str) -> Response:
         return json_response({"error": message}, status)
@@ -655,48 +1240,23 @@ class MastodonSandbox(SandboxServer):
     def _statuses_config(self) -> dict[str, int]:
         return {
             "max_characters": self.max_characters,
-            "max_media_attachments": 4,
+            "max_media_attachments": self._media_limits["max_media_attachments"],
             "characters_reserved_per_url": URL_PLACEHOLDER_CHARS,
         }
 
-    _MEDIA_CONFIG = {
-        "supported_mime_types": [
-            "image/jpeg",
-            "image/png",
-            "image/gif",
-            "image/heic",
-            "image/heif",
-            "image/webp",
-            "image/avif",
-            "video/webm",
-            "video/mp4",
-            "video/quicktime",
-            "video/ogg",
-            "audio/wave",
-            "audio/wav",
-            "audio/x-wav",
-            "audio/x-pn-wave",
-            "audio/vnd.wave",
-            "audio/ogg",
-            "audio/vorbis",
-            "audio/mpeg",
-            "audio/mp3",
-            "audio/webm",
-            "audio/flac",
-            "audio/aac",
-            "audio/m4a",
-            "audio/x-m4a",
-            "audio/mp4",
-            "audio/3gpp",
-            "video/x-ms-asf",
-        ],
-        "description_limit": 1500,
-        "image_size_limit": 16777216,
-        "image_matrix_limit": 33177600,
-        "video_size_limit": 103809024,
-        "video_frame_rate_limit": 120,
-        "video_matrix_limit": 8294400,
-    }
+    def _media_config(self) -> dict[str, Any]:
+        """Instance#configuration.media_attachments, from the sandbox's current limits."""
+        limits = self._media_limits
+        return {
+            "supported_mime_types": list(limits["supported_mime_types"]),
+            "description_limit": limits["description_limit"],
+            "image_size_limit": limits["image_size_limit"],
+            "image_matrix_limit": limits["image_matrix_limit"],
+            "video_size_limit": limits["video_size_limit"],
+            "video_frame_rate_limit": 120,  # MediaAttachment::MAX_VIDEO_FRAME_RATE
+            "video_matrix_limit": 8_294_400,  # MediaAttachment::MAX_VIDEO_MATRIX_LIMIT
+        }
+
     _POLLS_CONFIG = {
         "max_options": 4,
         "max_characters_per_option": 50,
@@ -732,7 +1292,7 @@ class MastodonSandbox(SandboxServer):
                 "configuration": {
                     "accounts": {"max_featured_tags": 10},
                     "statuses": self._statuses_config(),
-                    "media_attachments": self._MEDIA_CONFIG,
+                    "media_attachments": self._media_config(),
                     "polls": self._POLLS_CONFIG,
                 },
                 "contact_account": None,
@@ -761,7 +1321,7 @@ class MastodonSandbox(SandboxServer):
                     "vapid": {"public_key": ""},
                     "accounts": {"max_featured_tags": 10, "max_pinned_statuses": 5},
                     "statuses": self._statuses_config(),
-                    "media_attachments": self._MEDIA_CONFIG,
+                    "media_attachments": self._media_config(),
                     "polls": self._POLLS_CONFIG,
                     "translation": {"enabled": False},
                 },
@@ -824,8 +1384,10 @@ class MastodonSandbox(SandboxServer):
                 for s in self._by_account.get(account.id, {}).values()
                 if not s.deleted and self._can_see(s, viewer_id)
             ]
-            if _truthy(q("pinned")) or _truthy(q("only_media")):
-                rows = []  # nothing is pinned and no status has media in this sandbox
+            if _truthy(q("pinned")):
+                rows = []  # nothing is pinned in this sandbox
+            if _truthy(q("only_media")):
+                rows = [s for s in rows if s.media_ids]
             if _truthy(q("exclude_replies")):  # Status.without_replies
                 rows = [
                     s
@@ -905,10 +1467,8 @@ class MastodonSandbox(SandboxServer):
                     if earlier is None:
                         return self.error_response(404, "Record not found")
                     return json_response(self._status_json(earlier, user.id))
-            if media_ids:  # PostStatusService#validate_media!; no media in this sandbox yet
-                if len(media_ids) > 4:
-                    raise _Invalid("Cannot attach more than 4 files")
-                raise _Invalid("Media not found or already attached to another post")
+            has_poll = any(k == "poll" or k.startswith("poll[") for k in params)
+            media = self._validate_media(user, media_ids, has_poll)
             visibility = one("visibility") or ("private" if user.locked else "public")
             if visibility not in _VISIBILITIES:
                 raise _Invalid("Validation failed: Visibility is not included in the list")
@@ -923,7 +1483,10 @@ class MastodonSandbox(SandboxServer):
                 None,
                 "Sandbox",
             )
-            self._validate(status)
+            self._validate(status, media=bool(media))
+            for item in media:
+                item.status_id = status.id
+            status.media_ids = [m.id for m in media]
             self._store(status)
             if key:
                 self._idempotency[(user.id, key)] = (status.id, time.time() + 3600)
@@ -1018,7 +1581,7 @@ class MastodonSandbox(SandboxServer):
             draft.text, draft.spoiler_text, draft.sensitive = text, spoiler, sensitive
             if one("language"):
                 draft.language = one("language")
-            self._validate(draft)
+            self._validate(draft, media=bool(status.media_ids))
             changed = (text, spoiler, sensitive, draft.language) != (
                 status.text,
                 status.spoiler_text,
@@ -1042,6 +1605,143 @@ class MastodonSandbox(SandboxServer):
             self._discard(status)
             return json_response(body)
 
+    # -- HTTP: media --------------------------------------------------------------------------
+    @staticmethod
+    def _media_fields(request: Request) -> dict[str, Any]:
+        """The upload's fields: the file as bytes, the text fields decoded as UTF-8."""
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            fields: dict[str, Any] = {}
+            for name, values in request.multipart().items():
+                value = values[0] if values else b""
+                fields[name] = (
+                    value
+                    if name in ("file", "thumbnail")
+                    else value.decode("utf-8", errors="replace")
+                )
+            return fields
+        params = MastodonSandbox._params(request)
+        return {k: (v[0] if v else None) for k, v in params.items()}
+
+    @staticmethod
+    def _parse_focus(value: Any) -> tuple[float, float] | None:
+        try:
+            x, y = (float(v) for v in str(value).split(",")[:2])
+        except ValueError:
+            return None
+        return x, y
+
+    def _description_errors(self, description: str | None) -> list[str]:
+        limit = self._media_limits["description_limit"]
+        if description is not None and len(description) > limit:
+            return [f"Description is too long (maximum is {limit} characters)"]
+        return []
+
+    def _upload_media(self, request: Request, v2: bool) -> Response:
+        """Api::V2::MediaController#create (200, or 202 while a video or audio file is
+        processed) and the deprecated Api::V1::MediaController#create (200, synchronous)."""
+        user, error = self._viewer(request, required=True)
+        if error or user is None:
+            return error or self.error_response(401, "The access token is invalid")
+        fields = self._media_fields(request)
+        file = fields.get("file")
+        description = fields.get("description")
+        with self._lock:
+            if not isinstance(file, bytes) or not file:
+                raise _Invalid("Validation failed: File can't be blank")
+            limits = self._media_limits
+            head = file[:_HEAD_BYTES]
+            content_type = sniff_content_type(head)
+            animated = content_type == "image/gif" and gif_is_animated(file)
+            kind = _kind_of(content_type, animated)
+            dims = image_size(head) if content_type.startswith("image/") else None
+            if dims:  # Attachmentable#check_image_dimension raises before the validations
+                width, height = dims
+                if content_type == "image/gif" and width * height > GIF_MATRIX_LIMIT:
+                    raise _Invalid(f"{width}x{height} GIF files are not supported")
+                if width * height > limits["image_matrix_limit"]:
+                    raise _Invalid(f"{width}x{height} images are not supported")
+            errors: list[str] = []
+            if content_type not in limits["supported_mime_types"]:
+                # validates_attachment_content_type (docs: methods/media, 422)
+                errors += ["File content type is invalid", "File is invalid"]
+            # validates_attachment_size less_than: IMAGE_LIMIT, or VIDEO_LIMIT if
+            # larger_media_format? (a GIF is still an image when it is validated)
+            larger = kind in ("video", "audio")
+            limit = limits["video_size_limit" if larger else "image_size_limit"]
+            if len(file) >= limit:
+                errors += [
+                    f"File file size must be less than {human_size(limit)}",
+                    f"File must be less than {human_size(limit)}",
+                ]
+            errors += self._description_errors(description)
+            if errors:
+                raise _Invalid("Validation failed: " + ", ".join(errors))
+            delayed = v2 and larger  # MediaAttachment#delay_processing?
+            ready_at = time.time() + (self.media_processing_seconds if delayed else 0.0)
+            item = self._create_media(
+                user,
+                file,
+                head,
+                file[-_HEAD_BYTES:],
+                len(file),
+                content_type,
+                kind,
+                description,
+                "api",
+                ready_at,
+            )
+            if fields.get("focus"):
+                item.focus = self._parse_focus(fields["focus"])
+            return json_response(self._media_json(item, pending=delayed), 202 if delayed else 200)
+
+    def _own_media(self, request: Request) -> tuple[_Media | None, Response | None]:
+        """``current_account.media_attachments.where(status_id: nil).find(params[:id])``."""
+        user, error = self._viewer(request, required=True)
+        if error or user is None:
+            return None, error or self.error_response(401, "The access token is invalid")
+        item = self._media.get(_ruby_to_i(request.path_params["id"]))
+        if item is None or item.account_id != user.id or item.status_id is not None:
+            return None, self.error_response(404, "Record not found")
+        return item, None
+
+    def _show_media(self, request: Request) -> Response:
+        """Api::V1::MediaController#show: 206 while processing, then 200."""
+        with self._lock:
+            item, error = self._own_media(request)
+            if error or item is None:
+                return error  # type: ignore[return-value]
+            return json_response(self._media_json(item), 200 if item.processed() else 206)
+
+    def _update_media(self, request: Request) -> Response:
+        """Api::V1::MediaController#update: description and focus, before it is attached."""
+        fields = self._media_fields(request)
+        with self._lock:
+            item, error = self._own_media(request)
+            if error or item is None:
+                return error  # type: ignore[return-value]
+            if "description" in fields:
+                description = fields["description"]
+                errors = self._description_errors(description)
+                if errors:
+                    raise _Invalid("Validation failed: " + ", ".join(errors))
+                item.description = description
+            if fields.get("focus"):
+                item.focus = self._parse_focus(fields["focus"]) or item.focus
+            return json_response(self._media_json(item), 200 if item.processed() else 206)
+
+    def _download_media(self, request: Request) -> Response:
+        """The files behind ``url`` and ``preview_url``, streamed from disk, no token needed."""
+        with self._lock:
+            item = self._media.get(_ruby_to_i(request.path_params["id"]))
+        name, style = request.path_params["name"], request.path_params["style"]
+        if item is not None and item.processed():
+            if name == item.name and (style == "original" or item.type in ("image", "unknown")):
+                return Response(200, item.path, {"Content-Type": item.content_type})
+            stem = item.name.rsplit(".", 1)[0]
+            if style == "small" and item.type in ("video", "gifv") and name == f"{stem}.png":
+                return Response(200, _PREVIEW_PNG, {"Content-Type": "image/png"})
+        return self.error_response(404, "Not Found")
+
     # -- control API ------------------------------------------------------------------------
     def _control_users(self, request: Request) -> Response:
         data = request.json() or {}
@@ -1063,9 +1763,17 @@ class MastodonSandbox(SandboxServer):
                 in_reply_to_id=data.get("in_reply_to_id"),
                 spoiler_text=data.get("spoiler_text", ""),
                 reblog_of=data.get("reblog_of"),
+                media=[
+                    {**item, "data": base64.b64decode(item.get("data") or "")}
+                    for item in data.get("media") or []
+                ]
+                or None,
+                sensitive=bool(data.get("sensitive", False)),
             )
         except KeyError as exc:
             return json_response({"error": f"not found: {exc}"}, 404)
+        except (TypeError, ValueError) as exc:
+            return json_response({"error": str(exc)}, 422)
         return json_response(status, 201)
 
     def _control_posts(self, request: Request) -> Response:
@@ -1085,3 +1793,19 @@ class MastodonSandbox(SandboxServer):
         data = request.json() or {}
         self.set_rate_limit(int(data["limit"]), float(data.get("window_s", 300)))
         return json_response({"limit": self._rl_limit, "window_s": self._rl_window})
+
+    def _control_media(self, request: Request) -> Response:
+        info = self.media(request.path_params["id"])
+        if info is None:
+            return json_response({"error": "not found"}, 404)
+        return json_response({**info, "path": str(info["path"])})
+
+    def _control_uploads(self, request: Request) -> Response:
+        return json_response([{**m, "path": str(m["path"])} for m in self.uploads()])
+
+    def _control_media_limits(self, request: Request) -> Response:
+        try:
+            self.set_media_limits(**(request.json() or {}))
+        except (TypeError, ValueError) as exc:
+            return json_response({"error": str(exc)}, 422)
+        return json_response(self.media_limits())

@@ -12,15 +12,20 @@ and a JSON control API under ``/_sandbox/``.
 
 from __future__ import annotations
 
+import base64
 import hmac
+import math
 import re
 import secrets
+import shutil
 import string
+import tempfile
 import time
 import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 import regex
@@ -273,6 +278,12 @@ ENDPOINT_DEFAULTS: dict[str, int] = {  # per user per 15 min (api-facts §2, rat
     "GET /2/users/me": 75,
     "GET /2/tweets/:id": 900,
     "GET /2/tweets": 900,
+    "POST /2/media/upload": 500,
+    "POST /2/media/upload/initialize": 1875,
+    "POST /2/media/upload/:id/append": 1875,
+    "POST /2/media/upload/:id/finalize": 1875,
+    "GET /2/media/upload": 1000,
+    "POST /2/media/metadata": 500,
 }
 DEFAULT_WINDOW_S = 900.0
 
@@ -308,6 +319,149 @@ def _lang(text: str) -> str:
     if not regex.search(r"\p{L}", body):
         return "und"
     return "en"
+
+
+# --------------------------------------------------------------------------------------
+# Media (XD:x-api/media/*, api-facts §1)
+# --------------------------------------------------------------------------------------
+
+MIB = 1024 * 1024
+# Upload limits by category family (XD:x-api/media/introduction.mdx; the 512 MB video figure
+# is the one api-facts §1 quotes; newer best-practices.mdx says 8 GB for Post video).
+DEFAULT_MEDIA_LIMITS = {"tweet_image": 5 * MIB, "tweet_gif": 15 * MIB, "tweet_video": 512 * MIB}
+MEDIA_CATEGORIES = {  # category -> family (a key of media_limits)
+    "tweet_image": "tweet_image",
+    "dm_image": "tweet_image",
+    "tweet_gif": "tweet_gif",
+    "dm_gif": "tweet_gif",
+    "tweet_video": "tweet_video",
+    "amplify_video": "tweet_video",
+    "dm_video": "tweet_video",
+}
+# INIT `media_type` enum (XD openapi.json, docs.x.com/x-api/media/initialize-media-upload)
+MEDIA_TYPES = (
+    "video/mp4",
+    "video/webm",
+    "video/mp2t",
+    "video/quicktime",
+    "text/srt",
+    "text/vtt",
+    "image/jpeg",
+    "image/gif",
+    "image/bmp",
+    "image/png",
+    "image/webp",
+    "image/pjpeg",
+    "image/tiff",
+    "model/gltf-binary",
+    "model/vnd.usdz+zip",
+)
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
+VIDEO_TYPES = ("video/mp4", "video/quicktime")
+# media_key prefixes seen on live X: 3_ image, 7_ video, 13_ amplify_video, 16_ animated GIF
+# (XD:…/media-upload-chunked.mdx; abraham/twitteroauth#1222; plhery/node-twitter-api-v2#519)
+_KEY_PREFIX = {"photo": "3", "video": "7", "animated_gif": "16"}
+_EXT = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "image/gif": "gif",
+    "video/mp4": "mp4",
+    "video/quicktime": "mov",
+}
+ALT_TEXT_MAX = 1000
+DEFAULT_MEDIA_TTL = 86400  # `expires_after_secs` after upload (xurl#18, chunked quickstart)
+VIDEO_BIT_RATE = 2176000
+# Upload error messages. "Not found": xdevplatform/xurl#18 (STATUS of an unknown or
+# unprocessed media). "media type unrecognized.": sferik/x-ruby#14 and #54 (FINALIZE of
+# bytes X cannot decode). "Your media IDs are invalid.": abraham/twitteroauth#1222,
+# plhery/node-twitter-api-v2#336 (POST /2/tweets with a pending, unknown or foreign media).
+MEDIA_NOT_FOUND = "BadRequest: Not found"
+MEDIA_UNRECOGNIZED = "media type unrecognized."
+MEDIA_IDS_INVALID = "Your media IDs are invalid."
+SEGMENTS_MISMATCH = "Segments do not add up to provided total file size."  # v1.1 wording
+PROCESSING_ERROR = {"code": 1, "name": "InvalidMedia", "message": "Unsupported video format"}
+# A 16x9 grey JPEG served as the preview image of videos and GIFs.
+_THUMBNAIL = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDABALDA4MChAODQ4SERATGCgaGBYWGDEjJR0oOjM9PDkzODdASFxOQERX"
+    "RTc4UG1RV19iZ2hnPk1xeXBkeFxlZ2P/2wBDARESEhgVGC8aGi9jQjhCY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2Nj"
+    "Y2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2P/wAARCAAJABADASIAAhEBAxEB/8QAHwAAAQUBAQEBAQEAAAAAAAAA"
+    "AAECAwQFBgcICQoL/8QAtRAAAgEDAwIEAwUFBAQAAAF9AQIDAAQRBRIhMUEGE1FhByJxFDKBkaEII0KxwRVS0fAk"
+    "M2JyggkKFhcYGRolJicoKSo0NTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKT"
+    "lJWWl5iZmqKjpKWmp6ipqrKztLW2t7i5usLDxMXGx8jJytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/8QA"
+    "HwEAAwEBAQEBAQEBAQAAAAAAAAECAwQFBgcICQoL/8QAtREAAgECBAQDBAcFBAQAAQJ3AAECAxEEBSExBhJBUQdh"
+    "cRMiMoEIFEKRobHBCSMzUvAVYnLRChYkNOEl8RcYGRomJygpKjU2Nzg5OkNERUZHSElKU1RVVldYWVpjZGVmZ2hp"
+    "anN0dXZ3eHl6goOEhYaHiImKkpOUlZaXmJmaoqOkpaanqKmqsrO0tba3uLm6wsPExcbHyMnK0tPU1dbX2Nna4uPk"
+    "5ebn6Onq8vP09fb3+Pn6/9oADAMBAAIRAxEAPwDk6KKKAP/Z"
+)
+
+
+def sniff_media_type(head: bytes) -> str | None:
+    """The content type of media bytes by their magic numbers; None if X would not take it
+    (HEIC/AVIF, WebM, BMP, ...). X decodes the bytes, it does not trust the declared type."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand == b"qt  ":
+            return "video/quicktime"
+        if brand in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif"):
+            return None
+        return "video/mp4"
+    return None
+
+
+def _image_size(path: Path, content_type: str) -> tuple[int | None, int | None]:
+    """Width and height read from an image file's header (None, None if not found)."""
+    with path.open("rb") as file:
+        head = file.read(64)
+        if content_type == "image/png" and len(head) >= 24:
+            return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+        if content_type == "image/gif" and len(head) >= 10:
+            return int.from_bytes(head[6:8], "little"), int.from_bytes(head[8:10], "little")
+        if content_type == "image/webp" and len(head) >= 30:
+            chunk = head[12:16]
+            if chunk == b"VP8X":
+                w = int.from_bytes(head[24:27], "little") + 1
+                return w, int.from_bytes(head[27:30], "little") + 1
+            if chunk == b"VP8 ":
+                w = int.from_bytes(head[26:28], "little") & 0x3FFF
+                return w, int.from_bytes(head[28:30], "little") & 0x3FFF
+            if chunk == b"VP8L":
+                bits = int.from_bytes(head[21:25], "little")
+                return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+        if content_type == "image/jpeg":
+            return _jpeg_size(file)
+    return None, None
+
+
+def _jpeg_size(file: Any) -> tuple[int | None, int | None]:
+    file.seek(2)
+    while True:
+        marker = file.read(2)
+        if len(marker) < 2 or marker[0] != 0xFF:
+            return None, None
+        if marker[1] in (0xD8, 0x01) or 0xD0 <= marker[1] <= 0xD7:
+            continue
+        length = int.from_bytes(file.read(2), "big")
+        if marker[1] in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE):
+            data = file.read(5)
+            return int.from_bytes(data[3:5], "big"), int.from_bytes(data[1:3], "big")
+        file.seek(length - 2, 1)
+
+
+def _media_kind(content_type: str | None, family: str) -> str:
+    if family == "tweet_video":
+        return "video"
+    if family == "tweet_gif":
+        return "animated_gif"
+    return "photo"
 
 
 # --------------------------------------------------------------------------------------
@@ -354,8 +508,21 @@ class XSandbox(SandboxServer):
         *,
         reply_restriction: bool = False,
         self_replies_allowed: bool = True,
+        media_processing_seconds: float = 0.5,
+        media_ttl: float = DEFAULT_MEDIA_TTL,
+        media_link_in_text: bool = True,
     ) -> None:
         super().__init__(host, port)
+        # Real X ends a post's text with a t.co link to its media; False leaves it out.
+        self.media_link_in_text = media_link_in_text
+        # Media bytes live on disk only, in this per-server directory (removed by stop()).
+        self._media_dir = Path(tempfile.mkdtemp(prefix="birdbridge-x-media-"))
+        self._media: dict[str, dict[str, Any]] = {}  # by media id
+        self._media_by_key: dict[str, str] = {}
+        self._last_media_id = 1900000000000000000
+        self.media_processing_seconds = float(media_processing_seconds)  # keep <= 1 s
+        self.media_ttl = float(media_ttl)  # expires_after_secs of uploaded media
+        self.media_limits: dict[str, int] = dict(DEFAULT_MEDIA_LIMITS)  # bytes, by category
         self.reply_restriction = reply_restriction
         self.self_replies_allowed = self_replies_allowed
         self.consumer_key = _rand(25)
@@ -386,6 +553,34 @@ class XSandbox(SandboxServer):
             r"/2/tweets/(?P<id>[^/]+)",
             self._api("DELETE /2/tweets/:id", self._delete, user_only=True),
         )
+        media_routes = (
+            ("POST", r"/2/media/upload", "POST /2/media/upload", self._media_upload),
+            ("GET", r"/2/media/upload", "GET /2/media/upload", self._media_status),
+            (
+                "POST",
+                r"/2/media/upload/initialize",
+                "POST /2/media/upload/initialize",
+                self._media_init,
+            ),
+            (
+                "POST",
+                r"/2/media/upload/(?P<id>[^/]+)/append",
+                "POST /2/media/upload/:id/append",
+                self._media_append,
+            ),
+            (
+                "POST",
+                r"/2/media/upload/(?P<id>[^/]+)/finalize",
+                "POST /2/media/upload/:id/finalize",
+                self._media_finalize,
+            ),
+            ("POST", r"/2/media/metadata", "POST /2/media/metadata", self._media_metadata),
+        )
+        for method, pattern, key, handler in media_routes:
+            self.route(method, pattern, self._api(key, handler, user_only=True))
+        self.route("GET", r"/media/(?P<name>[^/]+)", self._media_download)
+        self.route("HEAD", r"/media/(?P<name>[^/]+)", self._media_download)
+        self.route("GET", r"/_sandbox/uploads", self._control_uploads)
         self.route("POST", r"/_sandbox/users", self._control_create_user)
         self.route("POST", r"/_sandbox/posts", self._control_create_post)
         self.route("GET", r"/_sandbox/posts", self._control_posts)
@@ -425,10 +620,17 @@ class XSandbox(SandboxServer):
         quote_id: str | None = None,
         retweet_of: str | None = None,
         created_at: datetime | None = None,
+        media: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Post as the user would in the app: no length, duplicate or rate checks."""
+        """Post as the user would in the app: no length, duplicate, rate or media limits.
+
+        ``media``: dicts of ``type`` (photo | animated_gif | video), ``data`` (bytes or a
+        path, copied into the store), and optional ``content_type`` (sniffed if missing),
+        ``alt_text``, ``width``, ``height``, ``duration_ms``.
+        """
         with self._lock:
             author = self._user_by_name(username)
+            media_ids = [self._store_control_media(author, item)["id"] for item in media or []]
             record = self._store(
                 author,
                 text,
@@ -436,6 +638,7 @@ class XSandbox(SandboxServer):
                 quote_id=quote_id,
                 retweet_of=retweet_of,
                 created_at=created_at,
+                media_ids=media_ids,
             )
             return self._render(record)
 
@@ -473,6 +676,483 @@ class XSandbox(SandboxServer):
     def user(self, username: str) -> XUser:
         with self._lock:
             return self._user_by_name(username)
+
+    def stop(self) -> None:
+        try:
+            super().stop()
+        finally:
+            shutil.rmtree(self._media_dir, ignore_errors=True)
+
+    # -- media: Python API ---------------------------------------------------------------
+    def media(self, media_id_or_key: str) -> dict[str, Any] | None:
+        """What the server holds for a media id or media_key (None if unknown)."""
+        with self._lock:
+            key = str(media_id_or_key)
+            rec = self._media.get(key) or self._media.get(self._media_by_key.get(key, ""))
+            return self._media_info(rec) if rec else None
+
+    def uploads(self) -> list[dict[str, Any]]:
+        """Media created through the upload endpoints (not the control API), oldest first."""
+        with self._lock:
+            rows = sorted(self._media.values(), key=lambda r: int(r["id"]))
+            return [self._media_info(r) for r in rows if r["uploaded"]]
+
+    def _media_info(self, rec: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": rec["id"],
+            "media_key": rec["key"],
+            "type": rec["type"],
+            "category": rec["category"],
+            "content_type": rec["content_type"],
+            "size": rec["size"],
+            "alt_text": rec["alt_text"],
+            "state": self._media_state(rec, time.time()),
+            "owner": rec["owner"],
+            "path": rec["path"],
+            "uploaded": rec["uploaded"],
+            "width": rec["width"],
+            "height": rec["height"],
+            "expires_at": rec["expires_at"],
+        }
+
+    # -- media: storage (call with the lock held) -----------------------------------------
+    def _new_media(
+        self,
+        owner_id: str,
+        category: str,
+        *,
+        uploaded: bool,
+        total_bytes: int | None = None,
+        media_type: str | None = None,
+    ) -> dict[str, Any]:
+        self._last_media_id = max(self._last_media_id + 1, int(self._new_tweet_id()))
+        media_id = str(self._last_media_id)
+        family = MEDIA_CATEGORIES[category]
+        kind = {"tweet_image": "photo", "tweet_gif": "animated_gif", "tweet_video": "video"}[family]
+        prefix = "13" if category == "amplify_video" else _KEY_PREFIX[kind]
+        now = time.time()
+        rec: dict[str, Any] = {
+            "id": media_id,
+            "key": f"{prefix}_{media_id}",
+            "owner": owner_id,
+            "category": category,
+            "family": family,
+            "type": kind,
+            "declared_type": media_type,
+            "content_type": None,
+            "path": self._media_dir / media_id,
+            "size": 0,
+            "total_bytes": total_bytes,
+            "segments": {},  # segment_index -> bytes written to its part file
+            "state": "uploading",  # -> succeeded | failed | processing (see _media_state)
+            "processing_seconds": 0.0,
+            "finalized_at": None,
+            "valid": True,
+            "expires_at": now + self.media_ttl,
+            "alt_text": None,
+            "width": None,
+            "height": None,
+            "duration_ms": None,
+            "uploaded": uploaded,
+        }
+        self._media[media_id] = rec
+        self._media_by_key[rec["key"]] = media_id
+        return rec
+
+    def _drop_media(self, rec: dict[str, Any]) -> None:
+        for index in rec["segments"]:
+            self._part_path(rec, index).unlink(missing_ok=True)
+        rec["path"].unlink(missing_ok=True)
+        self._media.pop(rec["id"], None)
+        self._media_by_key.pop(rec["key"], None)
+
+    def _part_path(self, rec: dict[str, Any], index: int) -> Path:
+        return self._media_dir / f"{rec['id']}.part{index}"
+
+    def _write_segment(self, rec: dict[str, Any], index: int, data: bytes) -> None:
+        # One file per segment: a retried APPEND of the same segment replaces it, as X allows
+        # ("Failed chunks can be retried individually", XD:…/media-upload-chunked.mdx).
+        self._part_path(rec, index).write_bytes(data)
+        rec["segments"][index] = len(data)
+
+    def _finalize(self, rec: dict[str, Any]) -> Response | None:
+        """Join the segments on disk, check size and type; an error Response or None."""
+        if rec["state"] != "uploading":
+            return None  # finalized before: answer with the current state
+        size = sum(rec["segments"].values())
+        if size != rec["total_bytes"]:
+            return self.error_response(400, SEGMENTS_MISMATCH)
+        limit = self.media_limits[rec["family"]]
+        if size > limit:
+            return self.error_response(400, f"File size exceeds {limit} bytes.")
+        with rec["path"].open("wb") as out:
+            for index in sorted(rec["segments"]):
+                part = self._part_path(rec, index)
+                with part.open("rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+                part.unlink()
+        rec["segments"] = {}
+        with rec["path"].open("rb") as file:
+            sniffed = sniff_media_type(file.read(32))
+        rec["size"] = size
+        rec["content_type"] = sniffed or rec["declared_type"] or "application/octet-stream"
+        rec["finalized_at"] = time.time()
+        if rec["family"] == "tweet_image":
+            if sniffed not in IMAGE_TYPES:
+                rec["state"], rec["valid"] = "failed", False
+                return self.error_response(400, MEDIA_UNRECOGNIZED)
+            rec["state"] = "succeeded"
+            rec["width"], rec["height"] = _image_size(rec["path"], sniffed)
+            return None
+        # GIFs and videos are transcoded asynchronously: pending -> in_progress -> result.
+        expected = ("image/gif",) if rec["family"] == "tweet_gif" else VIDEO_TYPES
+        rec["valid"] = sniffed in expected
+        rec["state"] = "processing"
+        rec["processing_seconds"] = float(self.media_processing_seconds)
+        if rec["valid"] and sniffed == "image/gif":
+            rec["width"], rec["height"] = _image_size(rec["path"], sniffed)
+        elif rec["valid"]:
+            rec["width"], rec["height"], rec["duration_ms"] = 1280, 720, 10000
+        return None
+
+    def _media_state(self, rec: dict[str, Any], now: float) -> str:
+        if rec["state"] != "processing":
+            return str(rec["state"])
+        elapsed, total = now - rec["finalized_at"], rec["processing_seconds"]
+        if elapsed >= total:
+            return "succeeded" if rec["valid"] else "failed"
+        return "pending" if elapsed < total / 2 else "in_progress"
+
+    def _processing_info(self, rec: dict[str, Any], now: float) -> dict[str, Any]:
+        state = self._media_state(rec, now)
+        info: dict[str, Any] = {"state": state}
+        elapsed, total = now - rec["finalized_at"], rec["processing_seconds"]
+        if state in ("pending", "in_progress"):
+            # X reports whole seconds, at least 1 (XD:…/media-upload-chunked.mdx example)
+            info["check_after_secs"] = max(1, math.ceil(total - elapsed))
+            if state == "in_progress":
+                info["progress_percent"] = min(99, int(100 * elapsed / total))
+        elif state == "succeeded":
+            info["progress_percent"] = 100
+        else:  # the v1.1 STATUS reference's failed example
+            info["progress_percent"] = 99
+            info["error"] = dict(PROCESSING_ERROR)
+        return info
+
+    def _upload_data(self, rec: dict[str, Any], now: float) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": rec["id"],
+            "media_key": rec["key"],
+            "size": rec["size"],
+            "expires_after_secs": max(0, round(rec["expires_at"] - now)),
+        }
+        if rec["state"] == "processing":
+            data["processing_info"] = self._processing_info(rec, now)
+            if data["processing_info"]["state"] == "succeeded" and rec["type"] == "video":
+                data["video"] = {"video_type": rec["content_type"]}
+        elif rec["type"] == "photo":
+            data["image"] = {
+                "image_type": rec["content_type"],
+                "w": rec["width"],
+                "h": rec["height"],
+            }
+        return data
+
+    def _owned_media(self, auth: _Auth, media_id: Any) -> dict[str, Any] | None:
+        rec = self._media.get(str(media_id or ""))
+        if rec is None or auth.user is None or rec["owner"] != auth.user.id:
+            return None
+        return rec if time.time() < rec["expires_at"] else None
+
+    def _store_control_media(self, author: XUser, item: dict[str, Any]) -> dict[str, Any]:
+        """Media attached in the app: copied into the store, no limits, ready at once."""
+        kind = item.get("type", "photo")
+        categories = {"photo": "tweet_image", "animated_gif": "tweet_gif", "video": "tweet_video"}
+        if kind not in categories:
+            raise ValueError(f"media type must be one of {sorted(categories)}, not {kind!r}")
+        rec = self._new_media(author.id, categories[kind], uploaded=False)
+        data = item["data"]
+        if isinstance(data, bytes | bytearray | memoryview):
+            rec["path"].write_bytes(bytes(data))
+        else:
+            shutil.copyfile(Path(data), rec["path"])
+        with rec["path"].open("rb") as file:
+            sniffed = sniff_media_type(file.read(32))
+        default_type = {"photo": "image/jpeg", "animated_gif": "image/gif", "video": "video/mp4"}
+        content_type = item.get("content_type") or sniffed or default_type[kind]
+        width, height = (None, None)
+        if content_type in IMAGE_TYPES:
+            width, height = _image_size(rec["path"], content_type)
+        elif kind == "video":
+            width, height = 1280, 720
+        size = rec["path"].stat().st_size
+        rec.update(
+            content_type=content_type,
+            size=size,
+            total_bytes=size,
+            state="succeeded",
+            finalized_at=time.time(),
+            alt_text=item.get("alt_text"),
+            width=item.get("width") or width,
+            height=item.get("height") or height,
+            duration_ms=item.get("duration_ms") or (10000 if kind == "video" else None),
+        )
+        return rec
+
+    def _render_media(self, rec: dict[str, Any], fields: set[str]) -> dict[str, Any]:
+        """The v2 media object: media_key and type always, the rest per ``media.fields``."""
+        out: dict[str, Any] = {"media_key": rec["key"], "type": rec["type"]}
+        base = f"{self.url}/media/{rec['key']}"
+        moving = rec["type"] != "photo"
+        if "url" in fields and not moving:  # pbs.twimg.com/media/<id>.jpg on real X
+            out["url"] = f"{base}.{_EXT.get(rec['content_type'], 'jpg')}"
+        if "preview_image_url" in fields and moving:
+            out["preview_image_url"] = f"{base}_thumb.jpg"
+        if "variants" in fields and moving:
+            if rec["type"] == "video":  # several mp4 bit rates plus HLS, as video.twimg.com
+                out["variants"] = [
+                    {"bit_rate": VIDEO_BIT_RATE, "content_type": "video/mp4", "url": f"{base}.mp4"},
+                    {"content_type": "application/x-mpegURL", "url": f"{base}.m3u8"},
+                    {"bit_rate": 256000, "content_type": "video/mp4", "url": f"{base}.mp4?low"},
+                ]
+            else:  # an animated GIF is served as one silent mp4 with bit_rate 0
+                out["variants"] = [
+                    {"bit_rate": 0, "content_type": "video/mp4", "url": f"{base}.mp4"}
+                ]
+        if "width" in fields and rec["width"]:
+            out["width"] = rec["width"]
+        if "height" in fields and rec["height"]:
+            out["height"] = rec["height"]
+        if "duration_ms" in fields and rec["type"] == "video" and rec["duration_ms"]:
+            out["duration_ms"] = rec["duration_ms"]
+        if "alt_text" in fields and rec["alt_text"]:
+            out["alt_text"] = rec["alt_text"]
+        return out
+
+    def _check_media_ids(self, author: XUser, media: Any) -> Response | None:
+        """POST /2/tweets `media`: schema errors in the networknt style X uses
+        (plhery/node-twitter-api-v2#539), anything else "Your media IDs are invalid."."""
+        ids = media.get("media_ids") if isinstance(media, dict) else None
+        param = "media.media_ids"
+        if ids is None:
+            return invalid_request(param, [], "$.media.media_ids: is missing but it is required")
+        if not isinstance(ids, list):
+            return invalid_request(param, ids, "$.media.media_ids: string found, array expected")
+        if not ids:
+            return invalid_request(
+                param, [], "$.media.media_ids: there must be a minimum of 1 items in the array"
+            )
+        if len(ids) > 4:
+            return invalid_request(
+                param, ids, "$.media.media_ids: there must be a maximum of 4 items in the array"
+            )
+        now = time.time()
+        kinds = []
+        for media_id in ids:
+            rec = self._media.get(str(media_id))
+            if (
+                rec is None
+                or rec["owner"] != author.id
+                or now >= rec["expires_at"]
+                or self._media_state(rec, now) != "succeeded"
+                or rec["category"].startswith("dm_")
+            ):
+                return invalid_request(param, ids, MEDIA_IDS_INVALID)
+            kinds.append(rec["type"])
+        # up to 4 photos, or exactly 1 animated GIF or 1 video (XD:…/best-practices.mdx)
+        if len(kinds) > 1 and any(k != "photo" for k in kinds):
+            return invalid_request(param, ids, MEDIA_IDS_INVALID)
+        return None
+
+    # -- media: handlers -------------------------------------------------------------------
+    def _media_upload(self, request: Request, auth: _Auth) -> Response:
+        """POST /2/media/upload: one-shot upload, or the older ``command=`` form."""
+        fields = _upload_fields(request)
+        command = str(fields.get("command") or "").upper()
+        if command == "INIT":
+            return self._media_init_fields(fields, auth)
+        if command == "APPEND":
+            return self._media_append_fields(fields, auth, fields.get("media_id"))
+        if command == "FINALIZE":
+            return self._media_finalize_id(auth, fields.get("media_id"))
+        if command:
+            return invalid_request(
+                "command",
+                command,
+                "$.command: does not have a value in the enumeration [INIT, APPEND, FINALIZE]",
+            )
+        media = fields.get("media")
+        if not isinstance(media, bytes) or not media:
+            return invalid_request("media", [], "$.media: is missing but it is required")
+        sniffed = sniff_media_type(media[:32])
+        category = str(fields.get("media_category") or "")
+        if not category:
+            category = "tweet_video" if sniffed in VIDEO_TYPES else "tweet_image"
+        if category not in MEDIA_CATEGORIES:
+            return _enum_error("media_category", category, list(MEDIA_CATEGORIES))
+        assert auth.user is not None
+        rec = self._new_media(
+            auth.user.id,
+            category,
+            uploaded=True,
+            total_bytes=len(media),
+            media_type=fields.get("media_type"),
+        )
+        self._write_segment(rec, 0, media)
+        error = self._finalize(rec)
+        if error is not None:
+            self._drop_media(rec)  # no media id was handed out
+            return error
+        return json_response({"data": self._upload_data(rec, time.time())})
+
+    def _media_init(self, request: Request, auth: _Auth) -> Response:
+        return self._media_init_fields(_upload_fields(request), auth)
+
+    def _media_init_fields(self, fields: dict[str, Any], auth: _Auth) -> Response:
+        media_type = fields.get("media_type")
+        if media_type is None:
+            return invalid_request("media_type", [], "$.media_type: is missing but it is required")
+        if media_type not in MEDIA_TYPES:
+            return _enum_error("media_type", media_type, list(MEDIA_TYPES))
+        raw_total = fields.get("total_bytes")
+        if raw_total is None:
+            return invalid_request(
+                "total_bytes", [], "$.total_bytes: is missing but it is required"
+            )
+        try:
+            total = int(raw_total)
+        except (TypeError, ValueError):
+            return invalid_request(
+                "total_bytes", raw_total, "$.total_bytes: string found, integer expected"
+            )
+        if not 0 <= total <= 17179869184:
+            return invalid_request(
+                "total_bytes", total, "$.total_bytes: must have a maximum value of 17179869184"
+            )
+        category = fields.get("media_category") or (
+            "tweet_video" if str(media_type).startswith("video/") else "tweet_image"
+        )
+        if category not in MEDIA_CATEGORIES:
+            return _enum_error("media_category", category, list(MEDIA_CATEGORIES))
+        limit = self.media_limits[MEDIA_CATEGORIES[category]]
+        if total > limit:
+            return self.error_response(400, f"File size exceeds {limit} bytes.")
+        assert auth.user is not None
+        rec = self._new_media(
+            auth.user.id, category, uploaded=True, total_bytes=total, media_type=media_type
+        )
+        data = {
+            "id": rec["id"],
+            "media_key": rec["key"],
+            "expires_after_secs": int(self.media_ttl),
+        }
+        return json_response({"data": data})
+
+    def _media_append(self, request: Request, auth: _Auth) -> Response:
+        return self._media_append_fields(_upload_fields(request), auth, request.path_params["id"])
+
+    def _media_append_fields(self, fields: dict[str, Any], auth: _Auth, media_id: Any) -> Response:
+        rec = self._owned_media(auth, media_id)
+        if rec is None or rec["state"] != "uploading":
+            return self.error_response(400, MEDIA_NOT_FOUND)
+        raw = fields.get("segment_index")
+        if raw is None:
+            return invalid_request(
+                "segment_index", [], "$.segment_index: is missing but it is required"
+            )
+        try:
+            index = int(raw)
+        except (TypeError, ValueError):
+            return invalid_request(
+                "segment_index", raw, "$.segment_index: string found, integer expected"
+            )
+        if not 0 <= index <= 999:
+            bound = "maximum value of 999" if index > 999 else "minimum value of 0"
+            return invalid_request("segment_index", raw, f"$.segment_index: must have a {bound}")
+        media = fields.get("media")
+        if not isinstance(media, bytes):
+            return invalid_request("media", [], "$.media: is missing but it is required")
+        self._write_segment(rec, index, media)
+        return json_response({"data": {"expires_at": int(rec["expires_at"])}})
+
+    def _media_finalize(self, request: Request, auth: _Auth) -> Response:
+        return self._media_finalize_id(auth, request.path_params["id"])
+
+    def _media_finalize_id(self, auth: _Auth, media_id: Any) -> Response:
+        rec = self._owned_media(auth, media_id)
+        if rec is None:
+            return self.error_response(400, MEDIA_NOT_FOUND)
+        error = self._finalize(rec)
+        if error is not None:
+            return error
+        if rec["state"] == "failed":
+            return self.error_response(400, MEDIA_UNRECOGNIZED)
+        return json_response({"data": self._upload_data(rec, time.time())})
+
+    def _media_status(self, request: Request, auth: _Auth) -> Response:
+        command = request.arg("command")
+        if command != "STATUS":
+            return _enum_error("command", command or "", ["STATUS"])
+        rec = self._owned_media(auth, request.arg("media_id"))
+        # An image has no processing_info and STATUS answers Not found (xdevplatform/xurl#18)
+        if rec is None or rec["state"] != "processing":
+            return self.error_response(400, MEDIA_NOT_FOUND)
+        return json_response({"data": self._upload_data(rec, time.time())})
+
+    def _media_metadata(self, request: Request, auth: _Auth) -> Response:
+        """POST /2/media/metadata (XD openapi.json, docs.x.com/x-api/media/create-media-metadata)
+        answers ``{"data": {"id", "associated_metadata": {"alt_text": {"text"}}}}``."""
+        body = request.json()
+        if not isinstance(body, dict):
+            return self.error_response(400, "Request body is not valid JSON.")
+        media_id = body.get("id")
+        if not media_id:
+            return invalid_request("id", [], "$.id: is missing but it is required")
+        metadata = body.get("metadata") or {}
+        alt = metadata.get("alt_text") if isinstance(metadata, dict) else None
+        text = alt.get("text") if isinstance(alt, dict) else None
+        if alt is not None and not isinstance(text, str):
+            return invalid_request(
+                "metadata.alt_text.text",
+                [],
+                "$.metadata.alt_text.text: is missing but it is required",
+            )
+        if text is not None and len(text) > ALT_TEXT_MAX:
+            return invalid_request(
+                "metadata.alt_text.text",
+                text,
+                f"$.metadata.alt_text.text: may only be {ALT_TEXT_MAX} characters long",
+            )
+        rec = self._owned_media(auth, media_id)
+        if rec is None:
+            return self.error_response(400, MEDIA_NOT_FOUND)
+        associated: dict[str, Any] = {}
+        if text is not None:
+            rec["alt_text"] = text
+            associated["alt_text"] = {"text": text}
+        return json_response({"data": {"id": rec["id"], "associated_metadata": associated}})
+
+    def _media_download(self, request: Request) -> Response:
+        """The files behind `url` and `variants` (pbs.twimg.com / video.twimg.com: no auth)."""
+        name = request.path_params["name"]
+        thumb = name.endswith("_thumb.jpg")
+        key, _, ext = name.removesuffix("_thumb.jpg").partition(".")
+        with self._lock:
+            rec = self._media.get(self._media_by_key.get(key, ""))
+            ready = rec is not None and self._media_state(rec, time.time()) == "succeeded"
+        if rec is None or not ready:
+            return Response(404, b"Not Found", {"Content-Type": "text/plain"})
+        if thumb:
+            return Response(200, _THUMBNAIL, {"Content-Type": "image/jpeg"})
+        if ext == "m3u8" and rec["type"] == "video":
+            playlist = (
+                "#EXTM3U\n"
+                f"#EXT-X-STREAM-INF:BANDWIDTH={VIDEO_BIT_RATE},"
+                f"RESOLUTION={rec['width']}x{rec['height']}\n"
+                f"{self.url}/media/{key}.mp4\n"
+            )
+            return Response(200, playlist, {"Content-Type": "application/x-mpegURL"})
+        return Response(200, rec["path"], {"Content-Type": rec["content_type"]})
 
     # -- overrides of the base ---------------------------------------------------------
     def error_response(self, status: int, message: str) -> Response:
@@ -688,7 +1368,8 @@ class XSandbox(SandboxServer):
         if not isinstance(body, dict):
             return self.error_response(400, "Request body must be a JSON object")
         text = body.get("text")
-        media_ids = (body.get("media") or {}).get("media_ids") or []
+        media = body.get("media")
+        media_ids = (media.get("media_ids") if isinstance(media, dict) else None) or []
         if text is None and not media_ids:
             return invalid_request("text", [], "$.text: is missing but it is required")
         if not isinstance(text, str | None):
@@ -713,6 +1394,10 @@ class XSandbox(SandboxServer):
                 return json_response(problem(403, QUOTE_DELETED_DETAIL), 403)
         if parent is not None and self.reply_restriction and not self._may_reply(author, parent):
             return json_response(problem(403, REPLY_RESTRICTED_DETAIL), 403)
+        if "media" in body:
+            bad = self._check_media_ids(author, media)
+            if bad:
+                return bad
         if text and self._is_duplicate(author.id, text):
             return json_response(problem(403, DUPLICATE_DETAIL), 403)
         record = self._store(
@@ -765,10 +1450,18 @@ class XSandbox(SandboxServer):
                 quote_id=body.get("quote_id"),
                 retweet_of=body.get("retweet_of"),
                 created_at=_parse_iso(created_at) if created_at else None,
+                media=[
+                    {**item, "data": base64.b64decode(item["data"])}
+                    for item in body.get("media") or []
+                ],
             )
         except (KeyError, ValueError) as exc:
             return json_response({"error": str(exc)}, 422)
         return json_response(tweet, 201)
+
+    def _control_uploads(self, request: Request) -> Response:
+        rows = [{**row, "path": str(row["path"])} for row in self.uploads()]
+        return json_response(rows)
 
     def _control_posts(self, request: Request) -> Response:
         include = (request.arg("include_deleted") or "").lower() in ("1", "true", "yes")
@@ -871,13 +1564,39 @@ class XSandbox(SandboxServer):
             "quote_of": str(quote_id) if quote_id else None,
             "retweet_of": original["id"] if original else None,
             "referenced": referenced,
-            "media_keys": [f"3_{m}" for m in media_ids or []],
+            "media_keys": [
+                self._media[m]["key"] if m in self._media else f"3_{m}" for m in media_ids or []
+            ],
             "reply_settings": reply_settings or "everyone",
             "lang": _lang(text),
             "deleted": False,
         }
+        if record["media_keys"] and self.media_link_in_text:
+            self._add_media_link(record, author)
         self._tweets[tweet_id] = record
         return record
+
+    def _add_media_link(self, record: dict[str, Any], author: XUser) -> None:
+        """X ends the text of a post with media with a t.co link to the media, whose
+        ``entities.urls`` entry carries the first ``media_key`` (display_url pic.x.com/...)."""
+        first = self._media.get(record["media_keys"][0].split("_", 1)[1])
+        kind = "video" if first is not None and first["type"] == "video" else "photo"
+        tco = f"https://t.co/{_rand(10)}"
+        entities = record["entities"] = dict(record["entities"])
+        shown = record["text"]
+        start = len(shown) + (1 if shown else 0)
+        url = {
+            "start": start,
+            "end": start + len(tco),
+            "url": tco,
+            "expanded_url": f"https://x.com/{author.username}/status/{record['id']}/{kind}/1",
+            "display_url": f"pic.x.com/{tco[-10:]}",
+            "media_key": record["media_keys"][0],
+        }
+        entities["urls"] = [*entities.get("urls", []), url]
+        record["text"] = f"{shown} {tco}" if shown else tco
+        if not record["long"]:
+            record["full_text"] = record["text"]
 
     def _shorten(self, text: str) -> tuple[str, dict[str, Any]]:
         """Replace each URL by a t.co link, as X does, and return the entities."""
@@ -1043,7 +1762,12 @@ class XSandbox(SandboxServer):
         if tweet_ids:
             includes["tweets"] = [self._render(self._tweets[t], fields) for t in tweet_ids]
         if media_keys:
-            includes["media"] = [{"media_key": k, "type": "photo"} for k in media_keys]
+            media_fields = _fields(request, "media.fields")
+            includes["media"] = [
+                self._render_media(self._media[self._media_by_key[k]], media_fields)
+                for k in media_keys
+                if k in self._media_by_key
+            ]
         if includes:
             payload["includes"] = includes
         if meta is not None:
@@ -1143,3 +1867,35 @@ def _truncate(text: str) -> str:
             break
         out += grapheme
     return out.rstrip() + "…"
+
+
+def _enum_error(parameter: str, value: Any, allowed: list[str]) -> Response:
+    return invalid_request(
+        parameter,
+        value,
+        f"$.{parameter}: does not have a value in the enumeration [{', '.join(allowed)}]",
+    )
+
+
+def _upload_fields(request: Request) -> dict[str, Any]:
+    """The fields of a media request: query, then multipart (``media`` raw bytes), JSON
+    (``media`` base64, the spec's JSON form) or urlencoded (``media_data`` base64)."""
+    out: dict[str, Any] = {k: v[0] for k, v in request.query.items() if v}
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("multipart/form-data"):
+        for name, values in request.multipart().items():
+            value = values[0]
+            out[name] = value if name in ("media", "media_data") else value.decode()
+    elif ctype.startswith("application/json") or (request.body[:1] == b"{"):
+        body = request.json()
+        if not isinstance(body, dict):
+            raise ValueError("Request body is not valid JSON.")
+        out.update(body)
+        if isinstance(out.get("media"), str):
+            out["media"] = base64.b64decode(out["media"], validate=True)
+    elif ctype.startswith("application/x-www-form-urlencoded"):
+        out.update({k: v[0] for k, v in request.form().items() if v})
+    data = out.pop("media_data", None)
+    if data is not None and "media" not in out:
+        out["media"] = base64.b64decode(data)
+    return out

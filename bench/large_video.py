@@ -1,0 +1,152 @@
+"""Mirror one large video from Mastodon to X and print the bridge's peak RSS and wall time.
+
+The sandboxes run in a child process, so the figures are the bridge's own: download from
+Mastodon streamed to disk, then X's chunked upload read from disk one chunk at a time.
+
+    python bench/large_video.py                 # 200 MB
+    python bench/large_video.py --size-mb 50 --out bench/results/large_video.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import struct
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def make_mp4(path: Path, size: int) -> None:
+    """An MP4 container: an ``ftyp`` box, then an ``mdat`` box padded to ``size`` bytes."""
+    ftyp = struct.pack(">I4s4sI4s4s", 24, b"ftyp", b"isom", 0x200, b"isom", b"mp41")
+    mdat_size = size - len(ftyp)
+    with path.open("wb") as file:
+        file.write(ftyp)
+        file.write(struct.pack(">I4s", mdat_size, b"mdat"))
+        block = bytes(range(256)) * 4096  # 1 MiB
+        remaining = mdat_size - 8
+        while remaining > 0:
+            file.write(block[: min(len(block), remaining)])
+            remaining -= len(block)
+
+
+def sandboxes(video: str, commands: Any, replies: Any) -> None:
+    """Child process: both servers; posts the video when told; reports what X received."""
+    from birdbridge.sandbox.mastodon import MastodonSandbox
+    from birdbridge.sandbox.x import XSandbox
+
+    with XSandbox() as x, MastodonSandbox(video_size_limit=1 << 30) as masto:
+        x_user = x.create_user("alice")
+        m_user = masto.create_user("alice")
+        replies.put(
+            {
+                "x": x.url,
+                "masto": masto.url,
+                "token": m_user.access_token,
+                "x_user": x_user.__dict__,
+            }
+        )
+        while (command := commands.get()) != "stop":
+            if command == "post":
+                masto.create_post(
+                    "alice",
+                    "a large video",
+                    media=[{"type": "video", "data": Path(video), "description": "a test pattern"}],
+                )
+                replies.put("posted")
+            elif command == "report":
+                tweets = x.posts("alice")
+                replies.put(
+                    {
+                        "tweets": len(tweets),
+                        "uploads": [
+                            {"size": m.get("size"), "state": m.get("state")} for m in x.uploads()
+                        ],
+                    }
+                )
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=200)
+    parser.add_argument("--out", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args()
+
+    from birdbridge.config import parse_config
+    from birdbridge.daemon import Bridge
+
+    with tempfile.TemporaryDirectory(prefix="birdbridge-bench-") as tmp:
+        video = Path(tmp) / "large.mp4"
+        make_mp4(video, args.size_mb * 1024 * 1024)
+        context = mp.get_context("spawn")
+        commands, replies = context.Queue(), context.Queue()
+        child = context.Process(target=sandboxes, args=(str(video), commands, replies))
+        child.start()
+        try:
+            info = replies.get(timeout=60)
+            u = info["x_user"]
+            config = parse_config(
+                f"""
+[bridge]
+database_url = "sqlite:///{tmp}/bench.db"
+request_timeout = 120
+[[links]]
+name = "bench"
+direction = "mastodon-to-twitter"
+[links.twitter]
+api_base_url = "{info["x"]}"
+consumer_key = "{u["consumer_key"]}"
+consumer_secret = "{u["consumer_secret"]}"
+access_token = "{u["access_token"]}"
+access_token_secret = "{u["access_token_secret"]}"
+[links.mastodon]
+api_base_url = "{info["masto"]}"
+access_token = "{info["token"]}"
+""",
+                "<bench>",
+                environ={},
+            )
+            bridge = Bridge(config)
+            bridge.run_once()  # first poll: the cursor starts now
+            baseline = peak_rss_mb()
+            commands.put("post")
+            replies.get(timeout=600)
+            started = time.perf_counter()
+            [report] = bridge.run_once()
+            wall = time.perf_counter() - started
+            peak = peak_rss_mb()
+            commands.put("report")
+            received = replies.get(timeout=60)
+        finally:
+            commands.put("stop")
+            child.join(timeout=30)
+    figures = {
+        "video_mb": args.size_mb,
+        "wall_seconds": round(wall, 2),
+        "throughput_mb_per_s": round(args.size_mb / wall, 1),
+        "peak_rss_mb": round(peak, 1),
+        "rss_before_mirroring_mb": round(baseline, 1),
+        "mirrored": report.delivered.done,
+        "fallbacks": report.delivered.fallbacks,
+        "x_received": received,
+    }
+    print(json.dumps(figures, indent=2))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(figures, indent=2) + "\n")
+    ok = report.delivered.done == 1 and not report.delivered.fallbacks and peak < 150
+    print("OK: peak RSS under 150 MB" if ok else "NOT OK", file=sys.stderr)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

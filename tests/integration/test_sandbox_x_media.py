@@ -1,0 +1,397 @@
+"""Media in the X sandbox over real HTTP: v2 simple and chunked upload, STATUS polling,
+alt text, attaching media to posts with X's rules, reading media back through expansions,
+and downloading the files. Requests are signed with OAuth1 exactly as tweepy signs them."""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+import tweepy
+from PIL import Image
+from requests_oauthlib import OAuth1
+
+from birdbridge.sandbox.x import XSandbox, XUser
+
+MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 40_000
+HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 1_000
+
+
+class RewritingSession(requests.Session):
+    """tweepy hard-codes https://api.twitter.com (api-facts §3)."""
+
+    def __init__(self, base: str) -> None:
+        super().__init__()
+        self.base = base
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+        if url.startswith("https://api.twitter.com"):
+            url = self.base + url[len("https://api.twitter.com") :]
+        kwargs.setdefault("timeout", 5)
+        return super().request(method, url, *args, **kwargs)
+
+
+def jpeg(w: int = 64, h: int = 48, color: str = "red") -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (w, h), color).save(out, "JPEG")
+    return out.getvalue()
+
+
+def gif() -> bytes:
+    out = io.BytesIO()
+    frames = [Image.new("P", (40, 30), i) for i in (1, 2, 3)]
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return out.getvalue()
+
+
+class Api:
+    """Raw v2 calls for the media endpoints tweepy 4.17 lacks, signed like tweepy's OAuth1."""
+
+    def __init__(self, x: XSandbox, user: XUser) -> None:
+        self.base = x.url
+        self.auth = OAuth1(
+            user.consumer_key, user.consumer_secret, user.access_token, user.access_token_secret
+        )
+        self.client = tweepy.Client(
+            consumer_key=user.consumer_key,
+            consumer_secret=user.consumer_secret,
+            access_token=user.access_token,
+            access_token_secret=user.access_token_secret,
+        )
+        self.client.session = RewritingSession(x.url)
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return requests.request(method, self.base + path, auth=self.auth, timeout=5, **kwargs)
+
+    def upload(self, data: bytes, category: str = "tweet_image") -> requests.Response:
+        files = {"media": ("blob", data, "application/octet-stream")}
+        return self.call("POST", "/2/media/upload", files=files, data={"media_category": category})
+
+    def chunked(self, data: bytes, media_type: str, category: str, chunk: int = 16_384) -> dict:
+        init = {"media_type": media_type, "total_bytes": len(data), "media_category": category}
+        media_id = self.call("POST", "/2/media/upload/initialize", json=init).json()["data"]["id"]
+        for index, start in enumerate(range(0, len(data), chunk)):
+            files = {"media": ("blob", data[start : start + chunk], "application/octet-stream")}
+            r = self.call(
+                "POST",
+                f"/2/media/upload/{media_id}/append",
+                files=files,
+                data={"segment_index": str(index)},
+            )
+            assert r.status_code == 200, r.text
+        r = self.call("POST", f"/2/media/upload/{media_id}/finalize")
+        assert r.status_code == 200, r.text
+        return r.json()["data"]
+
+    def status(self, media_id: str) -> requests.Response:
+        return self.call(
+            "GET", "/2/media/upload", params={"command": "STATUS", "media_id": media_id}
+        )
+
+    def wait(self, media_id: str) -> list[str]:
+        states = []
+        for _ in range(100):
+            info = self.status(media_id).json()["data"]["processing_info"]
+            states.append(info["state"])
+            if info["state"] in ("succeeded", "failed"):
+                return states
+            time.sleep(0.03)  # the sandbox is faster than check_after_secs (>= 1) says
+        raise AssertionError(states)
+
+    def tweet(self, media_ids: list[str], text: str = "with media") -> requests.Response:
+        return self.call(
+            "POST", "/2/tweets", json={"text": text, "media": {"media_ids": media_ids}}
+        )
+
+
+@pytest.fixture
+def x() -> Iterator[XSandbox]:
+    with XSandbox(media_processing_seconds=0.2) as server:
+        yield server  # type: ignore[misc]
+
+
+@pytest.fixture
+def alice(x: XSandbox) -> XUser:
+    return x.create_user("alice")
+
+
+@pytest.fixture
+def api(x: XSandbox, alice: XUser) -> Api:
+    return Api(x, alice)
+
+
+def media_error(r: requests.Response) -> str:
+    body = r.json()
+    assert body["title"] == "Invalid Request"
+    assert body["type"] == "https://api.twitter.com/2/problems/invalid-request"
+    return body["errors"][0]["message"]
+
+
+# -- simple upload, alt text, post, read back, download -----------------------------------
+
+
+def test_simple_upload_alt_text_post_and_read_back(x: XSandbox, alice: XUser, api: Api) -> None:
+    photo = jpeg()
+    r = api.upload(photo)
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    media_id = data["id"]
+    assert media_id.isdigit() and data["media_key"] == f"3_{media_id}"
+    assert data["size"] == len(photo) and data["expires_after_secs"] == 86400
+    assert data["image"] == {"image_type": "image/jpeg", "w": 64, "h": 48}
+    assert "processing_info" not in data
+
+    meta = {"id": media_id, "metadata": {"alt_text": {"text": "A red square"}}}
+    r = api.call("POST", "/2/media/metadata", json=meta)
+    assert r.status_code == 200
+    assert r.json()["data"] == {
+        "id": media_id,
+        "associated_metadata": {"alt_text": {"text": "A red square"}},
+    }
+
+    created = api.client.create_tweet(text="look", media_ids=[media_id])
+    assert created.data["text"].startswith("look https://t.co/")  # X appends the media link
+
+    fields = ["type", "url", "alt_text", "width", "height"]
+    page = api.client.get_users_tweets(
+        alice.id,
+        expansions=["attachments.media_keys"],
+        media_fields=fields,
+        tweet_fields=["attachments", "entities"],
+        user_auth=True,
+    )
+    tweet = page.data[0]
+    assert tweet.attachments == {"media_keys": [f"3_{media_id}"]}
+    assert tweet.entities["urls"][-1]["media_key"] == f"3_{media_id}"
+    (media,) = page.includes["media"]
+    assert media.type == "photo" and media.alt_text == "A red square"
+    assert (media.width, media.height) == (64, 48)
+    download = requests.get(media.url, timeout=5)
+    assert download.content == photo
+    assert download.headers["Content-Type"] == "image/jpeg"
+    head = requests.head(media.url, timeout=5)
+    assert head.status_code == 200 and int(head.headers["Content-Length"]) == len(photo)
+
+    bare = api.client.get_tweet(tweet.id, tweet_fields=["attachments"], user_auth=True)
+    assert bare.data.attachments == {"media_keys": [f"3_{media_id}"]}
+    assert "media" not in bare.includes
+    assert [u["id"] for u in x.uploads()] == [media_id]
+    assert x.media(f"3_{media_id}")["alt_text"] == "A red square"
+
+
+def test_json_base64_upload_sniffs_the_bytes_not_the_declared_type(api: Api) -> None:
+    body = {
+        "media": base64.b64encode(jpeg()).decode(),
+        "media_category": "tweet_image",
+        "media_type": "image/png",
+    }
+    r = api.call("POST", "/2/media/upload", json=body)
+    assert r.status_code == 200
+    assert r.json()["data"]["image"]["image_type"] == "image/jpeg"
+
+
+def test_app_bearer_may_not_upload(x: XSandbox, alice: XUser) -> None:
+    r = requests.post(
+        f"{x.url}/2/media/upload",
+        headers={"Authorization": f"Bearer {x.bearer_token}"},
+        files={"media": ("a", jpeg())},
+        timeout=5,
+    )
+    assert r.status_code == 403
+    assert r.json()["title"] == "Unsupported Authentication"
+
+
+def test_alt_text_over_1000_characters_is_refused(api: Api) -> None:
+    media_id = api.upload(jpeg()).json()["data"]["id"]
+    meta = {"id": media_id, "metadata": {"alt_text": {"text": "a" * 1001}}}
+    r = api.call("POST", "/2/media/metadata", json=meta)
+    assert r.status_code == 400
+    assert "1000" in media_error(r)
+
+
+# -- chunked upload and processing -------------------------------------------------------
+
+
+def test_chunked_gif_is_processed_then_posted(x: XSandbox, api: Api) -> None:
+    data = gif()
+    final = api.chunked(data, "image/gif", "tweet_gif", chunk=200)
+    assert final["media_key"] == f"16_{final['id']}" and final["size"] == len(data)
+    assert final["processing_info"] == {"state": "pending", "check_after_secs": 1}
+    r = api.tweet([final["id"]])
+    assert r.status_code == 400 and media_error(r) == "Your media IDs are invalid."
+
+    states = api.wait(final["id"])
+    assert states[-1] == "succeeded"
+    assert states == sorted(states, key=["pending", "in_progress", "succeeded"].index)
+    tweet_id = api.tweet([final["id"]]).json()["data"]["id"]
+    got = api.client.get_tweet(
+        tweet_id,
+        expansions=["attachments.media_keys"],
+        media_fields=["variants", "preview_image_url", "width", "height"],
+        user_auth=True,
+    )
+    (media,) = got.includes["media"]
+    assert media.type == "animated_gif" and (media.width, media.height) == (40, 30)
+    assert media.variants[0]["content_type"] == "video/mp4"
+    assert requests.get(media.variants[0]["url"], timeout=5).content == data
+    thumb = requests.get(media.preview_image_url, timeout=5)
+    assert thumb.headers["Content-Type"] == "image/jpeg"
+
+
+def test_chunked_video_has_mp4_and_hls_variants(x: XSandbox, api: Api) -> None:
+    final = api.chunked(MP4, "video/mp4", "tweet_video")
+    assert final["media_key"] == f"7_{final['id']}"
+    assert api.wait(final["id"])[-1] == "succeeded"
+    status = api.status(final["id"]).json()["data"]
+    assert status["video"] == {"video_type": "video/mp4"}
+    tweet_id = api.tweet([final["id"]]).json()["data"]["id"]
+    got = api.client.get_tweet(
+        tweet_id,
+        expansions=["attachments.media_keys"],
+        media_fields=["variants", "duration_ms", "preview_image_url"],
+        user_auth=True,
+    )
+    (media,) = got.includes["media"]
+    assert media.type == "video" and media.duration_ms > 0
+    mp4s = [v for v in media.variants if v["content_type"] == "video/mp4"]
+    assert mp4s and all(v["bit_rate"] > 0 for v in mp4s)
+    assert any(v["content_type"] == "application/x-mpegURL" for v in media.variants)
+    best = max(mp4s, key=lambda v: v["bit_rate"])
+    assert requests.get(best["url"], timeout=5).content == MP4
+    assert [u["media_key"] for u in x.uploads()] == [final["media_key"]]
+
+
+def test_status_of_bytes_that_are_not_a_video_fails(api: Api) -> None:
+    final = api.chunked(jpeg(), "video/mp4", "tweet_video")
+    assert api.wait(final["id"])[-1] == "failed"
+    info = api.status(final["id"]).json()["data"]["processing_info"]
+    assert info["error"]["name"] == "InvalidMedia"
+    assert media_error(api.tweet([final["id"]])) == "Your media IDs are invalid."
+
+
+def test_status_of_an_image_is_not_found(api: Api) -> None:
+    media_id = api.upload(jpeg()).json()["data"]["id"]
+    r = api.status(media_id)
+    assert r.status_code == 400 and media_error(r) == "BadRequest: Not found"
+
+
+def test_finalize_with_missing_bytes_is_refused(api: Api) -> None:
+    init = {"media_type": "video/mp4", "total_bytes": 100, "media_category": "tweet_video"}
+    media_id = api.call("POST", "/2/media/upload/initialize", json=init).json()["data"]["id"]
+    files = {"media": ("blob", b"x" * 50)}
+    api.call("POST", f"/2/media/upload/{media_id}/append", files=files, data={"segment_index": "0"})
+    r = api.call("POST", f"/2/media/upload/{media_id}/finalize")
+    assert r.status_code == 400 and "total file size" in media_error(r)
+
+
+# -- attaching: X's rules ------------------------------------------------------------------
+
+
+def test_five_photos_are_refused(api: Api) -> None:
+    ids = [api.upload(jpeg(8 + i, 8)).json()["data"]["id"] for i in range(5)]
+    r = api.tweet(ids)
+    assert r.status_code == 400
+    assert media_error(r) == "$.media.media_ids: there must be a maximum of 4 items in the array"
+    assert api.tweet(ids[:4]).status_code == 201
+
+
+def test_photo_and_video_together_are_refused(api: Api) -> None:
+    photo = api.upload(jpeg()).json()["data"]["id"]
+    video = api.chunked(MP4, "video/mp4", "tweet_video")["id"]
+    api.wait(video)
+    r = api.tweet([photo, video])
+    assert r.status_code == 400 and media_error(r) == "Your media IDs are invalid."
+    assert r.json()["errors"][0]["parameters"] == {"media.media_ids": [photo, video]}
+
+
+def test_expired_media_is_refused(x: XSandbox, api: Api) -> None:
+    x.media_ttl = 0.1
+    media_id = api.upload(jpeg()).json()["data"]["id"]
+    time.sleep(0.15)
+    r = api.tweet([media_id])
+    assert r.status_code == 400 and media_error(r) == "Your media IDs are invalid."
+
+
+def test_media_still_processing_is_refused(x: XSandbox, api: Api) -> None:
+    x.media_processing_seconds = 30
+    final = api.chunked(MP4, "video/mp4", "tweet_video")
+    info = api.status(final["id"]).json()["data"]["processing_info"]
+    assert info["state"] == "pending" and isinstance(info["check_after_secs"], int)
+    r = api.tweet([final["id"]])
+    assert r.status_code == 400 and media_error(r) == "Your media IDs are invalid."
+
+
+def test_someone_elses_media_is_refused(x: XSandbox, api: Api) -> None:
+    bob = Api(x, x.create_user("bob"))
+    media_id = bob.upload(jpeg()).json()["data"]["id"]
+    assert media_error(api.tweet([media_id])) == "Your media IDs are invalid."
+
+
+def test_wrong_type_by_bytes_is_refused(api: Api) -> None:
+    r = api.upload(HEIC)
+    assert r.status_code == 400 and media_error(r) == "media type unrecognized."
+    r = api.upload(b"\x1a\x45\xdf\xa3" + b"\x00" * 100)  # WebM
+    assert r.status_code == 400 and media_error(r) == "media type unrecognized."
+
+
+def test_size_over_the_limit_is_refused(x: XSandbox, api: Api) -> None:
+    x.media_limits["tweet_image"] = 500
+    r = api.upload(jpeg())
+    assert r.status_code == 400 and media_error(r) == "File size exceeds 500 bytes."
+    init = {"media_type": "image/jpeg", "total_bytes": 501, "media_category": "tweet_image"}
+    r = api.call("POST", "/2/media/upload/initialize", json=init)
+    assert r.status_code == 400 and media_error(r) == "File size exceeds 500 bytes."
+    assert x.uploads() == []
+
+
+# -- control API ---------------------------------------------------------------------------
+
+
+def test_control_post_with_media_and_http_control(x: XSandbox, alice: XUser, api: Api) -> None:
+    post = x.create_post(
+        "alice",
+        "from the app",
+        media=[
+            {"type": "photo", "data": jpeg(), "alt_text": "red"},
+            {"type": "photo", "data": jpeg(color="blue"), "width": 640, "height": 480},
+        ],
+    )
+    keys = post["attachments"]["media_keys"]
+    assert len(keys) == 2 and x.media(keys[0])["alt_text"] == "red"
+    assert x.media(keys[1])["width"] == 640 and x.uploads() == []
+
+    item = {"type": "video", "data": base64.b64encode(MP4).decode(), "alt_text": "clip"}
+    r = requests.post(
+        f"{x.url}/_sandbox/posts",
+        json={"username": "alice", "text": "video", "media": [item]},
+        timeout=5,
+    )
+    assert r.status_code == 201
+    (key,) = r.json()["attachments"]["media_keys"]
+    info = x.media(key)
+    assert info["type"] == "video" and info["state"] == "succeeded"
+    assert info["path"].read_bytes() == MP4
+
+
+def test_stop_removes_the_media_directory() -> None:
+    server = XSandbox().start()
+    try:
+        user = server.create_user("carol")
+        post = server.create_post("carol", "pic", media=[{"type": "photo", "data": jpeg()}])
+        path = server.media(post["attachments"]["media_keys"][0])["path"]
+        assert path.exists() and user.id
+    finally:
+        server.stop()
+    assert not path.exists() and not path.parent.exists()
+
+
+def test_the_media_link_can_be_left_out_of_the_text() -> None:
+    with XSandbox(media_link_in_text=False) as server:
+        server.create_user("dave")
+        post = server.create_post("dave", "plain", media=[{"type": "photo", "data": jpeg()}])
+        assert post["text"] == "plain" and "urls" not in post.get("entities", {})
