@@ -1,7 +1,8 @@
-"""Mirror one large video from Mastodon to X and print the bridge's peak RSS and wall time.
+"""Mirror one large video and print the bridge's peak RSS and wall time.
 
-The sandboxes run in a child process, so the figures are the bridge's own: download from
-Mastodon streamed to disk, then X's chunked upload read from disk one chunk at a time.
+The sandboxes run in a child process, so the figures are the bridge's own: the download is
+streamed to disk, then uploaded from disk (X: chunked, one chunk at a time; Mastodon: one
+streamed multipart request). The sandbox's limits are raised so 200 MB fits both ways.
 
     python bench/large_video.py                 # 200 MB
     python bench/large_video.py --size-mb 50 --out bench/results/large_video.json
@@ -35,12 +36,13 @@ def make_mp4(path: Path, size: int) -> None:
             remaining -= len(block)
 
 
-def sandboxes(video: str, commands: Any, replies: Any) -> None:
-    """Child process: both servers; posts the video when told; reports what X received."""
+def sandboxes(video: str, direction: str, commands: Any, replies: Any) -> None:
+    """Child process: both servers; posts the video when told; reports what arrived."""
     from birdbridge.sandbox.mastodon import MastodonSandbox
     from birdbridge.sandbox.x import XSandbox
 
     with XSandbox() as x, MastodonSandbox(video_size_limit=1 << 30) as masto:
+        # X: 512 MB video limit already; Mastodon's default (99 MB) raised for the benchmark
         x_user = x.create_user("alice")
         m_user = masto.create_user("alice")
         replies.put(
@@ -52,23 +54,20 @@ def sandboxes(video: str, commands: Any, replies: Any) -> None:
             }
         )
         while (command := commands.get()) != "stop":
-            if command == "post":
-                masto.create_post(
-                    "alice",
-                    "a large video",
-                    media=[{"type": "video", "data": Path(video), "description": "a test pattern"}],
-                )
+            if command == "post" and direction == "mastodon-to-twitter":
+                item = {"type": "video", "data": Path(video), "description": "a test pattern"}
+                masto.create_post("alice", "a large video", media=[item])
+                replies.put("posted")
+            elif command == "post":
+                item = {"type": "video", "data": Path(video), "alt_text": "a test pattern"}
+                x.create_post("alice", "a large video", media=[item])
                 replies.put("posted")
             elif command == "report":
-                tweets = x.posts("alice")
-                replies.put(
-                    {
-                        "tweets": len(tweets),
-                        "uploads": [
-                            {"size": m.get("size"), "state": m.get("state")} for m in x.uploads()
-                        ],
-                    }
-                )
+                target: Any = x if direction == "mastodon-to-twitter" else masto
+                uploads = [
+                    {"size": m.get("size"), "state": m.get("state")} for m in target.uploads()
+                ]
+                replies.put({"posts": len(target.posts("alice")), "uploads": uploads})
 
 
 def peak_rss_mb() -> float:
@@ -78,6 +77,11 @@ def peak_rss_mb() -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=200)
+    parser.add_argument(
+        "--direction",
+        default="mastodon-to-twitter",
+        choices=["mastodon-to-twitter", "twitter-to-mastodon"],
+    )
     parser.add_argument("--out", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
 
@@ -89,7 +93,9 @@ def main() -> int:
         make_mp4(video, args.size_mb * 1024 * 1024)
         context = mp.get_context("spawn")
         commands, replies = context.Queue(), context.Queue()
-        child = context.Process(target=sandboxes, args=(str(video), commands, replies))
+        child = context.Process(
+            target=sandboxes, args=(str(video), args.direction, commands, replies)
+        )
         child.start()
         try:
             info = replies.get(timeout=60)
@@ -101,7 +107,7 @@ database_url = "sqlite:///{tmp}/bench.db"
 request_timeout = 120
 [[links]]
 name = "bench"
-direction = "mastodon-to-twitter"
+direction = "{args.direction}"
 [links.twitter]
 api_base_url = "{info["x"]}"
 consumer_key = "{u["consumer_key"]}"
@@ -130,6 +136,7 @@ access_token = "{info["token"]}"
             commands.put("stop")
             child.join(timeout=30)
     figures = {
+        "direction": args.direction,
         "video_mb": args.size_mb,
         "wall_seconds": round(wall, 2),
         "throughput_mb_per_s": round(args.size_mb / wall, 1),
@@ -137,7 +144,7 @@ access_token = "{info["token"]}"
         "rss_before_mirroring_mb": round(baseline, 1),
         "mirrored": report.delivered.done,
         "fallbacks": report.delivered.fallbacks,
-        "x_received": received,
+        "target_received": received,
     }
     print(json.dumps(figures, indent=2))
     if args.out:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import tempfile
 from pathlib import Path
 
+from PIL import Image, ImageDraw
 from rich.console import Console
 from rich.table import Table
 
@@ -87,7 +89,20 @@ def _write_samples(x: XSandbox, masto: MastodonSandbox, extra: int) -> None:
     first = x.create_post("alice", "A thread on X, part 1: threads stay threads.")
     second = x.create_post("alice", "Part 2 replies to part 1.", in_reply_to_id=first["id"])
     x.create_post("alice", "Part 3 closes the thread.", in_reply_to_id=second["id"])
+    x.create_post(
+        "alice",
+        "A picture from X travels with its alt text.",
+        media=[{"type": "photo", "data": _sunrise(), "alt_text": SUNRISE_ALT}],
+    )
     masto.create_post("alice", "Hello from Mastodon! This toot goes to X.")
+    masto.create_post(
+        "alice",
+        "Two pictures from Mastodon.",
+        media=[
+            {"type": "image", "data": _sunrise("PNG"), "description": "A sunrise, as a PNG"},
+            {"type": "image", "data": _sunrise("WEBP"), "description": "The same, as WebP"},
+        ],
+    )
     masto.create_post("alice", LONG_TOOT)
     masto.create_post("alice", "Followers only: this never leaves Mastodon.", visibility="private")
     bob_post = masto.create_post("bob", "Bob asks a question.")
@@ -99,6 +114,30 @@ def _write_samples(x: XSandbox, masto: MastodonSandbox, extra: int) -> None:
     for n in range(extra):
         x.create_post("alice", f"Extra tweet number {n + 1}.")
         masto.create_post("alice", f"Extra toot number {n + 1}.")
+
+
+SUNRISE_ALT = "A sunrise drawn in three stripes: dark blue sky, orange sun, green field"
+
+
+def _sunrise(fmt: str = "JPEG") -> bytes:
+    """A small picture made on the spot (Pillow): no file to ship."""
+    image = Image.new("RGB", (240, 160), "midnightblue")
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((90, 50, 150, 110), fill="orange")
+    draw.rectangle((0, 110, 240, 160), fill="forestgreen")
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def _media_of(x: XSandbox, masto: MastodonSandbox, network: str, post_id: str) -> list[str]:
+    """What a post carries, as "type: alt text" lines."""
+    if network == "twitter":
+        keys = ((x.get_post(post_id) or {}).get("attachments") or {}).get("media_keys") or []
+        items = [x.media(key) or {} for key in keys]
+        return [f"{m.get('type')}: {m.get('alt_text') or '(no alt text)'}" for m in items]
+    attachments = (masto.get_post(post_id) or {}).get("media_attachments") or []
+    return [f"{a['type']}: {a.get('description') or '(no alt text)'}" for a in attachments]
 
 
 def _text_of(x: XSandbox, masto: MastodonSandbox, network: str, post_id: str) -> str:
@@ -120,11 +159,13 @@ def _show(console: Console, x: XSandbox, masto: MastodonSandbox, bridge: Bridge)
     labels = {"twitter": "X", "mastodon": "Mastodon"}
     for (source, source_id, target), targets in grouped.items():
         text = _text_of(x, masto, source, source_id)
+        media = [line for target_id in targets for line in _media_of(x, masto, target, target_id)]
+        carried = "".join(f"\n  + {line}" for line in media)
         parent = _parent_of(x, masto, source, source_id)
         thread = f" (reply to {parent})" if parent else ""
         table.add_row(
             f"[bold]{labels[source]}[/bold] {source_id}{thread}\n{text}",
-            f"[bold]{labels[target]}[/bold] " + " -> ".join(targets),
+            f"[bold]{labels[target]}[/bold] " + " -> ".join(targets) + carried,
         )
     console.print(table)
 
@@ -141,9 +182,17 @@ def _show_skipped(
     console: Console, x: XSandbox, masto: MastodonSandbox, skipped: list[tuple[str, str, str]]
 ) -> None:
     console.print("[bold]not mirrored, and why[/bold]")
+    echoes = 0
     for network, post_id, reason in skipped:
+        if reason.startswith("published by birdbridge"):
+            echoes += 1  # our own mirrors, seen when polling the other side
+            continue
         text = _text_of(x, masto, network, post_id)[:50]
         console.print(f"  {network} {post_id} {text!r}: {reason}", highlight=False)
+    console.print(
+        f"  {echoes} posts recognised as birdbridge's own mirrors: not sent back (no echo)",
+        highlight=False,
+    )
 
 
 def _verify(console: Console, x: XSandbox, masto: MastodonSandbox, extra: int) -> bool:
@@ -152,15 +201,31 @@ def _verify(console: Console, x: XSandbox, masto: MastodonSandbox, extra: int) -
     toots = masto.posts("alice")
     parts = _parts_on_x()
     expectations = {
-        f"tweets on X: 1 old, 1 single, a 3-part thread, 1 toot, the long toot as {parts} parts"
-        + (f", {extra} extra tweets and toots" if extra else ""): (
+        "tweets on X: 1 old, 1 single, a 3-part thread, 1 picture, 2 toots, the long toot "
+        f"as {parts} parts" + (f", {extra} extra tweets and toots" if extra else ""): (
             len(x_posts),
-            1 + 1 + 3 + 1 + parts + 2 * extra,
+            1 + 1 + 3 + 1 + 2 + parts + 2 * extra,
         ),
-        "toots on Mastodon: 1 old, 1 single, the long one, the private one, the reply, 4 from X"
-        + (f", {extra} extra toots and tweets" if extra else ""): (
+        "toots on Mastodon: 1 old, 1 single, 1 with pictures, the long one, the private one, "
+        "the reply, 5 from X" + (f", {extra} extra toots and tweets" if extra else ""): (
             len(toots),
-            1 + 1 + 1 + 1 + 1 + 4 + 2 * extra,
+            1 + 1 + 1 + 1 + 1 + 1 + 5 + 2 * extra,
+        ),
+        "alt text of the X picture on its Mastodon mirror": (
+            sum(
+                SUNRISE_ALT in line
+                for t in toots
+                for line in _media_of(x, masto, "mastodon", str(t["id"]))
+            ),
+            1,
+        ),
+        "pictures of the toot on its X mirror, with their alt text": (
+            sum(
+                "A sunrise, as a PNG" in line or "The same, as WebP" in line
+                for t in x_posts
+                for line in _media_of(x, masto, "twitter", str(t["id"]))
+            ),
+            2,
         ),
     }
     ok = True
