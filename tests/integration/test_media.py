@@ -333,3 +333,64 @@ def test_a_sensitive_toot_arrives_on_x_with_its_media(rig: Rig) -> None:
     rig.toot("careful", sensitive=True, media=[{"type": "image", "data": picture()}])
     engine.cycle()
     assert len(x_media(rig, only(rig.tweets()))) == 1  # X's API cannot mark it: documented
+
+
+def test_four_pictures_to_x_keep_their_order_and_alt_texts(rig: Rig) -> None:
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    colors = ["red", "green", "blue", "yellow"]
+    rig.toot("four", media=[
+        {"type": "image", "data": picture(color=c), "description": f"{c} square"} for c in colors
+    ])
+    engine.cycle()
+    media = x_media(rig, only(rig.tweets()))
+    assert [m["alt_text"] for m in media] == [f"{c} square" for c in colors]
+
+
+def test_gifs_from_mastodon_play_on_x(rig: Rig) -> None:
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    rig.toot("gifv", media=[{"type": "gifv", "data": MP4, "description": "a loop"}])
+    rig.toot("gif file", media=[{"type": "image", "data": animated_gif()}])
+    engine.cycle()
+    gifv, gif = rig.tweets()
+    assert only(x_media(rig, gifv))["type"] == "video"  # an mp4 loop travels as a video
+    assert only(x_media(rig, gif))["type"] == "animated_gif"  # a GIF file stays a GIF
+    assert rig.x.api_requests("POST", r"^/2/media/upload/initialize$")
+
+
+def test_an_oversized_picture_is_shrunk_for_mastodon(rig: Rig) -> None:
+    rig.masto.set_media_limits(image_size_limit=60_000, image_matrix_limit=200_000)
+    engine = rig.engine("twitter-to-mastodon")
+    engine.cycle()
+    rig.tweet("big", media=[{"type": "photo", "data": picture("PNG", (900, 600), noise=True),
+                             "alt_text": "static"}])
+    report = engine.cycle()
+    assert not report.delivered.fallbacks
+    attachment = only(toot_media(only(rig.toots())))
+    stored = rig.masto.media(attachment["id"])
+    assert stored["size"] < 60_000 and attachment["description"] == "static"
+    with Image.open(stored["path"]) as image:
+        assert image.width * image.height <= 200_000
+
+
+def test_a_failing_download_from_mastodon_falls_back_too(rig: Rig) -> None:
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    toot = rig.toot("unreachable picture", media=[{"type": "image", "data": picture()}])
+    rig.masto.add_fault(kind="drop", method="GET", path=r"^/system/media_attachments/",
+                        times=None)
+    report = engine.cycle()
+    tweet = only(rig.tweets())
+    assert toot["url"] in [u["expanded_url"] for u in tweet["entities"]["urls"]]
+    assert any("download failed" in f for f in report.delivered.fallbacks)
+
+
+def test_alt_text_over_the_target_limit_is_cut_at_a_word(rig: Rig) -> None:
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    long_alt = "word " * 300  # 1500 characters; X takes 1000
+    rig.toot("alt", media=[{"type": "image", "data": picture(), "description": long_alt}])
+    engine.cycle()
+    alt = only(x_media(rig, only(rig.tweets())))["alt_text"]
+    assert len(alt) <= 1000 and alt.endswith("word…")

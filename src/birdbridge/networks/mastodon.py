@@ -8,6 +8,7 @@ sleeping inside the library (Mastodon.py would otherwise sleep up to 5 minutes p
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,6 +45,7 @@ T = TypeVar("T")
 
 PAGE_SIZE = 40  # GET /api/v1/accounts/:id/statuses maximum (docs: methods/accounts)
 DEFAULT_MAX_CHARACTERS = 500
+LIMITS_TTL = 24 * 3600.0  # seconds between two reads of the instance's configuration
 DEFAULT_MIME_TYPES = (
     "image/jpeg",
     "image/png",
@@ -79,6 +81,7 @@ class MastodonNetwork:
         self._domain = urlsplit(config.api_base_url).hostname or config.api_base_url
         self._account: Account | None = None
         self._limits: NetworkLimits | None = None
+        self._limits_at: float | None = None
 
     # -- the funnel ------------------------------------------------------------------
     def _call(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -157,6 +160,9 @@ class MastodonNetwork:
         return self._account
 
     def limits(self) -> NetworkLimits:
+        """The instance's limits, read once a day (instances change them rarely)."""
+        if self._limits_at is not None and time.monotonic() - self._limits_at > LIMITS_TTL:
+            self._limits = None
         if self._limits is None:
             instance = self._instance()
             statuses = _dig(instance, "configuration", "statuses") or {}
@@ -167,6 +173,7 @@ class MastodonNetwork:
                 counter=lambda text: mastodon_length(text, int(url_length)),
                 media=_media_limits(instance),
             )
+            self._limits_at = time.monotonic()
         return self._limits
 
     def _instance(self) -> Any:
