@@ -29,10 +29,11 @@ def test_download_streams_to_disk_and_sniffs_the_type(x_sandbox: XSandbox, tmp_p
     assert result.mime == "image/png" and result.size == (tmp_path / "file.bin").stat().st_size
 
 
-def test_download_over_the_cap_is_aborted_and_leaves_nothing(x_sandbox: XSandbox,
-                                                            tmp_path: Path) -> None:
+def test_download_over_the_cap_is_aborted_and_leaves_nothing(
+    x_sandbox: XSandbox, tmp_path: Path
+) -> None:
     url = served_picture(x_sandbox, size=400)
-    with pytest.raises(DownloadError, match="limit|more than"):
+    with pytest.raises(DownloadError, match=r"limit|more than"):
         download(url, tmp_path / "file.bin", max_bytes=1000)
     assert not (tmp_path / "file.bin").exists()
 
@@ -43,8 +44,9 @@ def test_only_http_urls_are_fetched(tmp_path: Path) -> None:
             download(url, tmp_path / "file.bin", max_bytes=1000)
 
 
-def test_server_errors_and_dropped_connections_are_download_errors(x_sandbox: XSandbox,
-                                                                   tmp_path: Path) -> None:
+def test_server_errors_and_dropped_connections_are_download_errors(
+    x_sandbox: XSandbox, tmp_path: Path
+) -> None:
     url = served_picture(x_sandbox)
     x_sandbox.add_fault(kind="status", status=404, method="GET", path="^/media/")
     with pytest.raises(DownloadError, match="404"):

@@ -339,9 +339,13 @@ def test_four_pictures_to_x_keep_their_order_and_alt_texts(rig: Rig) -> None:
     engine = rig.engine("mastodon-to-twitter")
     engine.cycle()
     colors = ["red", "green", "blue", "yellow"]
-    rig.toot("four", media=[
-        {"type": "image", "data": picture(color=c), "description": f"{c} square"} for c in colors
-    ])
+    rig.toot(
+        "four",
+        media=[
+            {"type": "image", "data": picture(color=c), "description": f"{c} square"}
+            for c in colors
+        ],
+    )
     engine.cycle()
     media = x_media(rig, only(rig.tweets()))
     assert [m["alt_text"] for m in media] == [f"{c} square" for c in colors]
@@ -363,8 +367,12 @@ def test_an_oversized_picture_is_shrunk_for_mastodon(rig: Rig) -> None:
     rig.masto.set_media_limits(image_size_limit=60_000, image_matrix_limit=200_000)
     engine = rig.engine("twitter-to-mastodon")
     engine.cycle()
-    rig.tweet("big", media=[{"type": "photo", "data": picture("PNG", (900, 600), noise=True),
-                             "alt_text": "static"}])
+    rig.tweet(
+        "big",
+        media=[
+            {"type": "photo", "data": picture("PNG", (900, 600), noise=True), "alt_text": "static"}
+        ],
+    )
     report = engine.cycle()
     assert not report.delivered.fallbacks
     attachment = only(toot_media(only(rig.toots())))
@@ -378,8 +386,7 @@ def test_a_failing_download_from_mastodon_falls_back_too(rig: Rig) -> None:
     engine = rig.engine("mastodon-to-twitter")
     engine.cycle()
     toot = rig.toot("unreachable picture", media=[{"type": "image", "data": picture()}])
-    rig.masto.add_fault(kind="drop", method="GET", path=r"^/system/media_attachments/",
-                        times=None)
+    rig.masto.add_fault(kind="drop", method="GET", path=r"^/system/media_attachments/", times=None)
     report = engine.cycle()
     tweet = only(rig.tweets())
     assert toot["url"] in [u["expanded_url"] for u in tweet["entities"]["urls"]]

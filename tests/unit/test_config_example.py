@@ -19,8 +19,13 @@ from birdbridge.config import (
 EXAMPLE = Path(__file__).parents[2] / "config.example.toml"
 SECRETS = {
     name: "value"
-    for name in ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET",
-                 "MASTODON_ACCESS_TOKEN")
+    for name in (
+        "X_CONSUMER_KEY",
+        "X_CONSUMER_SECRET",
+        "X_ACCESS_TOKEN",
+        "X_ACCESS_TOKEN_SECRET",
+        "MASTODON_ACCESS_TOKEN",
+    )
 }
 
 

@@ -70,8 +70,12 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90° clockwise to display"
     noisy((300, 100)).save(path, "JPEG", exif=exif)
-    out, _ = fit_image(path, "image/jpeg", ImageLimits(frozenset({"image/png"}) | JPEG_PNG,
-                                                      50_000_000, 20_000), tmp_path)
+    out, _ = fit_image(
+        path,
+        "image/jpeg",
+        ImageLimits(frozenset({"image/png"}) | JPEG_PNG, 50_000_000, 20_000),
+        tmp_path,
+    )
     with Image.open(out) as image:
         assert image.height > image.width  # portrait, as the camera meant
 

@@ -32,8 +32,9 @@ def test_a_video_travels_alone_and_keeps_its_place() -> None:
 
 
 @given(st.lists(st.sampled_from([IMAGE, GIF, VIDEO]), max_size=12), st.integers(1, 6))
-def test_grouping_keeps_every_item_once_in_order_within_limits(items: list[Media],
-                                                              limit: int) -> None:
+def test_grouping_keeps_every_item_once_in_order_within_limits(
+    items: list[Media], limit: int
+) -> None:
     groups = group_media(items, limit)
     assert [i for g in groups for i in g] == list(range(len(items)))
     for group in groups:

@@ -1,0 +1,106 @@
+"""Config loading: ${VAR} references, environment overrides, and errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from birdbridge.config import load_config, normalise_database_url, parse_config
+from birdbridge.errors import ConfigError
+
+VALID = """
+[bridge]
+database_url = "sqlite:///state.db"
+poll_interval = 60
+
+[[links]]
+name = "alice"
+direction = "both"
+
+[links.twitter]
+consumer_key = "${X_KEY}"
+consumer_secret = "cs"
+access_token = "at"
+access_token_secret = "ats"
+
+[links.mastodon]
+api_base_url = "https://mastodon.example/"
+access_token = "secret-mastodon-token"
+"""
+ENV = {"X_KEY": "secret-x-key"}
+
+
+def error(text: str, environ: dict[str, str] | None = None) -> str:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "my.toml", ENV if environ is None else environ)
+    message = str(caught.value)
+    assert message.startswith("my.toml")  # every error names its source
+    return message
+
+
+def test_a_valid_config_parses_and_keeps_secrets_secret() -> None:
+    config = parse_config(VALID, "my.toml", ENV)
+    link = config.links[0]
+    assert link.twitter.consumer_key.get_secret_value() == "secret-x-key"
+    assert link.mastodon.api_base_url == "https://mastodon.example"
+    assert link.twitter.api_base_url == "https://api.x.com"
+    for shown in (repr(config), str(config), config.model_dump_json()):
+        assert "secret-x-key" not in shown and "secret-mastodon-token" not in shown
+
+
+def test_a_missing_variable_names_the_key_and_the_variable() -> None:
+    message = error(VALID, environ={})
+    assert "links[0].twitter.consumer_key" in message and "X_KEY" in message
+
+
+def test_invalid_toml() -> None:
+    assert "not valid TOML" in error("[[links]\nname=")
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("poll_interval = 60", 'poll_interval = "soon"'), "bridge.poll_interval"),
+        (("poll_interval = 60", "poll_interval = 0"), "bridge.poll_interval"),
+        (('direction = "both"', 'direction = "sideways"'), "links[0] (alice).direction"),
+        (('name = "alice"', 'name = "has space"'), "links[0] (has space).name"),
+        (('"https://mastodon.example/"', '"mastodon.example"'), "mastodon.api_base_url"),
+        (('access_token = "at"', 'acess_token = "at"'), "twitter.acess_token: unknown key"),
+        (('access_token = "at"\n', ""), "twitter.access_token: required key is missing"),
+    ],
+)
+def test_errors_name_the_key_path(change: tuple[str, str], expected: str) -> None:
+    assert expected in error(VALID.replace(*change, 1))
+
+
+def test_duplicate_link_names_are_refused() -> None:
+    two = VALID + VALID[VALID.index("[[links]]") :]
+    assert "unique" in error(two)
+
+
+def test_no_links_is_an_error() -> None:
+    assert "links" in error("[bridge]\npoll_interval = 60\n")
+
+
+def test_database_url_from_the_environment(tmp_path: Path) -> None:
+    config = parse_config(VALID, "my.toml", {**ENV, "DATABASE_URL": "postgres://u@db/x"})
+    assert config.bridge.database_url == "postgresql+psycopg://u@db/x"
+    both = {**ENV, "DATABASE_URL": "postgres://a/1", "BIRDBRIDGE_DATABASE_URL": "sqlite:///b.db"}
+    assert parse_config(VALID, "my.toml", both).bridge.database_url == "sqlite:///b.db"
+
+
+def test_database_url_normalisation() -> None:
+    assert normalise_database_url("postgres://u:p@h:5/d") == "postgresql+psycopg://u:p@h:5/d"
+    assert normalise_database_url("postgresql://h/d") == "postgresql+psycopg://h/d"
+    assert normalise_database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_load_config_sources(tmp_path: Path) -> None:
+    path = tmp_path / "custom.toml"
+    path.write_text(VALID)
+    assert load_config(environ={**ENV, "BIRDBRIDGE_CONFIG": str(path)}).source == str(path)
+    inline = load_config(environ={**ENV, "BIRDBRIDGE_CONFIG_TOML": VALID})
+    assert inline.source == "$BIRDBRIDGE_CONFIG_TOML" and inline.links[0].name == "alice"
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "missing.toml", environ={})
