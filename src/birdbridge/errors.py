@@ -29,6 +29,10 @@ class RateLimited(NetworkError):
         self.retry_at = retry_at
 
 
+class UsageCapped(RateLimited):
+    """X's monthly usage cap is exhausted (429 "usage-capped"): pause X for this link."""
+
+
 class AuthRevoked(NetworkError):
     """401/403 on the token itself: the link cannot work until the credentials are fixed."""
 

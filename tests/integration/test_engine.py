@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 
@@ -367,9 +368,75 @@ def test_revoked_mastodon_token_is_reported_and_nothing_is_lost(rig: Rig) -> Non
         body={"error": "The access token is invalid"},
     )
     report = engine.cycle()
-    assert any("access token" in e for e in report.errors)
+    assert any("access token" in e and "birdbridge resume alice" in e for e in report.errors)
     [delivery] = rig.store.deliveries()
     assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 0
+    pause = rig.store.pauses("alice", rig.clock())["mastodon"]
+    assert pause.paused_kind == "auth"
+    posts_before = len(rig.masto.api_requests("POST", r"^/api/v1/statuses$"))
+    rig.clock.advance(minutes=15)
+    engine.cycle()  # still paused: no call at all towards Mastodon
+    assert len(rig.masto.api_requests("POST", r"^/api/v1/statuses$")) == posts_before
+    assert rig.store.resume("alice") == 1  # `birdbridge resume alice` after fixing the token
     rig.clock.advance(minutes=15)
     engine.cycle()
     assert toot_texts(rig) == ["waits for a good token"]
+
+
+def test_a_paused_link_does_not_hold_up_another_link(rig: Rig) -> None:
+    broken = rig.engine("twitter-to-mastodon", name="broken")
+    healthy = rig.engine("twitter-to-mastodon", name="healthy")
+    broken.cycle()
+    healthy.cycle()
+    rig.store.pause(
+        "broken",
+        "mastodon",
+        until=rig.clock() + timedelta(hours=1),
+        kind="auth",
+        reason="credentials refused",
+    )
+    rig.tweet("goes through the healthy link")
+    broken.cycle()
+    healthy.cycle()
+    assert toot_texts(rig) == ["goes through the healthy link"]
+    assert rig.store.deliveries("broken")[0].status == DeliveryStatus.PENDING
+
+
+def test_x_usage_cap_pauses_the_x_side_until_resumed(rig: Rig) -> None:
+    engine = rig.engine("both")
+    engine.cycle()
+    body = {
+        "title": "UsageCapExceeded",
+        "detail": "Usage cap exceeded: Monthly product cap",
+        "type": "https://api.twitter.com/2/problems/usage-capped",
+        "status": 429,
+    }
+    rig.x.add_fault(
+        kind="status", status=429, method="GET", path=r"^/2/users/\d+/tweets$", body=body
+    )
+    rig.tweet("waits for the cap")
+    rig.toot("mastodon side still works")
+    report = engine.cycle()
+    assert "usage cap" in report.paused["twitter"]
+    assert rig.store.pauses("alice", rig.clock())["twitter"].paused_kind == "usage_cap"
+    assert toot_texts(rig) == ["mastodon side still works"]
+    reads = len(rig.x.api_requests("GET", r"^/2/users/\d+/tweets$"))
+    engine.cycle()
+    assert len(rig.x.api_requests("GET", r"^/2/users/\d+/tweets$")) == reads  # not even read
+    rig.store.resume("alice")
+    engine.cycle()
+    assert "waits for the cap" in toot_texts(rig)
+
+
+def test_rate_limit_headers_at_zero_hold_calls_back_until_the_reset(rig: Rig) -> None:
+    rig.x.set_rate_limit("POST /2/tweets", 2)
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    for n in range(3):
+        rig.toot(f"toot {n}")
+    engine.cycle()
+    # One call is kept in hand: after the first tweet X said "1 remaining"; nothing more is
+    # attempted before the reset, and no 429 was needed to find out.
+    assert tweet_texts(rig) == ["toot 0"]
+    assert not [r for r in rig.x.api_requests("POST", r"^/2/tweets$") if r.status == 429]
+    assert rig.store.pauses("alice", rig.clock())["twitter"].paused_kind == "rate_limit"

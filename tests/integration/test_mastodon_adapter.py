@@ -358,7 +358,10 @@ def test_429_is_rate_limited_until_the_iso_reset(
         net.account()
     assert abs((caught.value.retry_at - expected).total_seconds()) < 3
     assert caught.value.network == "mastodon"
-    assert net.account().id  # one-shot fault: it recovers
+    # Until the reset, the next call is held back without reaching the server at all.
+    with pytest.raises(RateLimited, match="no calls left"):
+        net.account()
+    assert len(mastodon_sandbox.api_requests("GET", "verify_credentials")) == 1
 
 
 def test_429_on_publish(mastodon_sandbox: MastodonSandbox, net: MastodonNetwork) -> None:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from birdbridge.config import PolicyConfig
 from birdbridge.engine.media import MediaCarrier, PreparedMedia
+from birdbridge.engine.pauses import pause_for
 from birdbridge.errors import AuthRevoked, NetworkError, Permanent, RateLimited, Transient
 from birdbridge.media.plan import distribute, group_media
 from birdbridge.media.workdir import process_workdir
@@ -24,7 +25,6 @@ from birdbridge.store.tables import Delivery
 
 log = logging.getLogger(__name__)
 
-AUTH_PAUSE = timedelta(minutes=10)  # how long a link waits after its token was refused
 # Mastodon keeps Idempotency-Keys for 1 hour (docs: methods/statuses); stay inside it.
 IDEMPOTENCY_WINDOW = {NetworkName.MASTODON: timedelta(minutes=55)}
 RECOVERY_LOOKBACK = timedelta(minutes=10)
@@ -94,7 +94,8 @@ class Deliverer:
 
     def run(self) -> DeliverReport:
         report = DeliverReport()
-        blocked: set[str] = set()  # target networks that said "not now" during this pass
+        # Target networks that said "not now" (paused before, or during this pass).
+        blocked: set[str] = set(self.store.pauses(self.link, self.clock()))
         for delivery in self.store.due_deliveries(self.link, self.clock()):
             if self.stop.is_set():
                 break
@@ -135,15 +136,21 @@ class Deliverer:
             )
         except RateLimited as exc:
             blocked.add(delivery.target_network)
+            pause_for(self.store, self.link, NetworkName(delivery.target_network), exc, now)
             self.store.mark_retry(
                 delivery.id, str(exc), exc.retry_at, count_attempt=False, refused=True, now=now
             )
             report.retried += 1
         except AuthRevoked as exc:
             blocked.add(delivery.target_network)
-            report.errors.append(str(exc))
+            reason = pause_for(
+                self.store, self.link, NetworkName(delivery.target_network), exc, now
+            )
+            report.errors.append(reason)
+            # Due again at once: the pause (not the delivery) decides when to try again, so
+            # `birdbridge resume` takes effect immediately.
             self.store.mark_retry(
-                delivery.id, str(exc), now + AUTH_PAUSE, count_attempt=False, refused=True, now=now
+                delivery.id, str(exc), now, count_attempt=False, refused=True, now=now
             )
         except Transient as exc:
             attempts = self.store.mark_retry(

@@ -11,8 +11,9 @@ from datetime import datetime
 
 from birdbridge.config import LinkConfig
 from birdbridge.engine.deliver import Deliverer, DeliverReport
+from birdbridge.engine.pauses import pause_for
 from birdbridge.engine.poll import PollReport, poll_side
-from birdbridge.errors import NetworkError, RateLimited
+from birdbridge.errors import AuthRevoked, NetworkError, RateLimited
 from birdbridge.models import NetworkName
 from birdbridge.networks.base import Network
 from birdbridge.store import Store
@@ -27,6 +28,7 @@ class CycleReport:
     polls: dict[str, PollReport] = field(default_factory=dict)
     delivered: DeliverReport = field(default_factory=DeliverReport)
     errors: list[str] = field(default_factory=list)
+    paused: dict[str, str] = field(default_factory=dict)  # network -> why
     busy: bool = False  # another run of this link was in progress: nothing done
 
     def merge(self, other: DeliverReport) -> None:
@@ -59,7 +61,8 @@ class LinkEngine:
         self.stop = stop or threading.Event()
         self.clock = clock
         self.lock = threading.Lock()
-        self._paused_until: dict[NetworkName, datetime] = {}  # sources that were rate limited
+        for adapter in adapters.values():
+            adapter.meter.clock = clock  # rate-limit resets compared with the engine's clock
         self.deliverer = Deliverer(
             store,
             config.name,
@@ -95,31 +98,46 @@ class LinkEngine:
             self.lock.release()
         return report
 
-    def _deliver_only(self, report: CycleReport) -> None:
-        report.merge(self.deliverer.run())
-
     def _cycle(self, report: CycleReport) -> None:
         # Deliver first: work a crash left `publishing` is resolved before we read the
         # target networks again, so our own posts are recognised as ours.
-        report.merge(self.deliverer.run())
-        for source, target in self.config.direction.pairs():
-            if self.stop.is_set():
-                return
-            self._poll(source, [target], report)
-        report.merge(self.deliverer.run())
+        try:
+            report.merge(self.deliverer.run())
+            for source, target in self.config.direction.pairs():
+                if self.stop.is_set():
+                    return
+                self._poll(source, [target], report)
+            report.merge(self.deliverer.run())
+        finally:
+            self._flush_api_calls()
+
+    def _deliver_only(self, report: CycleReport) -> None:
+        try:
+            report.merge(self.deliverer.run())
+        finally:
+            self._flush_api_calls()
+
+    def _flush_api_calls(self) -> None:
+        """Persist the API calls counted since the last flush (`birdbridge status` shows them)."""
+        for network, adapter in self.adapters.items():
+            counts = adapter.meter.drain()
+            if counts:
+                self.store.add_api_calls(self.name, network.value, counts)
 
     def _poll(self, source: NetworkName, targets: list[NetworkName], report: CycleReport) -> None:
-        paused = self._paused_until.get(source)
-        if paused is not None and paused > self.clock():
+        paused = self.store.pauses(self.name, self.clock()).get(source.value)
+        if paused is not None:
+            report.paused[source.value] = paused.paused_reason or paused.paused_kind or "paused"
             return
         adapter = self.adapters[source]
         try:
             report.polls[source.value] = poll_side(
                 self.store, self.name, adapter, targets, self.config.policy
             )
-        except RateLimited as exc:
-            self._paused_until[source] = exc.retry_at
-            self._poll_failed(source, f"{exc}; next poll after {exc.retry_at:%H:%M:%S} UTC", report)
+        except (RateLimited, AuthRevoked) as exc:
+            reason = pause_for(self.store, self.name, source, exc, self.clock())
+            report.paused[source.value] = reason
+            self._poll_failed(source, reason, report)
         except NetworkError as exc:
             self._poll_failed(source, str(exc), report)
 

@@ -16,6 +16,7 @@ from birdbridge.models import (
     OutgoingPart,
     Published,
 )
+from birdbridge.networks.meter import CallMeter
 from birdbridge.render.length import Counter
 
 
@@ -49,6 +50,7 @@ class UploadedMedia:
 
 class Network(Protocol):
     name: NetworkName
+    meter: CallMeter  # every API reply of this adapter, counted
 
     def account(self) -> Account:
         """The account the credentials act as (cached after the first call)."""

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import mastodon
+import requests
 from mastodon import Mastodon
 
 from birdbridge.config import MastodonConfig
@@ -36,6 +37,7 @@ from birdbridge.models import (
 from birdbridge.networks.base import MediaLimits, NetworkLimits, UploadedMedia
 from birdbridge.networks.http import USER_AGENT, TimeoutSession
 from birdbridge.networks.mastodon_media import MastodonMediaUploader
+from birdbridge.networks.meter import CallMeter
 from birdbridge.networks.textmatch import same_text
 from birdbridge.render.html import html_to_text
 from birdbridge.render.length import mastodon_length
@@ -66,17 +68,21 @@ class MastodonNetwork:
     name = NetworkName.MASTODON
 
     def __init__(self, config: MastodonConfig, *, timeout: float = 20) -> None:
+        # Mastodon limits the token as a whole (docs: api/rate-limits), not each endpoint.
+        self.meter = CallMeter("mastodon", per_endpoint=False)
+        session = TimeoutSession(timeout)
+        session.hooks["response"].append(self._observe)
         self.api = Mastodon(
             access_token=config.access_token.get_secret_value(),
             api_base_url=config.api_base_url,
             ratelimit_method="throw",
             request_timeout=timeout,
             version_check_mode="none",  # no request in the constructor (api-facts section 7)
-            session=TimeoutSession(timeout),
+            session=session,
             user_agent=USER_AGENT,
         )
         self._uploader = MastodonMediaUploader(
-            config.api_base_url, config.access_token.get_secret_value(), timeout
+            config.api_base_url, config.access_token.get_secret_value(), timeout, self.meter
         )
         self._domain = urlsplit(config.api_base_url).hostname or config.api_base_url
         self._account: Account | None = None
@@ -84,7 +90,13 @@ class MastodonNetwork:
         self._limits_at: float | None = None
 
     # -- the funnel ------------------------------------------------------------------
+    def _observe(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.meter.observe(
+            str(response.request.method), response.url, response.status_code, response.headers
+        )
+
     def _call(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        self.meter.check(what)
         try:
             return function(*args, **kwargs)
         except mastodon.MastodonRatelimitError:

@@ -21,6 +21,7 @@ from birdbridge.errors import Transient
 from birdbridge.networks.base import UploadedMedia
 from birdbridge.networks.http import USER_AGENT
 from birdbridge.networks.media_http import check_reply, json_or_none
+from birdbridge.networks.meter import CallMeter
 
 MAX_PROCESSING_SECONDS = 900.0
 # Mastodon deletes media never attached to a status after a day (MediaCleanupScheduler);
@@ -30,8 +31,14 @@ REUSE_WINDOW = timedelta(hours=6)
 
 class MastodonMediaUploader:
     def __init__(
-        self, base_url: str, token: str, timeout: float, sleep: Callable[[float], None] = time.sleep
+        self,
+        base_url: str,
+        token: str,
+        timeout: float,
+        meter: CallMeter,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self.meter = meter
         self.base_url = base_url.rstrip("/")
         self.headers = {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT}
         self.timeout = timeout
@@ -39,7 +46,8 @@ class MastodonMediaUploader:
 
     def upload(self, path: Path, mime: str, alt_text: str) -> UploadedMedia:
         data = {"description": alt_text} if alt_text else {}
-        with httpx.Client(timeout=self.timeout, headers=self.headers) as client:
+        hooks = {"response": [self._observe]}
+        with httpx.Client(timeout=self.timeout, headers=self.headers, event_hooks=hooks) as client:
             with path.open("rb") as file:
                 body = self._request(
                     client,
@@ -55,6 +63,14 @@ class MastodonMediaUploader:
             if not body.get("url"):
                 self._wait_for_processing(client, media_id)
         return UploadedMedia(id=media_id, expires_at=datetime.now(UTC) + REUSE_WINDOW)
+
+    def _observe(self, response: httpx.Response) -> None:
+        self.meter.observe(
+            response.request.method,
+            str(response.request.url),
+            response.status_code,
+            response.headers,
+        )
 
     def _wait_for_processing(self, client: httpx.Client, media_id: str) -> None:
         deadline = time.monotonic() + MAX_PROCESSING_SECONDS
@@ -87,6 +103,7 @@ class MastodonMediaUploader:
     def _send(
         self, client: httpx.Client, what: str, method: str, route: str, **kwargs: Any
     ) -> httpx.Response:
+        self.meter.check(what)
         try:
             return client.request(method, self.base_url + route, **kwargs)
         except httpx.HTTPError as exc:

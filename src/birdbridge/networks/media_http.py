@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from birdbridge.errors import AuthRevoked, Permanent, RateLimited, Transient
+from birdbridge.errors import AuthRevoked, Permanent, RateLimited, Transient, UsageCapped
 
 
 def check_reply(
@@ -17,6 +17,12 @@ def check_reply(
         return
     label = "X" if network == "twitter" else "Mastodon"
     detail = _detail(body)
+    if status == 429 and "usage-capped" in str(body.get("type") if isinstance(body, dict) else ""):
+        raise UsageCapped(
+            f"{label} {what}: monthly usage cap reached (429 usage-capped)",
+            retry_at=reset_time(headers),
+            network=network,
+        )
     if status == 429:
         raise RateLimited(
             f"{label} {what}: rate limited (429){detail}",

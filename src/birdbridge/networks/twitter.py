@@ -19,7 +19,7 @@ import tweepy
 from requests_oauthlib import OAuth1
 
 from birdbridge.config import TwitterConfig
-from birdbridge.errors import AuthRevoked, Permanent, RateLimited, Transient
+from birdbridge.errors import AuthRevoked, Permanent, RateLimited, Transient, UsageCapped
 from birdbridge.media.images import ImageLimits
 from birdbridge.models import (
     Account,
@@ -35,6 +35,7 @@ from birdbridge.models import (
 )
 from birdbridge.networks.base import MediaLimits, NetworkLimits, UploadedMedia
 from birdbridge.networks.http import BaseUrlSession
+from birdbridge.networks.meter import CallMeter
 from birdbridge.networks.textmatch import same_text
 from birdbridge.networks.twitter_media import XMediaUploader
 from birdbridge.render.length import X_MAX_WEIGHTED_LENGTH, x_weighted_length
@@ -97,6 +98,8 @@ class TwitterNetwork:
             wait_on_rate_limit=False,  # never sleep inside a library call: we reschedule instead
         )
         self.client.session = BaseUrlSession(config.api_base_url, timeout)
+        self.meter = CallMeter("twitter", per_endpoint=True)  # X limits each endpoint
+        self.client.session.hooks["response"].append(self._observe)
         self._uploader = XMediaUploader(
             self.client.session,
             config.api_base_url,
@@ -110,10 +113,23 @@ class TwitterNetwork:
         self._account: Account | None = None
 
     # -- the funnel ------------------------------------------------------------------
+    def _observe(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.meter.observe(
+            str(response.request.method), response.url, response.status_code, response.headers
+        )
+
     def _call(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        self.meter.check(what)
         try:
             return function(*args, **kwargs)
         except tweepy.TooManyRequests as exc:
+            if _usage_capped(exc):
+                raise UsageCapped(
+                    f"X {what}: the app's monthly usage cap is reached (429 usage-capped); "
+                    "X is paused for this link until the cap resets or `birdbridge resume`",
+                    retry_at=_reset_time(exc.response),
+                    network="twitter",
+                ) from None
             raise RateLimited(
                 f"X {what}: rate limited (429){_detail(exc)}",
                 retry_at=_reset_time(exc.response),
@@ -426,6 +442,15 @@ def _reset_time(response: Any) -> datetime:
         return datetime.fromtimestamp(int(response.headers["x-rate-limit-reset"]), UTC)
     except (KeyError, TypeError, ValueError, AttributeError):
         return datetime.now(UTC) + timedelta(minutes=15)  # X's windows are 15 minutes
+
+
+def _usage_capped(exc: tweepy.HTTPException) -> bool:
+    """docs.x.com fundamentals/response-codes-and-errors: problem type ".../usage-capped"."""
+    try:
+        body = exc.response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "usage-capped" in str(body.get("type", ""))
 
 
 def _is_reply_refusal(message: str) -> bool:

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from birdbridge.store.database import create_db_engine, migrate
-from birdbridge.store.tables import Delivery, LinkState, Mirror
+from birdbridge.store.tables import ApiCalls, Delivery, LinkState, Mirror
 
 
 class DeliveryStatus(StrEnum):
@@ -151,6 +151,73 @@ class Store:
             state.last_error = error
             state.last_error_at = now
             session.add(state)
+
+    # -- pauses ----------------------------------------------------------------------
+    def pause(self, link: str, network: str, *, until: datetime, kind: str, reason: str) -> None:
+        with self._session() as session:
+            state = session.get(LinkState, (link, network)) or LinkState(link=link, network=network)
+            state.paused_until = until
+            state.paused_kind = kind
+            state.paused_reason = reason
+            session.add(state)
+
+    def pauses(self, link: str, now: datetime | None = None) -> dict[str, LinkState]:
+        """The link's sides paused at ``now``, by network."""
+        now = now or utcnow()
+        with self._session() as session:
+            rows = session.exec(
+                select(LinkState).where(
+                    LinkState.link == link, col(LinkState.paused_until).is_not(None)
+                )
+            )
+            paused = {r.network: r for r in rows if (as_utc(r.paused_until) or now) > now}
+            for row in paused.values():
+                session.expunge(row)
+            return paused
+
+    def resume(self, link: str | None = None, kind: str | None = None) -> int:
+        """Lift pauses (of one link and/or one kind); returns how many were lifted."""
+        with self._session() as session:
+            query = update(LinkState).where(col(LinkState.paused_until).is_not(None))
+            if link is not None:
+                query = query.where(col(LinkState.link) == link)
+            if kind is not None:
+                query = query.where(col(LinkState.paused_kind) == kind)
+            result = session.execute(
+                query.values(paused_until=None, paused_kind=None, paused_reason=None)
+            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    # -- API call accounting ---------------------------------------------------------
+    def add_api_calls(
+        self, link: str, network: str, counts: dict[tuple[datetime, bool], int]
+    ) -> None:
+        with self._session() as session:
+            for (hour, limited), number in counts.items():
+                row = session.get(ApiCalls, (link, network, hour)) or ApiCalls(
+                    link=link, network=network, hour=hour, calls=0, limited=0
+                )
+                row.calls += number
+                row.limited += number if limited else 0
+                session.add(row)
+
+    def api_calls_since(self, since: datetime) -> dict[tuple[str, str], tuple[int, int]]:
+        """(calls, 429s) per (link, network) since ``since``."""
+        with self._session() as session:
+            query = (
+                select(
+                    ApiCalls.link,
+                    ApiCalls.network,
+                    func.sum(ApiCalls.calls),
+                    func.sum(ApiCalls.limited),
+                )
+                .where(ApiCalls.hour >= since)
+                .group_by(ApiCalls.link, ApiCalls.network)
+            )
+            return {
+                (link, network): (int(calls or 0), int(limited or 0))
+                for link, network, calls, limited in session.exec(query)
+            }
 
     # -- guard -----------------------------------------------------------------------
     def is_mirror_target(self, link: str, network: str, post_id: str) -> bool:

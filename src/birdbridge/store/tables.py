@@ -24,6 +24,23 @@ class LinkState(SQLModel, table=True):
     last_poll_at: datetime | None = Field(default=None, sa_column=_utc_column())
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     last_error_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    # A paused side is neither polled nor published to until paused_until (or `resume`).
+    # kind: "rate_limit" | "usage_cap" | "auth".
+    paused_until: datetime | None = Field(default=None, sa_column=_utc_column())
+    paused_kind: str | None = Field(default=None, max_length=16)
+    paused_reason: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class ApiCalls(SQLModel, table=True):
+    """API calls per link, network and hour, for `birdbridge status` (X bills per call)."""
+
+    __tablename__ = "api_calls"
+
+    link: str = Field(primary_key=True, max_length=64)
+    network: str = Field(primary_key=True, max_length=16)
+    hour: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
+    calls: int = 0
+    limited: int = 0  # of which 429s
 
 
 class Delivery(SQLModel, table=True):
