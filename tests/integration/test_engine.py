@@ -346,14 +346,35 @@ def test_garbage_from_the_source_is_a_poll_error_not_a_crash(rig: Rig, kind: str
     engine = rig.engine("twitter-to-mastodon")
     engine.cycle()
     rig.tweet("arrives after the hiccup")
-    rig.x.add_fault(kind=kind, method="GET", path=r"^/2/users/\d+/tweets$", status=502)
+    rig.x.add_fault(kind=kind, method="GET", path=r"^/2/users/\d+/tweets$", status=502, times=None)
     report = engine.cycle()
     assert report.errors and toot_texts(rig) == []
     state = rig.store.link_state("alice", "twitter")
     assert state is not None and state.last_error
+    rig.x.clear_faults()
     engine.cycle()
     assert toot_texts(rig) == ["arrives after the hiccup"]
     assert rig.store.link_state("alice", "twitter").last_error is None
+
+
+def test_a_passing_hiccup_on_a_read_is_retried_within_the_poll(rig: Rig) -> None:
+    engine = rig.engine("twitter-to-mastodon")
+    engine.cycle()
+    rig.tweet("arrives despite two hiccups")
+    rig.x.add_fault(kind="status", status=503, method="GET", path=r"^/2/users/\d+/tweets$", times=2)
+    report = engine.cycle()
+    assert not report.errors
+    assert toot_texts(rig) == ["arrives despite two hiccups"]
+    assert len(rig.x.api_requests("GET", r"^/2/users/\d+/tweets$")) == 1 + 3  # first poll + 3
+
+
+def test_writes_are_never_retried_in_process(rig: Rig) -> None:
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    rig.toot("one call per attempt")
+    rig.x.add_fault(kind="status", status=503, method="POST", path=r"^/2/tweets$", times=1)
+    engine.cycle()
+    assert len(rig.x.api_requests("POST", r"^/2/tweets$")) == 1  # back to the outbox instead
 
 
 def test_revoked_mastodon_token_is_reported_and_nothing_is_lost(rig: Rig) -> None:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import stamina
 
 from birdbridge.config import MastodonConfig
 from birdbridge.errors import (
@@ -24,6 +25,15 @@ from birdbridge.networks.mastodon import MastodonNetwork
 from birdbridge.sandbox.mastodon import MastodonSandbox, MastodonUser
 
 STATUSES = r"^/api/v1/accounts/[^/]+/statuses$"
+
+
+@pytest.fixture(autouse=True)
+def single_attempts() -> Iterator[None]:
+    """These tests check how ONE reply maps to an error: stamina's test mode turns the
+    adapters' quick read retries off (test_engine.py checks the retries themselves)."""
+    stamina.set_testing(True, attempts=1)
+    yield
+    stamina.set_testing(False)
 
 
 def network_for(

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+import stamina
 
 from birdbridge.config import TwitterConfig
 from birdbridge.errors import AuthRevoked, Permanent, RateLimited, Transient
@@ -19,6 +20,15 @@ from birdbridge.networks.twitter import TwitterNetwork
 from birdbridge.sandbox.x import XSandbox, XUser
 
 TIMELINE = r"^/2/users/\d+/tweets$"
+
+
+@pytest.fixture(autouse=True)
+def single_attempts() -> Iterator[None]:
+    """These tests check how ONE reply maps to an error: stamina's test mode turns the
+    adapters' quick read retries off (test_engine.py checks the retries themselves)."""
+    stamina.set_testing(True, attempts=1)
+    yield
+    stamina.set_testing(False)
 
 
 def config_for(x: XSandbox, user: XUser, **overrides: str) -> TwitterConfig:

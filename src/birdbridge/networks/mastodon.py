@@ -38,6 +38,7 @@ from birdbridge.networks.base import MediaLimits, NetworkLimits, UploadedMedia
 from birdbridge.networks.http import USER_AGENT, TimeoutSession
 from birdbridge.networks.mastodon_media import MastodonMediaUploader
 from birdbridge.networks.meter import CallMeter
+from birdbridge.networks.retry import call_with_retries
 from birdbridge.networks.textmatch import same_text
 from birdbridge.render.html import html_to_text
 from birdbridge.render.length import mastodon_length
@@ -96,6 +97,9 @@ class MastodonNetwork:
         )
 
     def _call(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return call_with_retries(what, lambda: self._call_once(what, function, *args, **kwargs))
+
+    def _call_once(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         self.meter.check(what)
         try:
             return function(*args, **kwargs)

@@ -36,6 +36,7 @@ from birdbridge.models import (
 from birdbridge.networks.base import MediaLimits, NetworkLimits, UploadedMedia
 from birdbridge.networks.http import BaseUrlSession
 from birdbridge.networks.meter import CallMeter
+from birdbridge.networks.retry import call_with_retries
 from birdbridge.networks.textmatch import same_text
 from birdbridge.networks.twitter_media import XMediaUploader
 from birdbridge.render.length import X_MAX_WEIGHTED_LENGTH, x_weighted_length
@@ -119,6 +120,9 @@ class TwitterNetwork:
         )
 
     def _call(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return call_with_retries(what, lambda: self._call_once(what, function, *args, **kwargs))
+
+    def _call_once(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         self.meter.check(what)
         try:
             return function(*args, **kwargs)
