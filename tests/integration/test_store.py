@@ -172,3 +172,13 @@ def test_summaries_count_per_link_and_side(store: Store) -> None:
     assert (twitter.pending, twitter.failed, twitter.done) == (1, 1, 1)
     assert twitter.cursor == "3"
     assert (rows[("a", "mastodon")].pending, rows[("a", "mastodon")].cursor) == (0, "x")
+
+
+def test_a_clock_set_back_does_not_hold_retries_up(store: Store) -> None:
+    store.record_poll("a", "twitter", account_id="1", cursor="1", deliveries=[new("1")])
+    [delivery] = store.due_deliveries("a")
+    now = utcnow()
+    store.mark_retry(delivery.id, "timeout", now + timedelta(seconds=30), now=now)
+    assert store.due_deliveries("a", now) == []
+    set_back = now - timedelta(hours=1)  # NTP stepped the clock back an hour
+    assert [d.id for d in store.due_deliveries("a", set_back)] == [delivery.id]

@@ -16,6 +16,7 @@ from birdbridge.engine.pauses import pause_for
 from birdbridge.errors import AuthRevoked, NetworkError, Permanent, RateLimited, Transient
 from birdbridge.media.plan import distribute, group_media
 from birdbridge.media.workdir import process_workdir
+from birdbridge.metrics import FALLBACKS
 from birdbridge.models import NetworkName, OutgoingPart, Post, Published
 from birdbridge.networks.base import Network
 from birdbridge.render.compose import compose
@@ -227,6 +228,7 @@ class Deliverer:
             if published.reply_fallback:
                 self._fallback(
                     report,
+                    "reply_refused",
                     f"{target.name.label} refused a reply; part {index + 1} "
                     f"of {delivery.source_network} post {post.id} posted standalone",
                 )
@@ -242,6 +244,7 @@ class Deliverer:
             post.url,
             target.name.label,
             " ".join(urls) or "(already there)",
+            extra={"link": self.link, "source_url": post.url, "target_urls": urls},
         )
 
     def _plan(
@@ -292,6 +295,7 @@ class Deliverer:
         for _, reason in prepared.fallbacks:
             self._fallback(
                 report,
+                f"media_{policy}",
                 f"{post.network.label} post {post.id}: media not carried "
                 f'({reason}); {outcome} (media_fallback = "{policy}")',
             )
@@ -333,6 +337,7 @@ class Deliverer:
         )
         self._fallback(
             report,
+            "thread_broken",
             f"{delivery.source_network} post {delivery.source_id} posted as a new thread: {why}",
         )
         return None
@@ -383,6 +388,10 @@ class Deliverer:
         )
         return target.find_recent_own(text, started, ours)
 
-    def _fallback(self, report: DeliverReport, message: str) -> None:
+    def _fallback(self, report: DeliverReport, kind: str, message: str) -> None:
+        """Honest fallbacks (promise 6): logged, returned in the report and counted."""
         report.fallbacks.append(message)
-        log.warning("link %s: fallback: %s", self.link, message)
+        FALLBACKS.labels(self.link, kind).inc()
+        log.warning(
+            "link %s: fallback: %s", self.link, message, extra={"link": self.link, "fallback": kind}
+        )

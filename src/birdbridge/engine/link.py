@@ -14,6 +14,7 @@ from birdbridge.engine.deliver import Deliverer, DeliverReport
 from birdbridge.engine.pauses import pause_for
 from birdbridge.engine.poll import PollReport, poll_side
 from birdbridge.errors import AuthRevoked, NetworkError, RateLimited
+from birdbridge.metrics import DELIVERIES, POLLS
 from birdbridge.models import NetworkName
 from birdbridge.networks.base import Network
 from birdbridge.store import Store
@@ -32,6 +33,9 @@ class CycleReport:
     busy: bool = False  # another run of this link was in progress: nothing done
 
     def merge(self, other: DeliverReport) -> None:
+        for outcome in ("done", "retried", "failed", "skipped"):
+            if getattr(other, outcome):
+                DELIVERIES.labels(self.link, outcome).inc(getattr(other, outcome))
         mine = self.delivered
         for name in ("done", "parts", "retried", "failed", "skipped", "waiting", "adopted"):
             setattr(mine, name, getattr(mine, name) + getattr(other, name))
@@ -128,17 +132,21 @@ class LinkEngine:
         paused = self.store.pauses(self.name, self.clock()).get(source.value)
         if paused is not None:
             report.paused[source.value] = paused.paused_reason or paused.paused_kind or "paused"
+            POLLS.labels(self.name, source.value, "paused").inc()
             return
         adapter = self.adapters[source]
         try:
             report.polls[source.value] = poll_side(
                 self.store, self.name, adapter, targets, self.config.policy
             )
+            POLLS.labels(self.name, source.value, "ok").inc()
         except (RateLimited, AuthRevoked) as exc:
+            POLLS.labels(self.name, source.value, "rate_limited_or_refused").inc()
             reason = pause_for(self.store, self.name, source, exc, self.clock())
             report.paused[source.value] = reason
             self._poll_failed(source, reason, report)
         except NetworkError as exc:
+            POLLS.labels(self.name, source.value, "error").inc()
             self._poll_failed(source, str(exc), report)
 
     def _poll_failed(self, source: NetworkName, message: str, report: CycleReport) -> None:

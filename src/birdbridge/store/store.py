@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import Engine, func, or_, update
+from sqlalchemy import text as sa_text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from birdbridge.store.database import create_db_engine, migrate
@@ -27,6 +29,7 @@ class DeliveryStatus(StrEnum):
 
 
 OPEN_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.PUBLISHING)
+CLOCK_SLACK = timedelta(minutes=1)  # clocks of several workers may differ a little
 
 
 def utcnow() -> datetime:
@@ -251,7 +254,12 @@ class Store:
                 .where(
                     Delivery.link == link,
                     col(Delivery.status).in_([s.value for s in OPEN_STATUSES]),
-                    Delivery.next_attempt_at <= now,
+                    # Also due: rows last touched "in the future", i.e. the clock has been set
+                    # back since; their retry times would otherwise hold them up by the jump.
+                    or_(
+                        Delivery.next_attempt_at <= now,
+                        col(Delivery.updated_at) > now + CLOCK_SLACK,
+                    ),
                 )
                 .order_by(col(Delivery.id))
                 .limit(limit)
@@ -520,6 +528,35 @@ class Store:
             for row in rows:
                 session.expunge(row)
             return rows
+
+    # -- health and metrics -----------------------------------------------------------
+    def ping(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(sa_text("SELECT 1"))
+            return True
+        except SQLAlchemyError:
+            return False
+
+    def queue_stats(self) -> dict[str, tuple[int, datetime | None, int]]:
+        """Per link: open deliveries, when the oldest was enqueued, failed deliveries."""
+        with self._session() as session:
+            open_rows = session.exec(
+                select(Delivery.link, func.count(), func.min(Delivery.created_at))
+                .where(col(Delivery.status).in_([s.value for s in OPEN_STATUSES]))
+                .group_by(Delivery.link)
+            )
+            stats = {link: (int(n), as_utc(oldest), 0) for link, n, oldest in open_rows}
+            failed_rows = session.exec(
+                select(Delivery.link, func.count())
+                .where(Delivery.status == DeliveryStatus.FAILED.value)
+                .group_by(Delivery.link)
+            )
+            for link, n in failed_rows:
+                count, oldest, _ = stats.get(link, (0, None, 0))
+                stats[link] = (count, oldest, int(n))
+            return stats
 
     # -- reporting -------------------------------------------------------------------
     def deliveries(
