@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -43,6 +43,12 @@ def _load(config_path: Path | None) -> Config:
         raise typer.Exit(2) from None
 
 
+def _configure_logging(settings: Config) -> None:
+    from birdbridge.logs import configure_logging
+
+    configure_logging(settings.bridge.log_level, settings.bridge.log_format, settings.secrets())
+
+
 def _open_store(config: Config) -> Store:
     try:
         return Store.open(config.bridge.database_url)
@@ -55,10 +61,9 @@ def _open_store(config: Config) -> Store:
 def run(config: ConfigOption = None) -> None:
     """Run the bridge until SIGTERM or Ctrl-C."""
     from birdbridge.daemon import Bridge
-    from birdbridge.logs import configure_logging
 
     settings = _load(config)
-    configure_logging(settings.bridge.log_level)
+    _configure_logging(settings)
     Bridge(settings, _open_store(settings)).run_forever()
 
 
@@ -66,10 +71,9 @@ def run(config: ConfigOption = None) -> None:
 def once(config: ConfigOption = None) -> None:
     """Poll and deliver every link once, then exit (for cron). Exit 1 if a link failed."""
     from birdbridge.daemon import Bridge
-    from birdbridge.logs import configure_logging
 
     settings = _load(config)
-    configure_logging(settings.bridge.log_level)
+    _configure_logging(settings)
     bridge = Bridge(settings, _open_store(settings))
     failed = False
     for report in bridge.run_once():
@@ -95,7 +99,7 @@ def check(config: ConfigOption = None) -> None:
     from birdbridge.networks.factory import build_adapters
 
     settings = _load(config)
-    _open_store(settings).close()
+    store = _open_store(settings)
     console.print(
         f"config {settings.source}: OK ({len(settings.links)} link(s)); database OK",
         highlight=False,
@@ -104,6 +108,12 @@ def check(config: ConfigOption = None) -> None:
     for link in settings.links:
         adapters = build_adapters(link, settings.bridge.request_timeout)
         console.print(f"link [bold]{link.name}[/bold] ({link.direction.value})")
+        for side, state in store.pauses(link.name).items():
+            console.print(
+                f"  paused {side} ({state.paused_kind}) until "
+                f"{_when(state.paused_until)} UTC: {state.paused_reason}",
+                highlight=False,
+            )
         for network, adapter in adapters.items():
             try:
                 account = adapter.account()
@@ -118,6 +128,7 @@ def check(config: ConfigOption = None) -> None:
                 f"max {limits.max_characters} characters per post",
                 highlight=False,
             )
+    store.close()
     raise typer.Exit(1 if problems else 0)
 
 
@@ -126,28 +137,41 @@ def status(config: ConfigOption = None) -> None:
     """Each link's cursors, last poll, pending and failed deliveries and last error."""
     settings = _load(config)
     store = _open_store(settings)
-    table = Table(title="links")
+    table = Table(title="links", show_lines=True)
     for column in (
         "link",
-        "source",
+        "side",
+        "state",
         "cursor",
         "last poll (UTC)",
         "pending",
         "failed",
         "done",
-        "last error",
+        "next retry (UTC)",
+        "API calls 24 h",
+        "last error / why paused",
     ):
         table.add_column(column, overflow="fold")
+    now = datetime.now(UTC)
+    calls = store.api_calls_since(now - timedelta(hours=24))
     for row in store.summaries():
+        paused = row.paused_until is not None and row.paused_until > now
+        state = (
+            f"paused ({row.paused_kind}) until {_when(row.paused_until)}" if paused else "running"
+        )
+        made, limited = calls.get((row.link, row.network), (0, 0))
         table.add_row(
             row.link,
             row.network,
+            state,
             row.cursor or "-",
             _when(row.last_poll_at),
             str(row.pending),
             str(row.failed),
             str(row.done),
-            row.last_error or "",
+            _when(row.next_retry),
+            f"{made}" + (f", {limited} got 429" if limited else ""),
+            (row.paused_reason if paused else row.last_error) or "",
         )
     console.print(table)
     failed = store.deliveries(
@@ -180,6 +204,23 @@ def status(config: ConfigOption = None) -> None:
                 d.last_error or "",
             )
         console.print(queue)
+    store.close()
+
+
+@app.command()
+def resume(
+    link: Annotated[str | None, typer.Argument(help="Link name (default: every link).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Lift pauses (after a rate limit, X's usage cap or refused credentials) at once."""
+    settings = _load(config)
+    if link is not None:
+        settings.link(link)  # a clear error for a name that is not in the config
+    store = _open_store(settings)
+    lifted = store.resume(link)
+    console.print(
+        f"lifted {lifted} pause{'' if lifted == 1 else 's'}" + (f" of link {link}" if link else "")
+    )
     store.close()
 
 

@@ -95,6 +95,11 @@ class BridgeConfig(_Strict):
     # worker takes it over once this has passed. Keep it above request_timeout.
     claim_timeout: float = Field(default=60, ge=5, le=3600)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # "auto": readable lines on a terminal, JSON lines otherwise (containers, log drains).
+    log_format: Literal["auto", "json", "console"] = "auto"
+    # Serve /healthz and /metrics on this port (the PORT variable of PaaS platforms counts
+    # too); unset: no HTTP server.
+    http_port: int | None = Field(default=None, ge=1, le=65535)
 
 
 class Config(_Strict):
@@ -110,6 +115,18 @@ class Config(_Strict):
                 raise ValueError(f"two links are named {link.name!r}; link names must be unique")
             seen.add(link.name)
         return self
+
+    def secrets(self) -> list[str]:
+        """Every token value, so the logs can redact them wherever they appear."""
+        values = []
+        for link in self.links:
+            for section in (link.twitter, link.mastodon):
+                values += [
+                    getattr(section, name).get_secret_value()
+                    for name, field in type(section).model_fields.items()
+                    if field.annotation is SecretStr
+                ]
+        return values
 
     def link(self, name: str) -> LinkConfig:
         for link in self.links:
@@ -128,6 +145,7 @@ class EnvironmentOverrides(BaseSettings):
     )
     config_path: str | None = Field(default=None, validation_alias="BIRDBRIDGE_CONFIG")
     config_toml: str | None = Field(default=None, validation_alias="BIRDBRIDGE_CONFIG_TOML")
+    port: int | None = Field(default=None, validation_alias="PORT")
 
 
 def normalise_database_url(url: str) -> str:
@@ -207,10 +225,13 @@ def parse_config(text: str, source: str, environ: Mapping[str, str] | None = Non
         resolved = resolve_references(document, environ)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
-    overrides = EnvironmentOverrides(**_settings_environ(environ))
+    overrides = EnvironmentOverrides.model_validate(_settings_environ(environ))
+    bridge = dict(resolved.get("bridge") or {})
     if overrides.database_url:
-        bridge = dict(resolved.get("bridge") or {})
         bridge["database_url"] = overrides.database_url
+    if overrides.port and "http_port" not in bridge:
+        bridge["http_port"] = overrides.port  # PaaS platforms say where to listen in PORT
+    if bridge:
         resolved["bridge"] = bridge
     try:
         config = Config(**resolved, source=source)
@@ -227,6 +248,7 @@ def _settings_environ(environ: Mapping[str, str]) -> dict[str, str]:
         "DATABASE_URL",
         "BIRDBRIDGE_CONFIG",
         "BIRDBRIDGE_CONFIG_TOML",
+        "PORT",
     )
     return {name: environ[name] for name in names if environ.get(name)}
 
@@ -235,7 +257,7 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     """Load from ``path``, else ``BIRDBRIDGE_CONFIG``, else ``BIRDBRIDGE_CONFIG_TOML`` (the whole
     file in one variable, for platforms without files), else ``./birdbridge.toml``."""
     environ = os.environ if environ is None else environ
-    overrides = EnvironmentOverrides(**_settings_environ(environ))
+    overrides = EnvironmentOverrides.model_validate(_settings_environ(environ))
     if path is None and overrides.config_path:
         path = overrides.config_path
     if path is None and overrides.config_toml:

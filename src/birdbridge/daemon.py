@@ -15,8 +15,10 @@ from types import FrameType
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from birdbridge.clockwatch import ClockWatch
 from birdbridge.config import Config
 from birdbridge.engine import CycleReport, LinkEngine
+from birdbridge.health import OpsServer
 from birdbridge.networks.factory import build_adapters
 from birdbridge.store import Store
 
@@ -84,12 +86,20 @@ class Bridge:
                 seconds=self.config.bridge.deliver_interval,
                 id=f"deliver:{engine.name}",
             )
+        # A new process may run with fixed credentials: retry refused links at once.
+        if lifted := self.store.resume(kind="auth"):
+            log.info("lifted %d pause(s) for refused credentials: trying again", lifted)
         scheduler.start()
+        ops = self._start_ops_server(scheduler)
         log.info("birdbridge running: %d link(s), polling every %ss", len(self.engines), interval)
+        watch = ClockWatch()
         try:
             while not self.stop.wait(timeout=1.0):
-                pass
+                if jump := watch.tick():
+                    self._after_clock_jump(scheduler, jump)
         finally:
+            if ops is not None:
+                ops.stop()
             log.info("stopping: finishing the publish in flight")
             shutdown = threading.Thread(
                 target=scheduler.shutdown, kwargs={"wait": True}, daemon=True
@@ -98,6 +108,28 @@ class Bridge:
             shutdown.join(SHUTDOWN_GRACE)
             self.store.close()
             log.info("stopped")
+
+    def _start_ops_server(self, scheduler: BackgroundScheduler) -> OpsServer | None:
+        port = self.config.bridge.http_port
+        if port is None:
+            return None
+        try:
+            server = OpsServer(port, self.store, lambda: bool(scheduler.running)).start()
+        except OSError as exc:
+            log.error("cannot serve /healthz and /metrics on port %s: %s", port, exc)
+            return None
+        log.info("serving /healthz and /metrics on port %s", server.port)
+        return server
+
+    def _after_clock_jump(self, scheduler: BackgroundScheduler, jump: float) -> None:
+        """Run every job now: after a step back, wall-clock schedules would wait the jump out;
+        after a suspend, the links are overdue anyway."""
+        log.warning(
+            "the wall clock jumped by %+.0f s (suspend or time step): running every link now", jump
+        )
+        now = datetime.now(UTC)
+        for job in scheduler.get_jobs():
+            job.modify(next_run_time=now)
 
     def _guarded(self, job: Callable[[], CycleReport]) -> Callable[[], None]:
         def run() -> None:

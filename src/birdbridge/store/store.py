@@ -63,6 +63,10 @@ class LinkSummary:
     pending: int
     failed: int
     done: int
+    next_retry: datetime | None = None  # the soonest an open delivery from this side is due
+    paused_until: datetime | None = None
+    paused_kind: str | None = None
+    paused_reason: str | None = None
 
 
 class Store:
@@ -257,7 +261,7 @@ class Store:
                     # Also due: rows last touched "in the future", i.e. the clock has been set
                     # back since; their retry times would otherwise hold them up by the jump.
                     or_(
-                        Delivery.next_attempt_at <= now,
+                        col(Delivery.next_attempt_at) <= now,
                         col(Delivery.updated_at) > now + CLOCK_SLACK,
                     ),
                 )
@@ -581,6 +585,16 @@ class Store:
             ).group_by(Delivery.link, Delivery.source_network, Delivery.status)
             for link, network, status, number in session.exec(query):
                 counts[(link, network, status)] = number
+            next_due = {
+                (link, network): as_utc(due)
+                for link, network, due in session.exec(
+                    select(
+                        Delivery.link, Delivery.source_network, func.min(Delivery.next_attempt_at)
+                    )
+                    .where(col(Delivery.status).in_([s.value for s in OPEN_STATUSES]))
+                    .group_by(Delivery.link, Delivery.source_network)
+                )
+            }
             states = list(
                 session.exec(select(LinkState).order_by(LinkState.link, LinkState.network))
             )
@@ -598,6 +612,10 @@ class Store:
                     pending=count(s, DeliveryStatus.PENDING, DeliveryStatus.PUBLISHING),
                     failed=count(s, DeliveryStatus.FAILED),
                     done=count(s, DeliveryStatus.DONE),
+                    next_retry=next_due.get((s.link, s.network)),
+                    paused_until=as_utc(s.paused_until),
+                    paused_kind=s.paused_kind,
+                    paused_reason=s.paused_reason,
                 )
                 for s in states
             ]
