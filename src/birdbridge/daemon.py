@@ -114,7 +114,12 @@ class Bridge:
         if port is None:
             return None
         try:
-            server = OpsServer(port, self.store, lambda: bool(scheduler.running)).start()
+            server = OpsServer(
+                port,
+                self.store,
+                lambda: bool(scheduler.running),
+                links=[engine.name for engine in self.engines],
+            ).start()
         except OSError as exc:
             log.error("cannot serve /healthz and /metrics on port %s: %s", port, exc)
             return None

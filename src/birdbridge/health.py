@@ -20,12 +20,17 @@ from birdbridge.store import Store
 
 class OpsServer:
     def __init__(
-        self, port: int, store: Store, scheduler_alive: Callable[[], bool], host: str = "0.0.0.0"
+        self,
+        port: int,
+        store: Store,
+        scheduler_alive: Callable[[], bool],
+        host: str = "0.0.0.0",
+        links: list[str] | None = None,
     ) -> None:
         self.store = store
         self.scheduler_alive = scheduler_alive
         self.registry = CollectorRegistry()
-        self.registry.register(QueueCollector(store))
+        self.registry.register(QueueCollector(store, links or []))
         self._httpd = ThreadingHTTPServer((host, port), self._handler())
         self._httpd.daemon_threads = True
 

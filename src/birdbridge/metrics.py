@@ -28,8 +28,9 @@ FALLBACKS = Counter("birdbridge_fallbacks_total", "Honest fallbacks by kind", ["
 class QueueCollector(Collector):
     """Pending deliveries and the age of the oldest one, per link, at scrape time."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, links: list[str]) -> None:
         self.store = store
+        self.links = links  # every configured link gets a sample, 0 when its queue is empty
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         pending = GaugeMetricFamily(
@@ -44,7 +45,8 @@ class QueueCollector(Collector):
             labels=["link"],
         )
         now = datetime.now(UTC)
-        for link, (count, oldest, failures) in self.store.queue_stats().items():
+        stats = {link: (0, None, 0) for link in self.links} | self.store.queue_stats()
+        for link, (count, oldest, failures) in stats.items():
             pending.add_metric([link], count)
             age.add_metric([link], (now - oldest).total_seconds() if oldest else 0.0)
             failed.add_metric([link], failures)

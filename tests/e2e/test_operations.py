@@ -1,0 +1,129 @@
+"""What an operator relies on: health and metrics over HTTP, JSON logs with one line per
+mirrored post, secrets that never show, pauses visible in `status` and lifted by `resume`."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import sqlite3
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from birdbridge.health import OpsServer
+from birdbridge.store import Store
+
+from ..conftest import Rig
+from .conftest import cli, spawn, wait_for, write_config
+
+FAST = {"poll_interval": 1, "deliver_interval": 1, "claim_timeout": 5, "request_timeout": 3}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def test_health_metrics_and_json_logs(rig: Rig, tmp_path: Path) -> None:
+    port = free_port()
+    config = write_config(rig, tmp_path / "birdbridge.toml", bridge=FAST,
+                          direction="twitter-to-mastodon")
+    log = tmp_path / "daemon.log"
+    daemon = spawn("run", "--config", str(config), log=log, env={"PORT": str(port)})
+    try:
+        wait_for(lambda: get(f"http://127.0.0.1:{port}/healthz")[0] == 200, what="/healthz")
+        wait_for(lambda: rig.store.link_state("alice", "twitter") is not None, what="a poll")
+        tweet = rig.tweet("watched by prometheus")
+        wait_for(lambda: len(rig.toots()) == 1, what="the mirror")
+        status, metrics = get(f"http://127.0.0.1:{port}/metrics")
+        assert status == 200
+        assert 'birdbridge_api_calls_total{network="twitter",status="200"}' in metrics
+        assert 'birdbridge_polls_total{link="alice",network="twitter",outcome="ok"}' in metrics
+        assert 'birdbridge_deliveries_total{link="alice",outcome="done"}' in metrics
+        assert 'birdbridge_queue_pending{link="alice"} 0.0' in metrics
+        assert get(f"http://127.0.0.1:{port}/nothing")[0] == 404
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=10) == 0
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    mirrored = [r for r in records if "mirrored" in r["event"]]
+    assert len(mirrored) == 1
+    assert mirrored[0]["link"] == "alice" and mirrored[0]["source_url"].endswith(tweet["id"])
+    assert mirrored[0]["target_urls"] == [rig.toots()[0]["url"]]
+
+
+def test_healthz_is_503_when_the_scheduler_is_gone(store: Store) -> None:
+    alive = {"value": True}
+    server = OpsServer(0, store, lambda: alive["value"], host="127.0.0.1").start()
+    try:
+        url = f"http://127.0.0.1:{server.port}/healthz"
+        assert get(url) == (200, "ok\n")
+        alive["value"] = False
+        assert get(url) == (503, "scheduler not running\n")
+    finally:
+        server.stop()
+
+
+def test_secrets_never_show_in_logs_outputs_or_the_database(rig: Rig, tmp_path: Path) -> None:
+    """Debug logging, through refused tokens, server errors and garbage: grep for the tokens."""
+    secrets = [rig.x_user.consumer_secret, rig.x_user.access_token,
+               rig.x_user.access_token_secret, rig.m_user.access_token]
+    config = write_config(rig, tmp_path / "birdbridge.toml",
+                          bridge={**FAST, "log_level": "debug"})
+    rig.masto.add_fault(kind="status", status=401, method="POST", path="^/api/v1/statuses$",
+                        times=None, body={"error": "The access token is invalid"})
+    rig.x.add_fault(kind="malformed", method="POST", path="^/2/tweets$", times=1)
+    log = tmp_path / "daemon.log"
+    daemon = spawn("run", "--config", str(config), log=log)
+    wait_for(lambda: rig.store.link_state("alice", "mastodon") is not None, what="a poll")
+    rig.tweet("tweet meets a refused token")
+    rig.toot("toot meets garbage")
+    wait_for(lambda: rig.store.pauses("alice").get("mastodon") is not None, what="the pause")
+    wait_for(lambda: len(rig.tweets()) >= 2, timeout=60, what="the toot after the garbage")
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=10) == 0
+    outputs = [log.read_text()]
+    for command in ("status", "check"):
+        result = cli(command, "--config", str(config))
+        outputs += [result.stdout, result.stderr]
+    assert "paused (auth)" in outputs[1]  # `status` shows why the link is paused
+    database = Path(rig.database_url.removeprefix("sqlite:///"))
+    if database.exists():
+        with sqlite3.connect(database) as connection:
+            outputs += [str(row) for table in ("delivery", "link_state", "mirror")
+                        for row in connection.execute(f"SELECT * FROM {table}")]
+    else:  # PostgreSQL: read the rows through the store
+        outputs += [repr(d) for d in rig.store.deliveries()]
+        outputs += [repr(s) for s in rig.store.summaries()]
+    everything = "\n".join(outputs)
+    assert "access token" in everything  # the failure itself is reported...
+    for secret in secrets:
+        assert secret not in everything  # ...but never a token
+
+
+def test_pause_shows_in_status_and_resume_lifts_it(rig: Rig, tmp_path: Path) -> None:
+    config = write_config(rig, tmp_path / "birdbridge.toml", direction="twitter-to-mastodon")
+    assert cli("once", "--config", str(config)).returncode == 0
+    rig.tweet("held by a pause")
+    rig.masto.add_fault(kind="status", status=401, method="POST", path="^/api/v1/statuses$",
+                        body={"error": "The access token is invalid"})
+    first = cli("once", "--config", str(config))
+    assert first.returncode == 1 and "birdbridge resume alice" in first.stderr
+    status = " ".join(cli("status", "--config", str(config)).stdout.split())
+    assert "paused (auth)" in status
+    assert "lifted 1 pause of link alice" in cli("resume", "alice", "--config", str(config)).stdout
+    assert cli("once", "--config", str(config)).returncode == 0
+    assert len(rig.toots()) == 1
+    assert cli("resume", "nobody", "--config", str(config)).returncode == 1
