@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+from prometheus_client import Counter as PromCounter
+
+from birdbridge.errors import NetworkError
 from birdbridge.media.images import ImageLimits
 from birdbridge.models import (
     Account,
@@ -14,10 +19,19 @@ from birdbridge.models import (
     MediaKind,
     NetworkName,
     OutgoingPart,
+    Post,
     Published,
 )
 from birdbridge.networks.meter import CallMeter
 from birdbridge.render.length import Counter
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MALFORMED = PromCounter(
+    "birdbridge_malformed_posts_total",
+    "Posts skipped because the API returned them malformed",
+    ["network"],
+)
 
 
 @dataclass(frozen=True)
@@ -78,3 +92,18 @@ class Network(Protocol):
     def upload_media(self, path: Path, mime: str, kind: MediaKind, alt_text: str) -> UploadedMedia:
         """Upload one file (and its alt text); returns once the target has processed it."""
         ...
+
+
+def well_formed(
+    network: NetworkName, items: Iterable[T], convert: Callable[[T], Post]
+) -> list[Post]:
+    """Convert each item; one malformed item is logged and skipped, never blocks the poll
+    (promise 4: one bad post never blocks the rest)."""
+    posts = []
+    for item in items:
+        try:
+            posts.append(convert(item))
+        except NetworkError as exc:
+            MALFORMED.labels(network.value).inc()
+            log.error("skipping a malformed post from %s: %s", network.label, exc)
+    return posts

@@ -34,7 +34,7 @@ from birdbridge.models import (
     Published,
     Visibility,
 )
-from birdbridge.networks.base import MediaLimits, NetworkLimits, UploadedMedia
+from birdbridge.networks.base import MediaLimits, NetworkLimits, UploadedMedia, well_formed
 from birdbridge.networks.http import USER_AGENT, TimeoutSession
 from birdbridge.networks.mastodon_media import MastodonMediaUploader
 from birdbridge.networks.meter import CallMeter
@@ -215,9 +215,11 @@ class MastodonNetwork:
             )
         else:
             statuses = self._walk_back(account, since_id=cursor, include_reposts=include_reposts)
-        posts = [self._to_post(s) for s in statuses]
+        posts = well_formed(self.name, statuses, self._to_post)
         posts.sort(key=lambda p: _id_key(p.id))
-        next_cursor = posts[-1].id if posts else cursor
+        # Past every status read, even one skipped as malformed: it will not get better.
+        ids = [str(s["id"]) for s in statuses if isinstance(s, dict) and s.get("id")]
+        next_cursor = max(ids, key=_id_key) if ids else cursor
         return FetchResult(posts=posts, cursor=next_cursor)
 
     def _walk_back(

@@ -33,7 +33,7 @@ from birdbridge.models import (
     Published,
     Visibility,
 )
-from birdbridge.networks.base import MediaLimits, NetworkLimits, UploadedMedia
+from birdbridge.networks.base import MediaLimits, NetworkLimits, UploadedMedia, well_formed
 from birdbridge.networks.http import BaseUrlSession
 from birdbridge.networks.meter import CallMeter
 from birdbridge.networks.retry import call_with_retries
@@ -232,7 +232,7 @@ class TwitterNetwork:
             token = meta.get("next_token")
             if not token:
                 break
-        posts = [self._to_post(t, account, media) for t in tweets]
+        posts = well_formed(self.name, tweets, lambda t: self._to_post(t, account, media))
         posts.sort(key=lambda p: int(p.id))
         next_cursor = str(newest) if newest else (posts[-1].id if posts else cursor)
         return FetchResult(posts=posts, cursor=next_cursor)
@@ -258,6 +258,8 @@ class TwitterNetwork:
     ) -> Post:
         try:
             tweet_id = str(tweet["id"])
+            if not tweet_id.isdigit():  # X ids are numeric strings (snowflakes)
+                raise ValueError(f"post id {tweet_id!r} is not a number")
             note = tweet.get("note_tweet") if isinstance(tweet.get("note_tweet"), dict) else None
             source = note if note and note.get("text") else tweet
             text = expand_urls(str(source["text"]), source.get("entities"))
