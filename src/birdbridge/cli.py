@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from birdbridge.config import Config, load_config
+from birdbridge.config_checks import permission_warning
 from birdbridge.errors import BirdbridgeError, ConfigError, NetworkError
 from birdbridge.store import DeliveryStatus, Store
 
@@ -37,10 +38,14 @@ ConfigOption = Annotated[
 
 def _load(config_path: Path | None) -> Config:
     try:
-        return load_config(config_path)
+        config = load_config(config_path)
     except ConfigError as exc:
         errors.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(2) from None
+    source = Path(config.source)
+    if source.is_file() and (warning := permission_warning(source)):
+        errors.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    return config
 
 
 def _configure_logging(settings: Config) -> None:

@@ -6,6 +6,7 @@ what is wrong, so ``birdbridge`` can print it and exit 2 without a traceback.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -25,6 +26,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from birdbridge.config_checks import loop_problems
 from birdbridge.errors import ConfigError
 from birdbridge.models import Direction
 
@@ -114,6 +116,9 @@ class Config(_Strict):
             if link.name in seen:
                 raise ValueError(f"two links are named {link.name!r}; link names must be unique")
             seen.add(link.name)
+        problems = loop_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def secrets(self) -> list[str]:
@@ -205,13 +210,32 @@ def _format_validation_error(
     lines = [f"{source}: invalid configuration"]
     for problem in error.errors():
         where = _describe_location(tuple(problem["loc"]), document)
-        message = problem["msg"]
+        message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling against config.example.toml)"
+            message = "unknown key" + _suggestion(tuple(problem["loc"]))
         elif problem["type"] == "missing":
             message = "required key is missing"
         lines.append(f"  {where}: {message}")
     return "\n".join(lines)
+
+
+def _suggestion(loc: tuple[Any, ...]) -> str:
+    """'; did you mean "poll_interval"?' for a misspelt key, from the model at that path."""
+    model: Any = Config
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        annotation = getattr(field, "annotation", None)
+        inner = getattr(annotation, "__args__", (annotation,))[0]
+        model = inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
+        if model is None:
+            return ""
+    names = [n for n in model.model_fields if n != "source"]
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
+    if close:
+        return f'; did you mean "{close[0]}"?'
+    return f" (known keys here: {', '.join(names)})"
 
 
 def parse_config(text: str, source: str, environ: Mapping[str, str] | None = None) -> Config:

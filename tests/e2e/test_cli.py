@@ -79,7 +79,9 @@ def test_missing_config_file(tmp_path: Path) -> None:
 
 def test_check_shows_both_accounts_and_limits(rig: Rig, tmp_path: Path) -> None:
     config = write_config(rig, tmp_path / "birdbridge.toml")
+    config.chmod(0o644)  # literal tokens readable by others: warned about at start-up
     result = cli("check", "--config", str(config))
+    assert "is readable by other users" in result.stderr and "chmod 600" in result.stderr
     assert result.returncode == 0, result.stderr
     assert "X: @alice" in result.stdout and "max 280 characters" in result.stdout
     assert "Mastodon: @alice@sandbox.example" in result.stdout
