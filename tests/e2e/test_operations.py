@@ -38,8 +38,9 @@ def get(url: str) -> tuple[int, str]:
 
 def test_health_metrics_and_json_logs(rig: Rig, tmp_path: Path) -> None:
     port = free_port()
-    config = write_config(rig, tmp_path / "birdbridge.toml", bridge=FAST,
-                          direction="twitter-to-mastodon")
+    config = write_config(
+        rig, tmp_path / "birdbridge.toml", bridge=FAST, direction="twitter-to-mastodon"
+    )
     log = tmp_path / "daemon.log"
     daemon = spawn("run", "--config", str(config), log=log, env={"PORT": str(port)})
     try:
@@ -78,12 +79,21 @@ def test_healthz_is_503_when_the_scheduler_is_gone(store: Store) -> None:
 
 def test_secrets_never_show_in_logs_outputs_or_the_database(rig: Rig, tmp_path: Path) -> None:
     """Debug logging, through refused tokens, server errors and garbage: grep for the tokens."""
-    secrets = [rig.x_user.consumer_secret, rig.x_user.access_token,
-               rig.x_user.access_token_secret, rig.m_user.access_token]
-    config = write_config(rig, tmp_path / "birdbridge.toml",
-                          bridge={**FAST, "log_level": "debug"})
-    rig.masto.add_fault(kind="status", status=401, method="POST", path="^/api/v1/statuses$",
-                        times=None, body={"error": "The access token is invalid"})
+    secrets = [
+        rig.x_user.consumer_secret,
+        rig.x_user.access_token,
+        rig.x_user.access_token_secret,
+        rig.m_user.access_token,
+    ]
+    config = write_config(rig, tmp_path / "birdbridge.toml", bridge={**FAST, "log_level": "debug"})
+    rig.masto.add_fault(
+        kind="status",
+        status=401,
+        method="POST",
+        path="^/api/v1/statuses$",
+        times=None,
+        body={"error": "The access token is invalid"},
+    )
     rig.x.add_fault(kind="malformed", method="POST", path="^/2/tweets$", times=1)
     log = tmp_path / "daemon.log"
     daemon = spawn("run", "--config", str(config), log=log)
@@ -102,8 +112,11 @@ def test_secrets_never_show_in_logs_outputs_or_the_database(rig: Rig, tmp_path: 
     database = Path(rig.database_url.removeprefix("sqlite:///"))
     if database.exists():
         with sqlite3.connect(database) as connection:
-            outputs += [str(row) for table in ("delivery", "link_state", "mirror")
-                        for row in connection.execute(f"SELECT * FROM {table}")]
+            outputs += [
+                str(row)
+                for table in ("delivery", "link_state", "mirror")
+                for row in connection.execute(f"SELECT * FROM {table}")
+            ]
     else:  # PostgreSQL: read the rows through the store
         outputs += [repr(d) for d in rig.store.deliveries()]
         outputs += [repr(s) for s in rig.store.summaries()]
@@ -117,8 +130,13 @@ def test_pause_shows_in_status_and_resume_lifts_it(rig: Rig, tmp_path: Path) -> 
     config = write_config(rig, tmp_path / "birdbridge.toml", direction="twitter-to-mastodon")
     assert cli("once", "--config", str(config)).returncode == 0
     rig.tweet("held by a pause")
-    rig.masto.add_fault(kind="status", status=401, method="POST", path="^/api/v1/statuses$",
-                        body={"error": "The access token is invalid"})
+    rig.masto.add_fault(
+        kind="status",
+        status=401,
+        method="POST",
+        path="^/api/v1/statuses$",
+        body={"error": "The access token is invalid"},
+    )
     first = cli("once", "--config", str(config))
     assert first.returncode == 1 and "birdbridge resume alice" in first.stderr
     status = " ".join(cli("status", "--config", str(config)).stdout.split())

@@ -61,13 +61,21 @@ def test_a_malformed_post_in_a_page_is_skipped_and_the_rest_arrive(rig: Rig) -> 
     engine.cycle()
     good = rig.tweet("the good one")
     page = {
-        "data": [{"text": "a post with no id"}, {"id": "not-a-number", "text": 5},
-                 {"id": good["id"], "text": "the good one", "edit_history_tweet_ids": [good["id"]],
-                  "author_id": rig.x_user.id}],
+        "data": [
+            {"text": "a post with no id"},
+            {"id": "not-a-number", "text": 5},
+            {
+                "id": good["id"],
+                "text": "the good one",
+                "edit_history_tweet_ids": [good["id"]],
+                "author_id": rig.x_user.id,
+            },
+        ],
         "meta": {"result_count": 3, "newest_id": good["id"], "oldest_id": good["id"]},
     }
-    rig.x.add_fault(kind="status", status=200, method="GET", path=r"^/2/users/\d+/tweets$",
-                    body=page)
+    rig.x.add_fault(
+        kind="status", status=200, method="GET", path=r"^/2/users/\d+/tweets$", body=page
+    )
     report = engine.cycle()
     assert not report.errors
     assert [html_to_text(t["content"]) for t in rig.toots()] == ["the good one"]
@@ -79,13 +87,25 @@ def test_a_media_url_with_invalid_utf8_falls_back_without_a_crash(rig: Rig) -> N
     engine = rig.engine("mastodon-to-twitter")
     engine.cycle()
     status = rig.toot("media with a broken name")
-    status["media_attachments"] = [{
-        "id": "1", "type": "image", "url": f"{rig.masto.url}/system/%FF%FE%00broken.png",
-        "preview_url": None, "remote_url": None, "description": "\udcff is not UTF-8"[1:],
-        "meta": {}, "blurhash": None,
-    }]
-    rig.masto.add_fault(kind="status", status=200, method="GET",
-                        path=r"^/api/v1/accounts/\d+/statuses$", body=[status])
+    status["media_attachments"] = [
+        {
+            "id": "1",
+            "type": "image",
+            "url": f"{rig.masto.url}/system/%FF%FE%00broken.png",
+            "preview_url": None,
+            "remote_url": None,
+            "description": "\udcff is not UTF-8"[1:],
+            "meta": {},
+            "blurhash": None,
+        }
+    ]
+    rig.masto.add_fault(
+        kind="status",
+        status=200,
+        method="GET",
+        path=r"^/api/v1/accounts/\d+/statuses$",
+        body=[status],
+    )
     report = engine.cycle()
     [tweet] = rig.tweets()
     assert tweet["text"].startswith("media with a broken name")
