@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import mastodon
-import requests
 from mastodon import Mastodon
 
 from birdbridge.config import MastodonConfig
@@ -35,10 +34,10 @@ from birdbridge.models import (
     Visibility,
 )
 from birdbridge.networks.base import MediaLimits, NetworkLimits, UploadedMedia, well_formed
+from birdbridge.networks.funnel import Funnel
 from birdbridge.networks.http import USER_AGENT, TimeoutSession
 from birdbridge.networks.mastodon_media import MastodonMediaUploader
 from birdbridge.networks.meter import CallMeter
-from birdbridge.networks.retry import call_with_retries
 from birdbridge.networks.textmatch import same_text
 from birdbridge.render.html import html_to_text
 from birdbridge.render.length import mastodon_length
@@ -65,7 +64,7 @@ RECOVERY_MARGIN = timedelta(minutes=5)
 _VISIBILITY = {v.value: v for v in Visibility}
 
 
-class MastodonNetwork:
+class MastodonNetwork(Funnel):
     name = NetworkName.MASTODON
 
     def __init__(self, config: MastodonConfig, *, timeout: float = 20) -> None:
@@ -91,16 +90,7 @@ class MastodonNetwork:
         self._limits_at: float | None = None
 
     # -- the funnel ------------------------------------------------------------------
-    def _observe(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self.meter.observe(
-            str(response.request.method), response.url, response.status_code, response.headers
-        )
-
-    def _call(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return call_with_retries(what, lambda: self._call_once(what, function, *args, **kwargs))
-
-    def _call_once(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        self.meter.check(what)
+    def _invoke(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             return function(*args, **kwargs)
         except mastodon.MastodonRatelimitError:

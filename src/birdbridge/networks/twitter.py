@@ -34,9 +34,9 @@ from birdbridge.models import (
     Visibility,
 )
 from birdbridge.networks.base import MediaLimits, NetworkLimits, UploadedMedia, well_formed
+from birdbridge.networks.funnel import Funnel
 from birdbridge.networks.http import BaseUrlSession
 from birdbridge.networks.meter import CallMeter
-from birdbridge.networks.retry import call_with_retries
 from birdbridge.networks.textmatch import same_text
 from birdbridge.networks.twitter_media import XMediaUploader
 from birdbridge.render.length import X_MAX_WEIGHTED_LENGTH, x_weighted_length
@@ -85,7 +85,7 @@ TIME_CURSOR = "t:"
 RECOVERY_MARGIN = timedelta(minutes=5)
 
 
-class TwitterNetwork:
+class TwitterNetwork(Funnel):
     name = NetworkName.TWITTER
 
     def __init__(self, config: TwitterConfig, *, timeout: float = 20) -> None:
@@ -114,16 +114,7 @@ class TwitterNetwork:
         self._account: Account | None = None
 
     # -- the funnel ------------------------------------------------------------------
-    def _observe(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self.meter.observe(
-            str(response.request.method), response.url, response.status_code, response.headers
-        )
-
-    def _call(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return call_with_retries(what, lambda: self._call_once(what, function, *args, **kwargs))
-
-    def _call_once(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        self.meter.check(what)
+    def _invoke(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             return function(*args, **kwargs)
         except tweepy.TooManyRequests as exc:

@@ -1,0 +1,35 @@
+"""The one funnel every API call of an adapter goes through (DESIGN: rules of the house):
+the rate-limit budget is checked first, reads are retried quickly, and the adapter maps the
+library's failures to birdbridge's error types in ``_invoke``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import requests
+
+from birdbridge.networks.meter import CallMeter
+from birdbridge.networks.retry import call_with_retries
+
+T = TypeVar("T")
+
+
+class Funnel:
+    meter: CallMeter
+
+    def _observe(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """A requests response hook: every reply is counted and its rate-limit headers kept."""
+        self.meter.observe(
+            str(response.request.method), response.url, response.status_code, response.headers
+        )
+
+    def _call(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        def once() -> T:
+            self.meter.check(what)
+            return self._invoke(what, function, *args, **kwargs)
+
+        return call_with_retries(what, once)
+
+    def _invoke(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        raise NotImplementedError
