@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from birdbridge.config import LinkConfig
 from birdbridge.engine.deliver import Deliverer, DeliverReport
 from birdbridge.engine.pauses import pause_for
@@ -125,8 +127,15 @@ class LinkEngine:
         """Persist the API calls counted since the last flush (`birdbridge status` shows them)."""
         for network, adapter in self.adapters.items():
             counts = adapter.meter.drain()
-            if counts:
+            if not counts:
+                continue
+            try:
                 self.store.add_api_calls(self.name, network.value, counts)
+            except SQLAlchemyError as exc:
+                # Never mask the cycle's own error (this runs in a `finally`); keep the counts
+                # for the next flush.
+                adapter.meter.restore(counts)
+                log.warning("link %s: API call counts not saved yet: %s", self.name, exc)
 
     def _poll(self, source: NetworkName, targets: list[NetworkName], report: CycleReport) -> None:
         paused = self.store.pauses(self.name, self.clock()).get(source.value)

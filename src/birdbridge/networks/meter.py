@@ -101,5 +101,10 @@ class CallMeter:
             counts, self._unflushed = dict(self._unflushed), Counter()
         return counts
 
+    def restore(self, counts: dict[tuple[datetime, bool], int]) -> None:
+        """Put back counts that could not be saved."""
+        with self._lock:
+            self._unflushed.update(counts)
+
     def _key(self, method: str, url: str) -> str:
         return endpoint_key(method, url) if self.per_endpoint else "*"
