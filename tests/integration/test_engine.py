@@ -461,3 +461,32 @@ def test_rate_limit_headers_at_zero_hold_calls_back_until_the_reset(rig: Rig) ->
     assert tweet_texts(rig) == ["toot 0"]
     assert not [r for r in rig.x.api_requests("POST", r"^/2/tweets$") if r.status == 429]
     assert rig.store.pauses("alice", rig.clock())["twitter"].paused_kind == "rate_limit"
+
+
+def test_an_x_mention_pings_nobody_on_mastodon(rig: Rig) -> None:
+    """@carol on X is not @carol on the instance: the mirror must not link or notify her."""
+    rig.masto.create_user("carol")  # an unrelated local account with the same name
+    rig.x.create_user("carol")
+    engine = rig.engine("twitter-to-mastodon")
+    engine.cycle()
+    rig.tweet("thanks @carol for the tip, and @CAROL again")
+    engine.cycle()
+    [toot] = rig.toots()
+    assert toot["mentions"] == []
+    assert 'class="u-url mention"' not in toot["content"]
+    assert html_to_text(toot["content"]).replace("\u2060", "") == (
+        "thanks @carol for the tip, and @CAROL again"
+    )
+
+
+def test_a_remote_mention_from_mastodon_pings_nobody_on_x(rig: Rig) -> None:
+    """ "@bob@other.example" reaches X as text; X does not link a handle followed by "@"
+    (twitter-text's end-of-mention rule), so no X account named bob is notified."""
+    rig.x.create_user("bob")
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    rig.toot("hello @bob@other.example")
+    engine.cycle()
+    [tweet] = rig.tweets()
+    assert tweet["text"] == "hello @bob@other.example"
+    assert not (tweet.get("entities") or {}).get("mentions")

@@ -380,26 +380,46 @@ def _to_media(item: dict[str, Any] | None) -> Media | None:
     )
 
 
+# Between "@" and a handle, so no Mastodon server links it to an unrelated local account of
+# the same name: the mention stays readable ("@carol") but pings nobody.
+WORD_JOINER = "\u2060"
+
+
 def expand_urls(text: str, entities: Any) -> str:
-    """Replace t.co links by the URLs they stand for, from ``entities.urls`` offsets."""
-    urls = entities.get("urls") if isinstance(entities, dict) else None
-    if not isinstance(urls, list):
+    """X text -> neutral text, from the ``entities`` offsets (never a regex over the text):
+    t.co links become the URLs they stand for, the link to the post's own media is dropped,
+    and @mentions of X accounts are kept as text that pings no one on the other network."""
+    if not isinstance(entities, dict):
         return text
-    # Offsets count code points (X data dictionary); Python str indexes code points too.
-    for url in sorted(
-        (u for u in urls if isinstance(u, dict)), key=lambda u: -int(u.get("start", 0))
-    ):
-        short, expanded = url.get("url"), url.get("expanded_url")
-        start, end = url.get("start"), url.get("end")
-        if not (short and expanded and isinstance(start, int) and isinstance(end, int)):
-            continue
-        # X appends a t.co link to the post's own media ("…/status/1/photo/1", with a
-        # media_key): the media travel as media, so the link is dropped, not expanded.
-        replacement = "" if _is_media_link(url) else expanded
-        if text[start:end] == short:
+    edits: list[tuple[int, int, str, str]] = []  # start, end, expected text, replacement
+    for url in entities.get("urls") or []:
+        if isinstance(url, dict) and url.get("url") and url.get("expanded_url"):
+            # X appends a t.co link to the post's own media ("…/status/1/photo/1", with a
+            # media_key): the media travel as media, so that link is dropped, not expanded.
+            replacement = "" if _is_media_link(url) else str(url["expanded_url"])
+            edits.append((url.get("start", -1), url.get("end", -1), str(url["url"]), replacement))
+    for mention in entities.get("mentions") or []:
+        if isinstance(mention, dict) and mention.get("username"):
+            name = str(mention["username"])
+            edits.append(
+                (
+                    mention.get("start", -1),
+                    mention.get("end", -1),
+                    f"@{name}",
+                    f"@{WORD_JOINER}{name}",
+                )
+            )
+    # Offsets count code points (X data dictionary), as Python's str does; apply from the end
+    # so earlier offsets stay valid.
+    for start, end, expected, replacement in sorted(edits, key=lambda e: -int(e[0])):
+        if (
+            isinstance(start, int)
+            and isinstance(end, int)
+            and (text[start:end].lower() == expected.lower())
+        ):
             text = text[:start] + replacement + text[end:]
-        else:
-            text = text.replace(short, replacement, 1)
+        elif expected.startswith("https://t.co/"):
+            text = text.replace(expected, replacement, 1)  # a t.co link is unique in a post
     return text.strip()
 
 

@@ -58,7 +58,9 @@ _URL_RE = re.compile(
 )
 _TRAILING_PUNCT = ".,;:!?'\")]}>…"
 _EMOJI_GRAPHEME = regex.compile(r"\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20e3")
-_MENTION_RE = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{1,15})\b")
+# twitter-text: a screen name, unless followed by another at sign, an accented latin letter or
+# "://" (end_mention_match): "@bob@other.example" mentions nobody on X.
+_MENTION_RE = re.compile(r"(?<![\w@])[@\uff20]([A-Za-z0-9_]{1,15})\b(?![@\uff20\u00c0-\u024f]|://)")
 _HASHTAG_RE = regex.compile(
     r"(?<![\w#&])[#\uff03]([\p{L}\p{M}\p{N}_]*[\p{L}\p{M}][\p{L}\p{M}\p{N}_]*)"
 )
