@@ -64,19 +64,92 @@ class MastodonConfig(_Strict):
     _check_url = field_validator("api_base_url")(_http_url)
 
 
+class PerTarget(_Strict):
+    """A text added to posts mirrored TO each network (so per link and direction)."""
+
+    twitter: str = Field(default="", max_length=100)
+    mastodon: str = Field(default="", max_length=100)
+
+    def on(self, network: str) -> str:
+        return str(getattr(self, network))
+
+
 class PolicyConfig(_Strict):
-    """What a link mirrors. Defaults are the safe ones."""
+    """What a link mirrors and how it renders. Defaults are the safe ones; every key is
+    documented in config.example.toml."""
 
     # Widest audience mirrored: "public" mirrors public posts only; "unlisted" adds unlisted ones.
     # Followers-only and direct posts are never mirrored, whatever this says (DESIGN promise 3).
     visibility: Literal["public", "unlisted"] = "public"
     self_threads: bool = True  # replies to one's own posts, mirrored as the same thread
-    replies: bool = False  # replies to other people
-    reposts: Literal["skip"] = "skip"  # retweets / boosts
+    replies: bool = False  # replies to other people, mirrored as standalone posts
+    # Reposts/boosts of other people's posts: "skip", "link" (the original's URL) or "text"
+    # ("RT @user: ..."). A repost of one's own mirrored post is always a native repost.
+    reposts: Literal["skip", "link", "text"] = "skip"
+    # Quote posts: "link" (a native quote where the target can, else the text plus a link to
+    # the quoted post) or "skip".
+    quotes: Literal["link", "skip"] = "link"
+    # Mentions of other accounts: "plain" (readable, pings nobody), "link" (the profile's URL)
+    # or "skip" (such posts are not mirrored).
+    mentions: Literal["plain", "link", "skip"] = "plain"
+    # Too long for the target: "thread" (split into replies) or "truncate" (cut with "…").
+    long_posts: Literal["thread", "truncate"] = "thread"
+    numbering: bool = False  # threads: end each part with " 1/3"
+    link_back: bool = False  # truncate: end with the original's URL (X bills URLs more)
+    # A content warning on X (which has none): "line" (a first line, cw_format) or "skip".
+    content_warnings: Literal["line", "skip"] = "line"
+    cw_format: str = Field(default="CW: {cw}", max_length=60)
+    prefix: PerTarget = PerTarget()
+    suffix: PerTarget = PerTarget()
+    # Filters. Tags without "#", case-insensitive. include_tags: mirror only posts with one of
+    # them (the tag itself is removed from the mirror); exclude_tags: never mirror those.
+    include_tags: list[str] = []
+    exclude_tags: list[str] = []
+    exclude_regex: list[str] = []  # Python regular expressions searched in the text
+    max_age: float | None = Field(default=None, gt=0)  # seconds; older posts are skipped
+    max_per_hour: int | None = Field(default=None, ge=1)  # new posts mirrored per hour and side
+    # Edited source posts: "update" (edit the mirror where the target allows, else leave it),
+    # "repost" (edit where allowed, else delete the mirror and post it again) or "ignore".
+    edits: Literal["update", "repost", "ignore"] = "update"
+    # A deleted source post deletes its mirror. Unset: on for direction = "both", off otherwise.
+    deletes: bool | None = None
+    # Edits and deletions are found by re-reading recently mirrored posts: how far back
+    # (seconds) and how often (seconds). X bills each post read (deduplicated per UTC day).
+    recheck_window: float = Field(default=86400, ge=0, le=30 * 86400)
+    recheck_interval: float = Field(default=900, ge=60, le=86400)
     # Media that cannot be carried (download failed, over every limit, a kind the target
     # cannot show): "link" adds the original post's URL, "drop" posts without it, "skip"
     # does not mirror the post. Always logged and counted.
     media_fallback: Literal["link", "drop", "skip"] = "link"
+
+    @field_validator("include_tags", "exclude_tags")
+    @classmethod
+    def _bare_tags(cls, tags: list[str]) -> list[str]:
+        cleaned = [tag.strip().lstrip("#").strip() for tag in tags]
+        for tag in cleaned:
+            if not re.fullmatch(r"\w+", tag):
+                raise ValueError(f"{tag!r} is not a hashtag (letters, digits and _ only)")
+        return cleaned
+
+    @field_validator("exclude_regex")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+        return patterns
+
+    @field_validator("cw_format")
+    @classmethod
+    def _has_cw(cls, value: str) -> str:
+        if "{cw}" not in value or "\n" in value:
+            raise ValueError('must hold "{cw}" (the warning) on one line, e.g. "CW: {cw}"')
+        return value
+
+    def deletes_on(self, direction: Direction) -> bool:
+        return self.deletes if self.deletes is not None else direction is Direction.BOTH
 
 
 class LinkConfig(_Strict):

@@ -6,7 +6,7 @@ Network-specific shapes (tweepy responses, Mastodon.py dicts, HTML) are converte
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -107,6 +107,38 @@ class Media:
 
 
 @dataclass(frozen=True)
+class Mention:
+    """An @mention in ``Post.text`` at code point offsets [start, end), from the API's
+    entity data (X ``entities.mentions``, Mastodon ``mentions`` + the content's links)."""
+
+    start: int
+    end: int
+    username: str  # without "@"
+    domain: str | None  # the account's instance on Mastodon; None on X
+    url: str  # the profile
+
+    @property
+    def handle(self) -> str:
+        return f"@{self.username}@{self.domain}" if self.domain else f"@{self.username}"
+
+
+@dataclass(frozen=True)
+class Hashtag:
+    """A #hashtag in ``Post.text`` at code point offsets [start, end)."""
+
+    start: int
+    end: int
+    name: str  # without "#", as written
+
+
+@dataclass(frozen=True)
+class Poll:
+    options: tuple[str, ...]
+    duration: int  # seconds from the post's creation to the poll's end
+    multiple: bool = False  # several choices allowed (Mastodon only)
+
+
+@dataclass(frozen=True)
 class Post:
     """A post as read from its network, in neutral form."""
 
@@ -125,6 +157,16 @@ class Post:
     sensitive: bool = False
     language: str | None = None
     media: tuple[Media, ...] = ()
+    mentions: tuple[Mention, ...] = ()
+    hashtags: tuple[Hashtag, ...] = ()
+    poll: Poll | None = None
+    author_handle: str | None = None  # "@user" on X, "@user@instance" on Mastodon
+    reposted: Post | None = None  # the original of a repost/boost, as read
+    quoted: Post | None = None  # the post a quote post quotes, when the API included it
+    # X: the first id of the post's edit chain when this is an edited version (X gives each
+    # version a new id); None for an original.
+    edit_of: str | None = None
+    edited_at: datetime | None = None  # Mastodon: the last edit
 
     @property
     def is_reply(self) -> bool:
@@ -134,12 +176,24 @@ class Post:
     def is_self_reply(self) -> bool:
         return self.is_reply and self.in_reply_to_author_id == self.author_id
 
+    @property
+    def source_key(self) -> str:
+        """The id that names this post in the mirror map: an edited X version is filed under
+        the first id of its chain."""
+        return self.edit_of or self.id
+
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["media"] = [m.to_json() for m in self.media]
+        data["mentions"] = [asdict(m) for m in self.mentions]
+        data["hashtags"] = [asdict(h) for h in self.hashtags]
+        data["poll"] = asdict(self.poll) if self.poll else None
         data["network"] = self.network.value
         data["visibility"] = self.visibility.value
         data["created_at"] = self.created_at.isoformat()
+        data["edited_at"] = self.edited_at.isoformat() if self.edited_at else None
+        data["reposted"] = self.reposted.to_json() if self.reposted else None
+        data["quoted"] = self.quoted.to_json() if self.quoted else None
         return data
 
     @classmethod
@@ -148,7 +202,19 @@ class Post:
         values["network"] = NetworkName(values["network"])
         values["visibility"] = Visibility(values["visibility"])
         values["created_at"] = datetime.fromisoformat(values["created_at"])
+        edited = values.get("edited_at")
+        values["edited_at"] = datetime.fromisoformat(edited) if edited else None
         values["media"] = tuple(Media.from_json(m) for m in values.get("media") or ())
+        values["mentions"] = tuple(Mention(**m) for m in values.get("mentions") or ())
+        values["hashtags"] = tuple(Hashtag(**h) for h in values.get("hashtags") or ())
+        poll = values.get("poll")
+        values["poll"] = (
+            Poll(tuple(poll["options"]), int(poll["duration"]), bool(poll.get("multiple")))
+            if poll
+            else None
+        )
+        for key in ("reposted", "quoted"):
+            values[key] = cls.from_json(values[key]) if values.get(key) else None
         return cls(**values)
 
 
@@ -171,6 +237,8 @@ class OutgoingPart:
     language: str | None = None
     visibility: Visibility = Visibility.PUBLIC
     media_ids: tuple[str, ...] = ()  # already uploaded to the target
+    poll: Poll | None = None  # already fitted to the target's limits
+    quote_id: str | None = None  # a target post to quote natively
 
 
 @dataclass(frozen=True)

@@ -11,18 +11,27 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from birdbridge.config import PolicyConfig
+from birdbridge.engine.counterparts import counterpart
 from birdbridge.engine.media import MediaCarrier, PreparedMedia
 from birdbridge.engine.pauses import pause_for
-from birdbridge.errors import AuthRevoked, NetworkError, Permanent, RateLimited, Transient
+from birdbridge.errors import (
+    AuthRevoked,
+    NetworkError,
+    Permanent,
+    RateLimited,
+    Transient,
+    Unsupported,
+)
 from birdbridge.media.plan import distribute, group_media
 from birdbridge.media.workdir import process_workdir
 from birdbridge.metrics import FALLBACKS
 from birdbridge.models import NetworkName, OutgoingPart, Post, Published
 from birdbridge.networks.base import Network
-from birdbridge.render.compose import compose
+from birdbridge.render.compose import Lookups, Rendered, compose
+from birdbridge.render.compose import Target as RenderTarget
 from birdbridge.store import DeliveryStatus, Store
 from birdbridge.store.store import as_utc
-from birdbridge.store.tables import Delivery
+from birdbridge.store.tables import Delivery, Mirror
 
 log = logging.getLogger(__name__)
 
@@ -193,11 +202,22 @@ class Deliverer:
         assert delivery.id is not None
         post = Post.from_json(json.loads(delivery.payload))
         target = self.adapters[NetworkName(delivery.target_network)]
+        if delivery.kind == "delete":
+            self._delete(delivery, target, report)
+        elif delivery.kind == "edit":
+            self._edit(delivery, post, target, report)
+        else:
+            self._post(delivery, post, target, report)
+
+    def _post(self, delivery: Delivery, post: Post, target: Network, report: DeliverReport) -> None:
+        assert delivery.id is not None
+        if self._native_repost(delivery, post, target, report):
+            return
         reply_to = self._thread_anchor(delivery, report)
         planned = self._plan(delivery, post, target, report)
         if planned is None:
             return
-        parts, spoiler_text = planned
+        parts, rendered = planned
         done = {
             m.part_index: m.target_id
             for m in self.store.mirror_parts(
@@ -216,11 +236,13 @@ class Deliverer:
             part = OutgoingPart(
                 text=text,
                 in_reply_to_id=reply_to,
-                spoiler_text=spoiler_text,
+                spoiler_text=rendered.spoiler_text,
                 sensitive=post.sensitive,
                 language=post.language,
                 visibility=post.visibility,  # an unlisted source (opt-in) stays unlisted
                 media_ids=tuple(media_ids),
+                poll=rendered.poll if index == 0 else None,
+                quote_id=rendered.quote_id if index == 0 else None,
             )
             published = self._publish_part(delivery, index, part, target, report)
             self.store.record_part(delivery, index, published.id, published.url, now=self.clock())
@@ -234,11 +256,24 @@ class Deliverer:
                 )
             reply_to = published.id
             urls.append(published.url or published.id)
+        self._finish(delivery, post, target, urls, report)
+
+    def _finish(
+        self,
+        delivery: Delivery,
+        post: Post,
+        target: Network,
+        urls: list[str],
+        report: DeliverReport,
+        what: str = "mirrored",
+    ) -> None:
+        assert delivery.id is not None
         self.store.mark_done(delivery.id, now=self.clock())
         report.done += 1
         log.info(
-            "link %s: mirrored %s post %s (%s) -> %s %s",
+            "link %s: %s %s post %s (%s) -> %s %s",
             self.link,
+            what,
             post.network.label,
             post.id,
             post.url,
@@ -247,14 +282,64 @@ class Deliverer:
             extra={"link": self.link, "source_url": post.url, "target_urls": urls},
         )
 
+    def _native_repost(
+        self, delivery: Delivery, post: Post, target: Network, report: DeliverReport
+    ) -> bool:
+        """A repost of a post that exists on the target too (our mirror, or the original of
+        our mirror) is reposted there natively. False when it is not such a repost."""
+        assert delivery.id is not None
+        original = post.reposted
+        if original is None:
+            return False
+        found = counterpart(self.store, self.link, original.network, original.id, target.name)
+        if found is None:
+            if self.policy.reposts == "skip":
+                self.store.mark_skipped(
+                    delivery.id,
+                    'repost of a post not on the target (policy reposts = "skip")',
+                    now=self.clock(),
+                )
+                report.skipped += 1
+                return True
+            return False
+        if not self.store.mirror_parts(
+            self.link, delivery.source_network, delivery.source_id, delivery.target_network
+        ):
+            if not self._claim(delivery):
+                raise _ClaimLost
+            self.store.mark_publishing(delivery.id, 0, "", now=self.clock())
+            published = target.repost(found.id)
+            self.store.record_part(delivery, 0, published.id, published.url, now=self.clock())
+            report.parts += 1
+        self._finish(delivery, post, target, [found.url or found.id], report, "reposted")
+        return True
+
+    def _rendered(self, post: Post, target: Network, text: str | None = None) -> Rendered:
+        """The post rendered for ``target`` with the mirror map's answers (pure render)."""
+        limits = target.limits()
+        lookups = Lookups()
+        if post.quoted_id:
+            found = counterpart(self.store, self.link, post.network, post.quoted_id, target.name)
+            if found is not None:
+                lookups = Lookups(quote_id=found.id, quote_url=found.url)
+        spec = RenderTarget(
+            network=target.name,
+            max_characters=limits.max_characters,
+            counter=limits.counter,
+            polls=limits.polls,
+            quotes=limits.quotes,
+        )
+        source = post if text is None else replace(post, text=text)
+        return compose(source, spec, self.policy, lookups)
+
     def _plan(
         self, delivery: Delivery, post: Post, target: Network, report: DeliverReport
-    ) -> tuple[list[tuple[str, list[str]]], str] | None:
-        """The parts to publish (text and media ids each) and the content warning; None when
-        the delivery was skipped instead."""
+    ) -> tuple[list[tuple[str, list[str]]], Rendered] | None:
+        """The parts to publish (text and media ids each) and the rest of the rendering;
+        None when the delivery was skipped instead."""
         assert delivery.id is not None
         limits = target.limits()
-        text = post.text
+        text = None
         carried: dict[int, str] = {}
         if post.media and limits.media is not None:
             prepared = self.media.prepare(delivery, post, target, limits.media, self.clock())
@@ -262,10 +347,10 @@ class Deliverer:
             if prepared.fallbacks and not self._media_fallback(delivery, post, prepared, report):
                 return None
             if prepared.fallbacks and self.policy.media_fallback == "link" and post.url:
-                text = f"{text}\n\n{post.url}".strip()
-        rendered = compose(
-            replace(post, text=text), target.name, limits.max_characters, limits.counter
-        )
+                text = f"{post.text}\n\n{post.url}".strip()
+        rendered = self._rendered(post, target, text)
+        for kind, message in rendered.fallbacks:
+            self._fallback(report, kind, f"{post.network.label} post {post.id}: {message}")
         order = sorted(carried)
         max_per_post = limits.media.max_per_post if limits.media else 4
         groups = [
@@ -279,7 +364,152 @@ class Deliverer:
             )
             report.skipped += 1
             return None
-        return parts, rendered.spoiler_text
+        return parts, rendered
+
+    # -- edits and deletions -----------------------------------------------------------
+    def _after_post(self, delivery: Delivery) -> Delivery | None:
+        """The post delivery an edit or deletion follows; waits while it is under way."""
+        original = self.store.delivery_for(
+            self.link, delivery.source_network, delivery.source_id, delivery.target_network
+        )
+        if original is not None and original.status == DeliveryStatus.PUBLISHING:
+            raise _Wait(max(as_utc(original.next_attempt_at) or self.clock(), self.clock()))
+        return original
+
+    def _delete(self, delivery: Delivery, target: Network, report: DeliverReport) -> None:
+        """The source post is gone: so go all parts of its mirror, last part first."""
+        assert delivery.id is not None
+        original = self._after_post(delivery)
+        if original is not None and original.id is not None and original.status == "pending":
+            self.store.mark_skipped(
+                original.id, "the source post was deleted before it was mirrored", now=self.clock()
+            )
+        parts = self.store.mirror_parts(
+            self.link, delivery.source_network, delivery.source_id, delivery.target_network
+        )
+        for mirror in reversed(parts):
+            if not self._claim(delivery):
+                raise _ClaimLost
+            target.delete(mirror.target_id)
+            assert mirror.id is not None
+            self.store.mark_part_deleted(mirror.id, now=self.clock())
+        post = Post.from_json(json.loads(delivery.payload))
+        self._finish(
+            delivery,
+            post,
+            target,
+            [m.target_url or m.target_id for m in parts],
+            report,
+            "deleted the mirror of",
+        )
+
+    def _edit(self, delivery: Delivery, post: Post, target: Network, report: DeliverReport) -> None:
+        """A new version of the source: edit the mirror's parts where the target allows, and
+        otherwise follow the ``edits`` policy."""
+        assert delivery.id is not None
+        self._after_post(delivery)
+        parts = self.store.mirror_parts(
+            self.link, delivery.source_network, delivery.source_id, delivery.target_network
+        )
+        if not parts or post.is_repost:
+            self.store.mark_skipped(
+                delivery.id, "nothing to edit: no live mirror of this post", now=self.clock()
+            )
+            report.skipped += 1
+            return
+        rendered = self._rendered(post, target)
+        try:
+            if target.name is NetworkName.TWITTER and post.media:
+                # An X edit is a whole new version: its media would have to be uploaded
+                # again, which an edit cannot wait for; the policy decides instead.
+                raise Unsupported("X edits of posts with media are not carried", network="twitter")
+            urls = self._edit_parts(delivery, post, parts, rendered, target, report)
+        except Unsupported as exc:
+            self._edit_refused(delivery, post, target, parts, str(exc), report)
+            return
+        self._finish(delivery, post, target, urls, report, "edited the mirror of")
+
+    def _edit_parts(
+        self,
+        delivery: Delivery,
+        post: Post,
+        parts: list[Mirror],
+        rendered: Rendered,
+        target: Network,
+        report: DeliverReport,
+    ) -> list[str]:
+        assert delivery.id is not None
+        texts = rendered.parts or [""]
+        urls: list[str] = []
+        for index, (mirror, text) in enumerate(zip(parts, texts, strict=False)):
+            if not self._claim(delivery):
+                raise _ClaimLost
+            self.store.mark_publishing(delivery.id, index, text, now=self.clock())
+            part = OutgoingPart(
+                text=text, spoiler_text=rendered.spoiler_text, sensitive=post.sensitive
+            )
+            published = target.edit(mirror.target_id, part)
+            assert mirror.id is not None
+            if published.id != mirror.target_id or published.url != mirror.target_url:
+                self.store.replace_part(mirror.id, published.id, published.url)
+            urls.append(published.url or published.id)
+            report.parts += 1
+        reply_to = self.store.mirror_parts(
+            self.link, delivery.source_network, delivery.source_id, delivery.target_network
+        )[min(len(parts), len(texts)) - 1].target_id
+        for index in range(len(parts), len(texts)):  # the new version is longer
+            part = OutgoingPart(
+                text=texts[index],
+                in_reply_to_id=reply_to,
+                spoiler_text=rendered.spoiler_text,
+                sensitive=post.sensitive,
+                language=post.language,
+                visibility=post.visibility,
+            )
+            published = self._publish_part(delivery, index, part, target, report)
+            self.store.record_part(delivery, index, published.id, published.url, now=self.clock())
+            reply_to = published.id
+            urls.append(published.url or published.id)
+            report.parts += 1
+        for mirror in reversed(parts[len(texts) :]):  # the new version is shorter
+            target.delete(mirror.target_id)
+            assert mirror.id is not None
+            self.store.mark_part_deleted(mirror.id, now=self.clock())
+        return urls
+
+    def _edit_refused(
+        self,
+        delivery: Delivery,
+        post: Post,
+        target: Network,
+        parts: list[Mirror],
+        why: str,
+        report: DeliverReport,
+    ) -> None:
+        assert delivery.id is not None
+        if self.policy.edits != "repost":
+            self._fallback(
+                report,
+                "edit_not_carried",
+                f"{post.network.label} post {post.id} was edited; the mirror stays as it was "
+                f'({why}; policy edits = "update")',
+            )
+            self.store.mark_done(delivery.id, now=self.clock())
+            report.done += 1
+            return
+        self._fallback(
+            report,
+            "edit_reposted",
+            f"{post.network.label} post {post.id} was edited; its mirror is deleted and "
+            f'posted again ({why}; policy edits = "repost")',
+        )
+        for mirror in reversed(parts):
+            if not self._claim(delivery):
+                raise _ClaimLost
+            target.delete(mirror.target_id)
+            assert mirror.id is not None
+            self.store.mark_part_deleted(mirror.id, now=self.clock())
+        self._post(delivery, post, target, report)
 
     def _media_fallback(
         self, delivery: Delivery, post: Post, prepared: PreparedMedia, report: DeliverReport

@@ -15,6 +15,7 @@ from birdbridge.config import LinkConfig
 from birdbridge.engine.deliver import Deliverer, DeliverReport
 from birdbridge.engine.pauses import pause_for
 from birdbridge.engine.poll import PollReport, poll_side
+from birdbridge.engine.recheck import RecheckReport, recheck_side
 from birdbridge.errors import AuthRevoked, NetworkError, RateLimited
 from birdbridge.metrics import DELIVERIES, POLLS
 from birdbridge.models import NetworkName
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 class CycleReport:
     link: str
     polls: dict[str, PollReport] = field(default_factory=dict)
+    rechecks: dict[str, RecheckReport] = field(default_factory=dict)
     delivered: DeliverReport = field(default_factory=DeliverReport)
     errors: list[str] = field(default_factory=list)
     paused: dict[str, str] = field(default_factory=dict)  # network -> why
@@ -113,6 +115,7 @@ class LinkEngine:
                 if self.stop.is_set():
                     return
                 self._poll(source, [target], report)
+                self._recheck(source, [target], report)
             report.merge(self.deliverer.run())
         finally:
             self._flush_api_calls()
@@ -146,7 +149,7 @@ class LinkEngine:
         adapter = self.adapters[source]
         try:
             report.polls[source.value] = poll_side(
-                self.store, self.name, adapter, targets, self.config.policy
+                self.store, self.name, adapter, targets, self.config.policy, now=self.clock()
             )
             POLLS.labels(self.name, source.value, "ok").inc()
         except (RateLimited, AuthRevoked) as exc:
@@ -157,6 +160,34 @@ class LinkEngine:
         except NetworkError as exc:
             POLLS.labels(self.name, source.value, "error").inc()
             self._poll_failed(source, str(exc), report)
+
+    def _recheck(
+        self, source: NetworkName, targets: list[NetworkName], report: CycleReport
+    ) -> None:
+        """Find edits and deletions (when due). A failure only delays them to the next cycle:
+        the posts stay in the window and nothing is lost."""
+        if source.value in report.paused or self.store.pauses(self.name, self.clock()).get(
+            source.value
+        ):
+            return
+        try:
+            report.rechecks[source.value] = recheck_side(
+                self.store,
+                self.name,
+                self.adapters[source],
+                targets,
+                self.config.policy,
+                self.config.direction,
+                self.clock(),
+            )
+        except NetworkError as exc:
+            log.warning(
+                "link %s: re-checking %s for edits and deletions failed: %s (tried again "
+                "next cycle)",
+                self.name,
+                source.label,
+                exc,
+            )
 
     def _poll_failed(self, source: NetworkName, message: str, report: CycleReport) -> None:
         report.errors.append(message)

@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from birdbridge.config import PolicyConfig
+from birdbridge.engine.counterparts import counterpart
 from birdbridge.models import NetworkName, Post
 from birdbridge.networks.base import Network
 from birdbridge.networks.textmatch import same_text
-from birdbridge.policy import decide
-from birdbridge.store import NewDelivery, Store
+from birdbridge.policy import Context, Decision, decide
+from birdbridge.store import DeliveryStatus, NewDelivery, Store
+from birdbridge.store.store import utcnow
 
 log = logging.getLogger(__name__)
+HOUR = timedelta(hours=1)
 
 
 @dataclass
@@ -21,6 +25,7 @@ class PollReport:
     seen: int = 0
     enqueued: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (post id, reason)
+    edits: int = 0  # edited versions queued (or folded into a post not yet mirrored)
     first_poll: bool = False
 
 
@@ -30,23 +35,30 @@ def poll_side(
     source: Network,
     targets: list[NetworkName],
     policy: PolicyConfig,
+    now: datetime | None = None,
 ) -> PollReport:
     """Read ``source`` since its cursor and enqueue what the policy mirrors, atomically."""
+    now = now or utcnow()
     state = store.link_state(link, source.name.value)
     cursor = state.cursor if state else None
-    result = source.fetch_since(cursor, include_reposts=False)
+    # Reposts are read too: a repost of one's own mirrored post is always mirrored natively.
+    result = source.fetch_since(cursor, include_reposts=True)
     report = PollReport(seen=len(result.posts), first_poll=cursor is None)
     deliveries: list[NewDelivery] = []
+    recent = store.enqueued_since(link, source.name.value, now - HOUR)
     for post in result.posts:
-        reason = _ours(store, link, post)
-        decision = decide(post, policy)
-        if reason is None and not decision.mirror:
-            reason = decision.reason
-        if reason is not None:
-            report.skipped.append((post.id, reason))
-            log.info("link %s: skip %s post %s: %s", link, post.network.label, post.id, reason)
+        if post.edit_of is not None and _ours(store, link, post) is None:
+            report.edits += _edited(store, link, post, targets, policy, report)
+            continue
+        decision = _judge(store, link, post, policy, targets, now, recent)
+        if not decision.mirror:
+            report.skipped.append((post.id, decision.reason))
+            log.info(
+                "link %s: skip %s post %s: %s", link, post.network.label, post.id, decision.reason
+            )
             continue
         deliveries.extend(_deliveries_for(post, targets))
+        recent += 1
     account = source.account()
     report.enqueued = store.record_poll(
         link, source.name.value, account_id=account.id, cursor=result.cursor, deliveries=deliveries
@@ -62,30 +74,111 @@ def poll_side(
     return report
 
 
+def judge(
+    store: Store,
+    link: str,
+    post: Post,
+    policy: PolicyConfig,
+    targets: list[NetworkName],
+    now: datetime,
+) -> Decision:
+    """The guard and the policy for one post, as the poll applies them (``explain`` too)."""
+    recent = store.enqueued_since(link, post.network.value, now - HOUR)
+    return _judge(store, link, post, policy, targets, now, recent)
+
+
+def _judge(
+    store: Store,
+    link: str,
+    post: Post,
+    policy: PolicyConfig,
+    targets: list[NetworkName],
+    now: datetime,
+    recent: int,
+) -> Decision:
+    ours = _ours(store, link, post)
+    if ours is not None:
+        return Decision(False, ours)
+    if post.is_repost and post.reposted is not None and post.visibility.value == "public":
+        original = post.reposted
+        if all(counterpart(store, link, original.network, original.id, t) for t in targets):
+            # What the user did: repost their own post. The mirror does the same natively.
+            return Decision(True, "repost of your own mirrored post: a native repost")
+    parent_mirrored = post.is_self_reply and _mirrored(store, link, post, targets)
+    context = Context(
+        now=now,
+        mirrored_last_hour=recent,
+        parent_mirrored=parent_mirrored,
+        target=targets[0] if len(targets) == 1 else None,
+    )
+    return decide(post, policy, context)
+
+
 def _ours(store: Store, link: str, post: Post) -> str | None:
     """The guard (promise 2): a post birdbridge published is never mirrored back."""
     network = post.network.value
     if store.is_mirror_target(link, network, post.id):
         return "published by birdbridge (a mirror)"
+    if post.edit_of is not None and store.is_mirror_target(link, network, post.edit_of):
+        return "published by birdbridge (a new version of a mirror we edited)"
     if any(same_text(text, post.text) for text in store.in_flight_texts(link, network)):
         # Published but not yet recorded (a crash or a timeout mid-publish): recovery adopts it.
         return "published by birdbridge (in flight)"
     return None
 
 
+def _mirrored(store: Store, link: str, post: Post, targets: list[NetworkName]) -> bool:
+    """Is the parent of this self-reply on its way to (or on) every target?"""
+    assert post.in_reply_to_id is not None
+    for target in targets:
+        parent = store.delivery_for(link, post.network.value, post.in_reply_to_id, target.value)
+        if parent is None or parent.status in (DeliveryStatus.SKIPPED, DeliveryStatus.FAILED):
+            return False
+    return True
+
+
+def _edited(
+    store: Store,
+    link: str,
+    post: Post,
+    targets: list[NetworkName],
+    policy: PolicyConfig,
+    report: PollReport,
+) -> int:
+    """A new version of an X post (a new id in the same edit chain): it replaces the version
+    still waiting in the outbox, or becomes an edit of the mirror."""
+    assert post.edit_of is not None
+    queued = 0
+    for target in targets:
+        original = store.delivery_for(link, post.network.value, post.edit_of, target.value)
+        if original is None or original.status == DeliveryStatus.SKIPPED:
+            report.skipped.append((post.id, "new version of a post that was not mirrored"))
+            continue
+        assert original.id is not None
+        if original.status == DeliveryStatus.PENDING:
+            store.replace_payload(original.id, _payload(post))
+            queued += 1
+        elif policy.edits == "ignore":
+            report.skipped.append((post.id, 'edited post (policy edits = "ignore")'))
+        else:
+            queued += store.enqueue_change(link, change(post, target, "edit"))
+    return queued
+
+
+def change(post: Post, target: NetworkName, kind: str) -> NewDelivery:
+    """An edit or a deletion of ``post``'s mirror on ``target``."""
+    return NewDelivery(
+        source_network=post.network.value,
+        source_id=post.source_key,
+        target_network=target.value,
+        payload=_payload(post),
+        parent_source_id=post.in_reply_to_id if post.is_self_reply else None,
+        kind=kind,
+    )
+
+
 def _deliveries_for(post: Post, targets: list[NetworkName]) -> list[NewDelivery]:
-    payload = _payload(post)
-    parent = post.in_reply_to_id if post.is_self_reply else None
-    return [
-        NewDelivery(
-            source_network=post.network.value,
-            source_id=post.id,
-            target_network=target.value,
-            payload=payload,
-            parent_source_id=parent,
-        )
-        for target in targets
-    ]
+    return [change(post, target, "post") for target in targets]
 
 
 def _payload(post: Post) -> str:

@@ -24,6 +24,7 @@ from birdbridge.models import (
 )
 from birdbridge.networks.meter import CallMeter
 from birdbridge.render.length import Counter
+from birdbridge.render.polls import PollLimits
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,6 +55,16 @@ class NetworkLimits:
     max_characters: int
     counter: Counter  # how the target counts a text's length
     media: MediaLimits | None = None
+    polls: PollLimits | None = None  # None: the target cannot hold polls
+    quotes: bool = False  # the target can create native quote posts
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """Recently mirrored source posts, read again: which are gone, and how the rest read now."""
+
+    gone: set[str]
+    current: dict[str, Post]
 
 
 @dataclass(frozen=True)
@@ -87,7 +98,23 @@ class Network(Protocol):
         """A post of the account created since ``since`` whose text is ``text`` (recovery)."""
         ...
 
-    def delete(self, post_id: str) -> None: ...
+    def delete(self, post_id: str) -> None:
+        """Delete one of the account's posts; one that is already gone is not an error."""
+        ...
+
+    def edit(self, post_id: str, part: OutgoingPart) -> Published:
+        """Change a published post's text; raises Unsupported where the target refuses."""
+        ...
+
+    def repost(self, post_id: str) -> Published:
+        """A native repost/boost of ``post_id`` by the account."""
+        ...
+
+    def get_post(self, post_id: str) -> Post: ...
+
+    def recheck(self, posts: dict[str, datetime]) -> Recheck:
+        """Read ``posts`` (id -> when created) again, cheaply, to find deletions and edits."""
+        ...
 
     def upload_media(self, path: Path, mime: str, kind: MediaKind, alt_text: str) -> UploadedMedia:
         """Upload one file (and its alt text); returns once the target has processed it."""

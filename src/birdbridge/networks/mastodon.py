@@ -19,7 +19,7 @@ import mastodon
 from mastodon import Mastodon
 
 from birdbridge.config import MastodonConfig
-from birdbridge.errors import AuthRevoked, Permanent, RateLimited, Transient
+from birdbridge.errors import AuthRevoked, Permanent, RateLimited, Transient, Unsupported
 from birdbridge.media.images import ImageLimits
 from birdbridge.models import (
     Account,
@@ -29,18 +29,26 @@ from birdbridge.models import (
     MediaSource,
     NetworkName,
     OutgoingPart,
+    Poll,
     Post,
     Published,
     Visibility,
 )
-from birdbridge.networks.base import MediaLimits, NetworkLimits, UploadedMedia, well_formed
+from birdbridge.networks.base import (
+    MediaLimits,
+    NetworkLimits,
+    Recheck,
+    UploadedMedia,
+    well_formed,
+)
 from birdbridge.networks.funnel import Funnel
 from birdbridge.networks.http import USER_AGENT, TimeoutSession
 from birdbridge.networks.mastodon_media import MastodonMediaUploader
 from birdbridge.networks.meter import CallMeter
 from birdbridge.networks.textmatch import same_text
-from birdbridge.render.html import html_to_text
+from birdbridge.render.html import status_text
 from birdbridge.render.length import mastodon_length
+from birdbridge.render.polls import PollLimits
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,6 +69,10 @@ DEFAULT_MIME_TYPES = (
 )  # Mastodon's default when the instance does not say
 TIME_CURSOR = "t:"
 RECOVERY_MARGIN = timedelta(minutes=5)
+RECHECK_MAX_PAGES = 25  # 1,000 statuses: a bound on one re-check of the timeline
+# Mastodon 4.5 added quote posts (docs: client/quotes.md, methods/statuses quoted_status_id);
+# older servers silently ignore the parameter, so ask the instance before relying on it.
+QUOTES_SINCE = (4, 5)
 _VISIBILITY = {v.value: v for v in Visibility}
 
 
@@ -178,6 +190,8 @@ class MastodonNetwork(Funnel):
                 max_characters=int(max_characters),
                 counter=lambda text: mastodon_length(text, int(url_length)),
                 media=_media_limits(instance),
+                polls=_poll_limits(instance),
+                quotes=_version(instance) >= QUOTES_SINCE,
             )
             self._limits_at = time.monotonic()
         return self._limits
@@ -258,38 +272,55 @@ class MastodonNetwork(Funnel):
         newest = str(page[0]["id"]) if isinstance(page, list) and page else None
         return FetchResult(posts=[], cursor=newest or TIME_CURSOR + now.isoformat())
 
-    def _to_post(self, status: Any) -> Post:
+    def _to_post(self, status: Any, depth: int = 0) -> Post:
         try:
-            mentions = {str(m["url"]): str(m["acct"]) for m in status.get("mentions") or []}
-            # A bare acct ("bob") is a local account: give it our domain so it is unambiguous.
-            # A bare acct ("bob") is local: its domain is the one in its profile URL.
-            mentions = {
-                u: a if "@" in a else f"{a}@{_host(u, self._domain)}" for u, a in mentions.items()
-            }
-            reply_to = status.get("in_reply_to_id")
-            reply_account = status.get("in_reply_to_account_id")
-            return Post(
-                network=self.name,
-                id=str(status["id"]),
-                author_id=str(status["account"]["id"]),
-                text=html_to_text(str(status.get("content") or ""), mentions),
-                created_at=_created_at(status),
-                visibility=_VISIBILITY.get(str(status.get("visibility")), Visibility.DIRECT),
-                url=status.get("url") or status.get("uri"),
-                in_reply_to_id=str(reply_to) if reply_to else None,
-                in_reply_to_author_id=str(reply_account) if reply_account else None,
-                is_repost=status.get("reblog") is not None,
-                spoiler_text=str(status.get("spoiler_text") or ""),
-                sensitive=bool(status.get("sensitive")),
-                language=status.get("language"),
-                media=tuple(
-                    item
-                    for attachment in status.get("media_attachments") or []
-                    if (item := _to_media(attachment)) is not None
-                ),
-            )
+            return self._convert(status, depth)
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise Transient(f"Mastodon: malformed status: {exc!r}", network="mastodon") from None
+
+    def _convert(self, status: Any, depth: int) -> Post:
+        # A bare acct ("bob") is local: its domain is the one in its profile URL.
+        mentions = {
+            str(m["url"]): _full_acct(str(m["acct"]), str(m["url"]), self._domain)
+            for m in status.get("mentions") or []
+        }
+        text, spans, hashtags = status_text(str(status.get("content") or ""), mentions)
+        account = status["account"]
+        reply_to = status.get("in_reply_to_id")
+        reply_account = status.get("in_reply_to_account_id")
+        reblog = status.get("reblog")
+        quoted = _quoted_status(status)
+        acct = _full_acct(
+            str(account.get("acct") or ""), str(account.get("url") or ""), self._domain
+        )
+        return Post(
+            network=self.name,
+            id=str(status["id"]),
+            author_id=str(account["id"]),
+            text=text,
+            created_at=_created_at(status),
+            visibility=_VISIBILITY.get(str(status.get("visibility")), Visibility.DIRECT),
+            url=status.get("url") or status.get("uri"),
+            in_reply_to_id=str(reply_to) if reply_to else None,
+            in_reply_to_author_id=str(reply_account) if reply_account else None,
+            is_repost=reblog is not None,
+            quoted_id=str(quoted["id"]) if quoted else None,
+            spoiler_text=str(status.get("spoiler_text") or ""),
+            sensitive=bool(status.get("sensitive")),
+            language=status.get("language"),
+            media=tuple(
+                item
+                for attachment in status.get("media_attachments") or []
+                if (item := _to_media(attachment)) is not None
+            ),
+            mentions=spans,
+            hashtags=hashtags,
+            poll=_poll(status),
+            author_handle=f"@{acct}" if acct else None,
+            reposted=self._convert(reblog, depth + 1) if reblog and depth == 0 else None,
+            quoted=self._convert(quoted, depth + 1) if quoted and depth == 0 else None,
+            edited_at=_parse_time(status.get("edited_at")),
+        )
 
     # -- writing ---------------------------------------------------------------------
     def publish(self, part: OutgoingPart, *, idempotency_key: str) -> Published:
@@ -310,6 +341,9 @@ class MastodonNetwork(Funnel):
     def _post(self, part: OutgoingPart, in_reply_to_id: str | None, key: str) -> Published:
         # Idempotency-Key: a retried request returns the first status instead of a duplicate;
         # Mastodon keeps keys for 1 hour (docs: methods/statuses#create).
+        extra: dict[str, Any] = {}
+        if part.quote_id:
+            extra["quoted_status_id"] = part.quote_id
         status = self._call(
             "POST /api/v1/statuses",
             self.api.status_post,
@@ -320,14 +354,70 @@ class MastodonNetwork(Funnel):
             visibility=part.visibility.value,
             language=part.language,
             media_ids=list(part.media_ids) or None,
+            poll=self._poll_param(part.poll),
             idempotency_key=key,
+            **extra,
         )
+        return _published(status)
+
+    def _poll_param(self, poll: Poll | None) -> Any:
+        if poll is None:
+            return None
+        return self.api.make_poll(list(poll.options), poll.duration, multiple=poll.multiple)
+
+    def edit(self, post_id: str, part: OutgoingPart) -> Published:
+        """PUT /api/v1/statuses/:id (3.5+): new text and CW; the media stay as they are."""
         try:
-            return Published(id=str(status["id"]), url=status.get("url") or status.get("uri"))
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise Transient(
-                f"Mastodon: malformed status in reply: {exc!r}", network="mastodon"
-            ) from None
+            status = self._call(
+                "PUT /api/v1/statuses/:id",
+                self.api.status_update,
+                post_id,
+                status=part.text,
+                spoiler_text=part.spoiler_text,
+                sensitive=part.sensitive,
+            )
+        except Permanent as exc:
+            if "(404)" in str(exc) or "(422)" in str(exc):
+                raise Unsupported(f"Mastodon refused the edit: {exc}", network="mastodon") from None
+            raise
+        return _published(status)
+
+    def repost(self, post_id: str) -> Published:
+        """A boost (POST /api/v1/statuses/:id/reblog); the reblog has its own status id."""
+        status = self._call("POST /api/v1/statuses/:id/reblog", self.api.status_reblog, post_id)
+        return _published(status)
+
+    def get_post(self, post_id: str) -> Post:
+        status = self._call("GET /api/v1/statuses/:id", self.api.status, post_id)
+        return self._to_post(status)
+
+    def recheck(self, posts: dict[str, datetime]) -> Recheck:
+        """Read the timeline back (boosts included) over the time ``posts`` span: a mirrored
+        status inside the covered range that is not listed was deleted."""
+        if not posts:
+            return Recheck(gone=set(), current={})
+        account = self.account()
+        oldest = min(posts.values())
+        listed: list[Any] = []
+        max_id: str | None = None
+        complete = False
+        for _ in range(RECHECK_MAX_PAGES):
+            page = self._page(account, since_id=None, max_id=max_id, include_reposts=True)
+            listed.extend(page)
+            if len(page) < PAGE_SIZE:
+                complete = True
+                break
+            if _created_at(page[-1]) < oldest:
+                break
+            max_id = min((str(s["id"]) for s in page), key=_id_key)
+        current = {p.id: p for p in well_formed(self.name, listed, self._to_post)}
+        floor = None if complete or not listed else min(_created_at(s) for s in listed)
+        gone = {
+            post_id
+            for post_id, created in posts.items()
+            if post_id not in current and (floor is None or created >= floor)
+        }
+        return Recheck(gone=gone, current={k: v for k, v in current.items() if k in posts})
 
     def find_recent_own(
         self, text: str, since: datetime, exclude_ids: set[str]
@@ -346,7 +436,11 @@ class MastodonNetwork(Funnel):
         return None
 
     def delete(self, post_id: str) -> None:
-        self._call("DELETE /api/v1/statuses/:id", self.api.status_delete, post_id)
+        try:
+            self._call("DELETE /api/v1/statuses/:id", self.api.status_delete, post_id)
+        except Permanent as exc:
+            if "(404)" not in str(exc):
+                raise  # already gone is what we wanted; anything else is an error
 
 
 _MEDIA_KINDS = {
@@ -396,6 +490,72 @@ def _media_limits(instance: Any) -> MediaLimits:
         video_types=video_types,
         alt_text_chars=int(media.get("description_limit") or 1500),
     )
+
+
+def _published(status: Any) -> Published:
+    try:
+        return Published(id=str(status["id"]), url=status.get("url") or status.get("uri"))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise Transient(
+            f"Mastodon: malformed status in reply: {exc!r}", network="mastodon"
+        ) from None
+
+
+def _full_acct(acct: str, url: str, domain: str) -> str:
+    """``user@domain`` for any account; a local one's acct has no domain."""
+    if not acct or "@" in acct:
+        return acct
+    return f"{acct}@{_host(url, domain)}"
+
+
+def _quoted_status(status: Any) -> Any:
+    """The quoted status of a 4.5 quote post (entities/Quote: state + quoted_status), when
+    the quote was accepted and the status is visible."""
+    quote = status.get("quote")
+    if not isinstance(quote, dict) or quote.get("state") != "accepted":
+        return None
+    quoted = quote.get("quoted_status")
+    return quoted if isinstance(quoted, dict) and quoted.get("id") else None
+
+
+def _poll(status: Any) -> Poll | None:
+    """entities/Poll -> Poll; the duration is from the status's creation to expires_at."""
+    poll = status.get("poll")
+    if not isinstance(poll, dict):
+        return None
+    options = tuple(str(o.get("title") or "") for o in poll.get("options") or [])
+    expires = _parse_time(poll.get("expires_at"))
+    duration = int((expires - _created_at(status)).total_seconds()) if expires else 86400
+    return Poll(options=options, duration=max(duration, 0), multiple=bool(poll.get("multiple")))
+
+
+def _poll_limits(instance: Any) -> PollLimits:
+    """configuration.polls (docs: entities/Instance); Mastodon's defaults when absent."""
+    polls = _dig(instance, "configuration", "polls") or {}
+    return PollLimits(
+        min_options=2,
+        max_options=int(polls.get("max_options") or 4),
+        max_option_chars=int(polls.get("max_characters_per_option") or 50),
+        min_duration=int(polls.get("min_expiration") or 300),
+        max_duration=int(polls.get("max_expiration") or 2629746),
+        multiple=True,
+    )
+
+
+def _version(instance: Any) -> tuple[int, int]:
+    """The Mastodon version an instance reports ("4.5.0", "4.5.0+glitch", ...)."""
+    text = str(_dig(instance, "version") or "0.0")
+    numbers = [int(n) for n in text.split("+")[0].split("-")[0].split(".")[:2] if n.isdigit()]
+    major, minor = [*numbers, 0, 0][:2]
+    return major, minor
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str) and value:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return None
 
 
 def _created_at(status: Any) -> datetime:

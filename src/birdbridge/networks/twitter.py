@@ -8,7 +8,6 @@ to :mod:`birdbridge.errors`. tweepy's host is hard-coded; :class:`BaseUrlSession
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,27 +18,39 @@ import tweepy
 from requests_oauthlib import OAuth1
 
 from birdbridge.config import TwitterConfig
-from birdbridge.errors import AuthRevoked, Permanent, RateLimited, Transient, UsageCapped
+from birdbridge.errors import (
+    AuthRevoked,
+    Permanent,
+    RateLimited,
+    Transient,
+    Unsupported,
+    UsageCapped,
+)
 from birdbridge.media.images import ImageLimits
 from birdbridge.models import (
     Account,
     FetchResult,
-    Media,
     MediaKind,
-    MediaSource,
     NetworkName,
     OutgoingPart,
     Post,
     Published,
-    Visibility,
 )
-from birdbridge.networks.base import MediaLimits, NetworkLimits, UploadedMedia, well_formed
+from birdbridge.networks.base import (
+    MediaLimits,
+    NetworkLimits,
+    Recheck,
+    UploadedMedia,
+    well_formed,
+)
 from birdbridge.networks.funnel import Funnel
 from birdbridge.networks.http import BaseUrlSession
 from birdbridge.networks.meter import CallMeter
 from birdbridge.networks.textmatch import same_text
 from birdbridge.networks.twitter_media import XMediaUploader
+from birdbridge.networks.twitter_posts import Includes, tweet_to_post
 from birdbridge.render.length import X_MAX_WEIGHTED_LENGTH, x_weighted_length
+from birdbridge.render.polls import PollLimits
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,8 +69,37 @@ TWEET_FIELDS = [
     "lang",
     "possibly_sensitive",
     "attachments",
+    "edit_history_tweet_ids",
 ]
 MEDIA_FIELDS = ["media_key", "type", "url", "variants", "alt_text", "width", "height"]
+# The retweeted / quoted originals and their authors come along in `includes` (one read).
+EXPANSIONS = [
+    "attachments.media_keys",
+    "attachments.poll_ids",
+    "referenced_tweets.id",
+    "referenced_tweets.id.author_id",
+]
+POLL_FIELDS = ["id", "options", "duration_minutes", "end_datetime", "voting_status"]
+USER_FIELDS = ["id", "username"]
+READ_PARAMS: dict[str, Any] = {
+    "tweet_fields": TWEET_FIELDS,
+    "expansions": EXPANSIONS,
+    "media_fields": MEDIA_FIELDS,
+    "poll_fields": POLL_FIELDS,
+    "user_fields": USER_FIELDS,
+    "user_auth": True,
+}
+LOOKUP_BATCH = 100  # GET /2/tweets?ids= takes at most 100 ids (docs.x.com posts/lookup)
+# docs.x.com posts/manage-tweets (create): 2-4 options of at most 25 characters, 5 minutes to
+# 7 days, one choice.
+X_POLL_LIMITS = PollLimits(
+    min_options=2,
+    max_options=4,
+    max_option_chars=25,
+    min_duration=5 * 60,
+    max_duration=10080 * 60,
+    multiple=False,
+)
 # docs.x.com x-api/media/introduction: images 5 MB, GIF 15 MB, video 512 MB; 4 photos or 1
 # GIF/video per post; alt text up to 1000 characters.
 X_MEDIA_LIMITS = MediaLimits(
@@ -75,9 +115,7 @@ X_MEDIA_LIMITS = MediaLimits(
     video_types=frozenset({"video/mp4", "video/quicktime"}),
     alt_text_chars=1000,
 )
-_MEDIA_KINDS = {"photo": MediaKind.IMAGE, "animated_gif": MediaKind.GIF, "video": MediaKind.VIDEO}
-PAGE_SIZE = 100
-_MEDIA_LINK = re.compile(r"/status/\d+/(?:photo|video)/\d+$")  # the endpoint's maximum (5..100)
+PAGE_SIZE = 100  # the endpoint's maximum (5..100)
 FIRST_POLL_PAGE = 5  # the minimum max_results: the first poll only needs the newest id
 # A cursor of this form means "nothing seen yet; take posts created after this instant".
 TIME_CURSOR = "t:"
@@ -178,7 +216,11 @@ class TwitterNetwork(Funnel):
 
     def limits(self) -> NetworkLimits:
         return NetworkLimits(
-            max_characters=X_MAX_WEIGHTED_LENGTH, counter=x_weighted_length, media=X_MEDIA_LIMITS
+            max_characters=X_MAX_WEIGHTED_LENGTH,
+            counter=x_weighted_length,
+            media=X_MEDIA_LIMITS,
+            polls=X_POLL_LIMITS,
+            quotes=False,  # quote posts through the API ended for self-serve apps (2026-04-20)
         )
 
     def upload_media(self, path: Path, mime: str, kind: MediaKind, alt_text: str) -> UploadedMedia:
@@ -189,13 +231,7 @@ class TwitterNetwork(Funnel):
         account = self.account()
         if cursor is None:
             return self._first_poll(account)
-        params: dict[str, Any] = {
-            "max_results": PAGE_SIZE,
-            "tweet_fields": TWEET_FIELDS,
-            "expansions": ["attachments.media_keys"],
-            "media_fields": MEDIA_FIELDS,
-            "user_auth": True,
-        }
+        params: dict[str, Any] = {"max_results": PAGE_SIZE, **READ_PARAMS}
         if cursor.startswith(TIME_CURSOR):
             params["start_time"] = cursor[len(TIME_CURSOR) :]
         else:
@@ -203,7 +239,7 @@ class TwitterNetwork(Funnel):
         if not include_reposts:
             params["exclude"] = ["retweets"]  # X bills per post read: do not read what we skip
         tweets: list[dict[str, Any]] = []
-        media: dict[str, dict[str, Any]] = {}
+        includes = Includes()
         newest: str | None = None
         token: str | None = None
         while True:
@@ -219,11 +255,11 @@ class TwitterNetwork(Funnel):
                 raise Transient("X GET /2/users/:id/tweets: reply has no meta", network="twitter")
             newest = newest or meta.get("newest_id")
             tweets.extend(_expect_list(body, "data"))
-            media.update(_included_media(body))
+            includes = includes.merged(Includes.of(body))
             token = meta.get("next_token")
             if not token:
                 break
-        posts = well_formed(self.name, tweets, lambda t: self._to_post(t, account, media))
+        posts = well_formed(self.name, tweets, lambda t: self._to_post(t, account, includes))
         posts.sort(key=lambda p: int(p.id))
         next_cursor = str(newest) if newest else (posts[-1].id if posts else cursor)
         return FetchResult(posts=posts, cursor=next_cursor)
@@ -241,59 +277,19 @@ class TwitterNetwork(Funnel):
         newest = meta.get("newest_id") if isinstance(meta, dict) else None
         return FetchResult(posts=[], cursor=str(newest) if newest else TIME_CURSOR + now)
 
-    def _to_post(
-        self,
-        tweet: dict[str, Any],
-        account: Account,
-        media: dict[str, dict[str, Any]] | None = None,
-    ) -> Post:
-        try:
-            tweet_id = str(tweet["id"])
-            if not tweet_id.isdigit():  # X ids are numeric strings (snowflakes)
-                raise ValueError(f"post id {tweet_id!r} is not a number")
-            note = tweet.get("note_tweet") if isinstance(tweet.get("note_tweet"), dict) else None
-            source = note if note and note.get("text") else tweet
-            text = expand_urls(str(source["text"]), source.get("entities"))
-            refs = {
-                r.get("type"): str(r.get("id"))
-                for r in tweet.get("referenced_tweets") or []
-                if isinstance(r, dict)
-            }
-            created = tweet.get("created_at")
-            created_at = (
-                datetime.fromisoformat(created.replace("Z", "+00:00"))
-                if isinstance(created, str)
-                else datetime.now(UTC)
-            )
-            reply_user = tweet.get("in_reply_to_user_id")
-            attachments = tweet.get("attachments") or {}
-            keys = attachments.get("media_keys") or [] if isinstance(attachments, dict) else []
-            items = tuple(item for key in keys if (item := _to_media((media or {}).get(str(key)))))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise Transient(f"X: malformed post in reply: {exc!r}", network="twitter") from None
-        return Post(
-            network=self.name,
-            id=tweet_id,
-            author_id=str(tweet.get("author_id") or account.id),
-            text=_unescape(text),
-            created_at=created_at,
-            # X has no per-post audience: every post of a protected account is followers-only.
-            visibility=Visibility.PRIVATE if account.protected else Visibility.PUBLIC,
-            url=f"{account.url}/status/{tweet_id}",
-            in_reply_to_id=refs.get("replied_to"),
-            in_reply_to_author_id=str(reply_user) if reply_user else None,
-            is_repost="retweeted" in refs,
-            quoted_id=refs.get("quoted"),
-            sensitive=bool(tweet.get("possibly_sensitive")),
-            language=tweet.get("lang"),
-            media=items,
-        )
+    def _to_post(self, tweet: dict[str, Any], account: Account, includes: Includes) -> Post:
+        return tweet_to_post(tweet, includes, account)
+
+    def _posts(
+        self, tweets: list[dict[str, Any]], account: Account, includes: Includes
+    ) -> list[Post]:
+        return well_formed(self.name, tweets, lambda t: tweet_to_post(t, includes, account))
 
     # -- writing ---------------------------------------------------------------------
     def publish(self, part: OutgoingPart, *, idempotency_key: str) -> Published:
         # X has no idempotency key: recovery searches our own posts instead (DESIGN, recover).
         try:
-            return self._create(part.text, part.in_reply_to_id, part.media_ids)
+            return self._create(part, part.in_reply_to_id)
         except Permanent as exc:
             if part.in_reply_to_id is None or not _is_reply_refusal(str(exc)):
                 raise
@@ -301,18 +297,19 @@ class TwitterNetwork(Funnel):
             log.warning(
                 "X refused the reply to %s (%s); posting it standalone", part.in_reply_to_id, exc
             )
-            published = self._create(part.text, None, part.media_ids)
+            published = self._create(part, None)
             return Published(id=published.id, url=published.url, reply_fallback=True)
 
-    def _create(
-        self, text: str, in_reply_to_id: str | None, media_ids: tuple[str, ...] = ()
-    ) -> Published:
+    def _create(self, part: OutgoingPart, in_reply_to_id: str | None) -> Published:
+        poll = part.poll
         body = self._call(
             "POST /2/tweets",
             self.client.create_tweet,
-            text=text or None,  # a post with media may have no text
+            text=part.text or None,  # a post with media may have no text
             in_reply_to_tweet_id=in_reply_to_id,
-            media_ids=list(media_ids) or None,
+            media_ids=list(part.media_ids) or None,
+            poll_options=list(poll.options) if poll else None,
+            poll_duration_minutes=poll.duration // 60 if poll else None,
             user_auth=True,
         )
         data = _expect_dict(body, "data", "POST /2/tweets")
@@ -335,101 +332,99 @@ class TwitterNetwork(Funnel):
             user_auth=True,
         )
         for tweet in _expect_list(body, "data"):
-            post = self._to_post(tweet, account)
+            post = self._to_post(tweet, account, Includes())
             if post.id not in exclude_ids and same_text(post.text, text):
                 return Published(id=post.id, url=post.url)
         return None
 
     def delete(self, post_id: str) -> None:
-        self._call("DELETE /2/tweets/:id", self.client.delete_tweet, post_id, user_auth=True)
+        try:
+            self._call("DELETE /2/tweets/:id", self.client.delete_tweet, post_id, user_auth=True)
+        except Permanent as exc:
+            if "(404)" not in str(exc):
+                raise  # already gone is what we wanted; anything else is an error
 
-
-def _included_media(body: Any) -> dict[str, dict[str, Any]]:
-    includes = body.get("includes") if isinstance(body, dict) else None
-    items = includes.get("media") if isinstance(includes, dict) else None
-    if not isinstance(items, list):
-        return {}
-    return {str(m["media_key"]): m for m in items if isinstance(m, dict) and m.get("media_key")}
-
-
-def _to_media(item: dict[str, Any] | None) -> Media | None:
-    """X's media object -> Media; videos and GIFs list their mp4 renditions, best first."""
-    if item is None or item.get("type") not in _MEDIA_KINDS:
-        return None
-    kind = _MEDIA_KINDS[item["type"]]
-    sources: tuple[MediaSource, ...]
-    if kind is MediaKind.IMAGE:
-        sources = (MediaSource(url=str(item["url"])),) if item.get("url") else ()
-    else:
-        mp4 = [
-            v
-            for v in item.get("variants") or []
-            if isinstance(v, dict) and v.get("content_type") == "video/mp4" and v.get("url")
-        ]
-        mp4.sort(key=lambda v: int(v.get("bit_rate") or 0), reverse=True)
-        sources = tuple(
-            MediaSource(url=str(v["url"]), content_type="video/mp4", bit_rate=v.get("bit_rate"))
-            for v in mp4
-        )
-    return Media(
-        kind=kind,
-        sources=sources,
-        alt_text=str(item.get("alt_text") or ""),
-        width=item.get("width"),
-        height=item.get("height"),
-    )
-
-
-# Between "@" and a handle, so no Mastodon server links it to an unrelated local account of
-# the same name: the mention stays readable ("@carol") but pings nobody.
-WORD_JOINER = "\u2060"
-
-
-def expand_urls(text: str, entities: Any) -> str:
-    """X text -> neutral text, from the ``entities`` offsets (never a regex over the text):
-    t.co links become the URLs they stand for, the link to the post's own media is dropped,
-    and @mentions of X accounts are kept as text that pings no one on the other network."""
-    if not isinstance(entities, dict):
-        return text
-    edits: list[tuple[int, int, str, str]] = []  # start, end, expected text, replacement
-    for url in entities.get("urls") or []:
-        if isinstance(url, dict) and url.get("url") and url.get("expanded_url"):
-            # X appends a t.co link to the post's own media ("…/status/1/photo/1", with a
-            # media_key): the media travel as media, so that link is dropped, not expanded.
-            replacement = "" if _is_media_link(url) else str(url["expanded_url"])
-            edits.append((url.get("start", -1), url.get("end", -1), str(url["url"]), replacement))
-    for mention in entities.get("mentions") or []:
-        if isinstance(mention, dict) and mention.get("username"):
-            name = str(mention["username"])
-            edits.append(
-                (
-                    mention.get("start", -1),
-                    mention.get("end", -1),
-                    f"@{name}",
-                    f"@{WORD_JOINER}{name}",
-                )
+    def edit(self, post_id: str, part: OutgoingPart) -> Published:
+        """A new version of ``post_id`` (api-facts section 5: X Premium, within X's edit
+        window; every version gets a new id). Refusals raise :class:`Unsupported`."""
+        body: dict[str, Any] = {"text": part.text, "edit_options": {"previous_post_id": post_id}}
+        if part.media_ids:
+            body["media"] = {"media_ids": list(part.media_ids)}
+        try:
+            reply = self._call(
+                "POST /2/tweets (edit)",
+                self.client.request,
+                "POST",
+                "/2/tweets",
+                json=body,
+                user_auth=True,
             )
-    # Offsets count code points (X data dictionary), as Python's str does; apply from the end
-    # so earlier offsets stay valid.
-    for start, end, expected, replacement in sorted(edits, key=lambda e: -int(e[0])):
-        if (
-            isinstance(start, int)
-            and isinstance(end, int)
-            and (text[start:end].lower() == expected.lower())
-        ):
-            text = text[:start] + replacement + text[end:]
-        elif expected.startswith("https://t.co/"):
-            text = text.replace(expected, replacement, 1)  # a t.co link is unique in a post
-    return text.strip()
+        except Permanent as exc:
+            if "(403)" in str(exc) or "(400)" in str(exc):
+                raise Unsupported(
+                    f"X refused to edit post {post_id} ({exc}); editing needs X Premium and "
+                    "a post inside X's edit window",
+                    network="twitter",
+                ) from None
+            raise
+        data = _expect_dict(_json(reply), "data", "POST /2/tweets (edit)")
+        new_id = str(data["id"])
+        return Published(id=new_id, url=f"{self.account().url}/status/{new_id}")
+
+    def repost(self, post_id: str) -> Published:
+        """A native retweet of ``post_id`` (POST /2/users/:id/retweets)."""
+        body = self._call(
+            "POST /2/users/:id/retweets", self.client.retweet, post_id, user_auth=True
+        )
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict) or not data.get("retweeted"):
+            raise Transient(
+                "X POST /2/users/:id/retweets: reply says nothing was retweeted", network="twitter"
+            )
+        # The retweet's own id ("rest_id") is what the timeline will show: the guard needs it.
+        retweet_id = str(data.get("rest_id") or data.get("id") or "")
+        if not retweet_id:
+            raise Transient("X POST /2/users/:id/retweets: reply has no id", network="twitter")
+        return Published(id=retweet_id, url=f"{self.account().url}/status/{retweet_id}")
+
+    def get_post(self, post_id: str) -> Post:
+        """One post by id (``birdbridge explain``)."""
+        body = self._call("GET /2/tweets/:id", self.client.get_tweet, post_id, **READ_PARAMS)
+        tweet = _expect_dict(body, "data", "GET /2/tweets/:id")
+        return self._to_post(tweet, self.account(), Includes.of(body))
+
+    def recheck(self, posts: dict[str, datetime]) -> Recheck:
+        """Which of ``posts`` (id -> created) still exist: batched lookups, 100 ids a call."""
+        account = self.account()
+        gone: set[str] = set()
+        current: dict[str, Post] = {}
+        ids = sorted(posts)
+        for start in range(0, len(ids), LOOKUP_BATCH):
+            batch = ids[start : start + LOOKUP_BATCH]
+            body = self._call("GET /2/tweets", self.client.get_tweets, batch, **READ_PARAMS)
+            found = self._posts(_expect_list(body, "data"), account, Includes.of(body))
+            current.update((post.id, post) for post in found)
+            gone |= _not_found(body) & set(batch)
+        return Recheck(gone=gone, current=current)
 
 
-def _is_media_link(url: dict[str, Any]) -> bool:
-    return bool(url.get("media_key")) or bool(_MEDIA_LINK.search(str(url.get("expanded_url"))))
+def _not_found(body: Any) -> set[str]:
+    """Ids X reports as gone: ``errors`` of type resource-not-found (deleted, or never
+    existed). Other errors (a protected author, suspension) say nothing about deletion."""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    return {
+        str(error.get("resource_id") or error.get("value"))
+        for error in errors or []
+        if isinstance(error, dict) and "not-found" in str(error.get("type", ""))
+    }
 
 
-def _unescape(text: str) -> str:
-    # X escapes &, < and > in tweet text (data dictionary: "text").
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+def _json(response: Any) -> Any:
+    """tweepy's ``Client.request`` returns the raw requests.Response."""
+    try:
+        return response.json()
+    except (ValueError, AttributeError):
+        raise Transient("X: reply is not JSON", network="twitter") from None
 
 
 def _expect_dict(body: Any, key: str, what: str) -> dict[str, Any]:

@@ -1,12 +1,24 @@
-"""From a source post to the texts of the target post(s): sanitising, content warning,
-splitting, and a cap on the number of parts."""
+"""From a source post to what is published on the target: text parts, content warning, poll
+and quote, each within the target's limits as the target counts them. Pure: the engine passes
+in what it looked up (the target's limits, the mirror map's answers)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from birdbridge.models import NetworkName, Post
+import regex
+
+from birdbridge.config import PolicyConfig
+from birdbridge.models import NetworkName, Poll, Post
+from birdbridge.render.cw import cw_line, split_cw_line
+from birdbridge.render.entities import (
+    WORD_JOINER,
+    MentionStyle,
+    defuse_mentions,
+    rewrite_entities,
+)
 from birdbridge.render.length import Counter, truncate_to
+from birdbridge.render.polls import PollLimits, fit_poll, poll_as_text
 from birdbridge.render.sanitize import sanitize
 from birdbridge.render.split import split_text
 
@@ -14,37 +26,162 @@ from birdbridge.render.split import split_text
 # a cut and a link to the original instead (and X bills every post).
 MAX_PARTS = 20
 ELLIPSIS = "…"
+NUMBER_ROOM = f" {MAX_PARTS}/{MAX_PARTS}"  # the widest " i/n" a part can end with
+
+
+@dataclass(frozen=True)
+class Target:
+    """What rendering needs to know of the target network."""
+
+    network: NetworkName
+    max_characters: int
+    counter: Counter
+    polls: PollLimits | None = None  # None: no native polls
+    quotes: bool = False  # native quote posts (Mastodon 4.5+)
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """Answers from the mirror map for this post."""
+
+    quote_id: str | None = None  # the quoted post's counterpart on the target, if any
+    quote_url: str | None = None  # the URL to show for the quoted post on the target
 
 
 @dataclass(frozen=True)
 class Rendered:
     parts: list[str]
     spoiler_text: str  # carried natively (Mastodon); "" when folded into the text
+    poll: Poll | None = None  # native, on the first part
+    quote_id: str | None = None  # native quote, on the first part
+    fallbacks: list[tuple[str, str]] = field(default_factory=list)  # (kind, what happened)
 
 
 def compose(
     post: Post,
-    target: NetworkName,
-    max_characters: int,
-    counter: Counter,
+    target: Target,
+    policy: PolicyConfig | None = None,
+    lookups: Lookups | None = None,
     max_parts: int = MAX_PARTS,
 ) -> Rendered:
-    """The parts to publish on ``target``, each within ``max_characters`` as ``counter`` counts."""
-    text = sanitize(post.text).strip()
-    spoiler = sanitize(post.spoiler_text).strip()
-    if target is NetworkName.MASTODON:
-        # Mastodon counts the content warning together with the text (StatusLengthValidator).
-        spoiler = truncate_to(spoiler, max_characters // 2, counter)
-        budget = max_characters - counter(spoiler)
-        return Rendered(
-            _capped(split_text(text, budget, counter), max_parts, post.url, budget, counter),
-            spoiler,
-        )
+    """What to publish on ``target`` for ``post`` under ``policy``."""
+    policy = policy or PolicyConfig()
+    lookups = lookups or Lookups()
+    fallbacks: list[tuple[str, str]] = []
+    text, spoiler = _body(post, target, policy)
+    quote_id = None
+    if post.quoted_id and post.reposted is None:
+        text, quote_id = _quote(post, text, target, lookups, fallbacks)
+    text = sanitize(text).strip()
+    spoiler = " ".join(sanitize(spoiler).split())
+    if target.network is NetworkName.MASTODON and not spoiler:
+        spoiler, text = split_cw_line(text)  # an X "CW: ..." first line becomes a real CW
+    poll = None
+    if post.poll is not None:
+        poll = None if post.media else fit_poll(post.poll, target.polls)
+        if poll is None:
+            text = f"{text}\n\n{poll_as_text(post.poll)}".strip()
+            fallbacks.append(("poll_text", "the poll is listed as text"))
+    if target.network is NetworkName.TWITTER and spoiler:
+        text = f"{cw_line(policy.cw_format, spoiler)}\n\n{text}".strip()
+        spoiler = ""
+    budget = target.max_characters
     if spoiler:
-        # X has no content warnings: a "CW:" first line keeps the warning visible.
-        text = f"CW: {spoiler}\n\n{text}"
-    parts = split_text(text, max_characters, counter)
-    return Rendered(_capped(parts, max_parts, post.url, max_characters, counter), "")
+        # Mastodon counts the content warning together with the text (StatusLengthValidator).
+        spoiler = truncate_to(spoiler, budget // 2, target.counter)
+        budget -= target.counter(spoiler)
+    prefix = policy.prefix.on(target.network.value)
+    suffix = policy.suffix.on(target.network.value)
+    parts = _fit(text, prefix, suffix, budget, target.counter, policy, post.url, max_parts)
+    return Rendered(parts, spoiler, poll, quote_id, fallbacks)
+
+
+def _body(post: Post, target: Target, policy: PolicyConfig) -> tuple[str, str]:
+    """The post's text for the target (a repost written out per policy) and its CW."""
+    drop = frozenset(tag.lower() for tag in policy.include_tags)
+    original = post.reposted
+    if original is None:
+        text = rewrite_entities(
+            post.text, post.mentions, post.hashtags, target.network, _style(policy), drop
+        )
+        return text, post.spoiler_text
+    if policy.reposts == "link":
+        return original.url or post.url or "", ""
+    inner = rewrite_entities(
+        original.text, original.mentions, original.hashtags, target.network, _style(policy)
+    )
+    handle = _handle_for(original.author_handle or "", target.network)
+    return f"RT {handle}: {inner}", original.spoiler_text
+
+
+def _style(policy: PolicyConfig) -> MentionStyle:
+    return "link" if policy.mentions == "link" else "plain"
+
+
+def _handle_for(handle: str, target: NetworkName) -> str:
+    """Another account's handle as plain text that names it without pinging anyone."""
+    if target is NetworkName.MASTODON and handle.startswith("@"):
+        return "@" + WORD_JOINER + handle[1:]
+    return defuse_mentions(handle, target)
+
+
+def _quote(
+    post: Post, text: str, target: Target, lookups: Lookups, fallbacks: list[tuple[str, str]]
+) -> tuple[str, str | None]:
+    """The text without the link to the quoted post when the quote is native, else with the
+    best link to it (its mirror on the target when there is one)."""
+    assert post.quoted_id is not None
+    quoted_id = regex.escape(post.quoted_id)
+    trailing = regex.compile(rf"\s*https?://\S+/{quoted_id}/?\s*\Z")
+    bare = trailing.sub("", text)
+    if lookups.quote_id and target.quotes:
+        return bare, lookups.quote_id
+    url = lookups.quote_url or (post.quoted.url if post.quoted else None)
+    if url is None:
+        return text, None
+    fallbacks.append(("quote_link", f"quote posted as text with a link to {url}"))
+    return f"{bare}\n\n{url}".strip(), None
+
+
+def _fit(
+    text: str,
+    prefix: str,
+    suffix: str,
+    limit: int,
+    counter: Counter,
+    policy: PolicyConfig,
+    url: str | None,
+    max_parts: int,
+) -> list[str]:
+    """One part when it fits, else a thread or a truncated post, per ``long_posts``."""
+    if not text and not prefix and not suffix:
+        return []
+    whole = f"{prefix}{text}{suffix}"
+    if counter(whole) <= limit:
+        return [whole]
+    frame = counter(prefix) + counter(suffix)
+    if policy.long_posts == "truncate":
+        tail = ELLIPSIS + (f" {url}" if policy.link_back and url else "")
+        cut = _cut_at_word(text, limit - frame - counter(tail), counter)
+        return [f"{prefix}{cut}{tail}{suffix}"]
+    room = limit - frame - (counter(NUMBER_ROOM) if policy.numbering else 0)
+    parts = _capped(split_text(text, room, counter), max_parts, url, room, counter)
+    if policy.numbering and len(parts) > 1:
+        parts = [f"{part} {i}/{len(parts)}" for i, part in enumerate(parts, 1)]
+    parts[0] = prefix + parts[0]
+    parts[-1] = parts[-1] + suffix
+    return parts
+
+
+def _cut_at_word(text: str, room: int, counter: Counter) -> str:
+    """The longest prefix within ``room`` that does not end inside a word (so never inside a
+    URL, mention or hashtag), unless the first word alone is too long."""
+    head = truncate_to(text, max(room, 0), counter)
+    if len(head) < len(text) and not text[len(head)].isspace():
+        boundary = max(head.rfind(" "), head.rfind("\n"))
+        if boundary > 0:
+            head = head[:boundary]
+    return head.rstrip()
 
 
 def _capped(
@@ -55,5 +192,5 @@ def _capped(
         return parts
     tail = f"{ELLIPSIS} {url}" if url else ELLIPSIS
     room = limit - counter(" " + tail)
-    last = truncate_to(parts[max_parts - 1], max(room, 0), counter).rstrip()
+    last = _cut_at_word(parts[max_parts - 1], room, counter)
     return [*parts[: max_parts - 1], f"{last} {tail}".strip()]

@@ -11,6 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from html.parser import HTMLParser
 
+from birdbridge.models import Hashtag, Mention
+
+# Private-use characters that bracket mentions and hashtags while the text is assembled, so
+# their final offsets can be read off once paragraphs are joined and trimmed.
+_MENTION_OPEN, _MENTION_CLOSE, _TAG_OPEN, _TAG_CLOSE = "\ue000", "\ue001", "\ue002", "\ue003"
+_MARKERS = str.maketrans("", "", _MENTION_OPEN + _MENTION_CLOSE + _TAG_OPEN + _TAG_CLOSE)
+
 
 class _StatusText(HTMLParser):
     def __init__(self, mention_accts: Mapping[str, str]) -> None:
@@ -21,6 +28,7 @@ class _StatusText(HTMLParser):
         self._anchor: dict[str, str] | None = None
         self._anchor_text: list[str] = []
         self._skip_depth = 0  # inside <p class="quote-inline">: the "RE: url" of a quote
+        self.mention_urls: list[str] = []  # in order of appearance
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = {k: v or "" for k, v in attrs}
@@ -51,6 +59,7 @@ class _StatusText(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._skip_depth:
             return
+        data = data.translate(_MARKERS)
         if self._anchor is not None:
             self._anchor_text.append(data)
         else:
@@ -60,8 +69,12 @@ class _StatusText(HTMLParser):
         classes = anchor.get("class", "").split()
         href = anchor.get("href", "")
         if "mention" in classes and "hashtag" not in classes and text.startswith("@"):
-            return "@" + self._mention_accts.get(href, text[1:])
-        if "hashtag" in classes or "mention" in classes:
+            self.mention_urls.append(href)
+            acct = self._mention_accts.get(href, text[1:])
+            return f"{_MENTION_OPEN}@{acct}{_MENTION_CLOSE}"
+        if "hashtag" in classes and text.startswith("#") and len(text) > 1:
+            return f"{_TAG_OPEN}{text}{_TAG_CLOSE}"
+        if "mention" in classes:
             return text
         # A plain link: its text (invisible spans included) is the full URL. When another
         # server shortened the display ("example.com/long…"), the href is the real URL.
@@ -91,7 +104,35 @@ class _StatusText(HTMLParser):
 
 def html_to_text(html: str, mention_accts: Mapping[str, str] | None = None) -> str:
     """Plain text of a status's ``content``. ``mention_accts`` maps a mention's URL to its acct."""
+    return status_text(html, mention_accts)[0]
+
+
+def status_text(
+    html: str, mention_accts: Mapping[str, str] | None = None
+) -> tuple[str, tuple[Mention, ...], tuple[Hashtag, ...]]:
+    """Plain text of a status's ``content``, with the spans of its mentions (from the
+    ``mention`` links: the API's own markup) and hashtags."""
     parser = _StatusText(mention_accts or {})
     parser.feed(html or "")
     parser.close()
-    return parser.text()
+    return _spans(parser.text(), parser.mention_urls)
+
+
+def _spans(marked: str, urls: list[str]) -> tuple[str, tuple[Mention, ...], tuple[Hashtag, ...]]:
+    out: list[str] = []
+    mentions: list[Mention] = []
+    hashtags: list[Hashtag] = []
+    opened = 0
+    for char in marked:
+        if char in (_MENTION_OPEN, _TAG_OPEN):
+            opened = len(out)
+        elif char == _MENTION_CLOSE:
+            acct = "".join(out[opened + 1 :])
+            username, _, domain = acct.partition("@")
+            url = urls[len(mentions)] if len(mentions) < len(urls) else ""
+            mentions.append(Mention(opened, len(out), username, domain or None, url))
+        elif char == _TAG_CLOSE:
+            hashtags.append(Hashtag(opened, len(out), "".join(out[opened + 1 :])))
+        else:
+            out.append(char)
+    return "".join(out), tuple(mentions), tuple(hashtags)

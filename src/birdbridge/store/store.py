@@ -149,6 +149,96 @@ class Store:
         # RETURNING gives a row only when the insert happened (rowcount is -1 on psycopg).
         return len(session.execute(statement).all())
 
+    def enqueue_change(self, link: str, change: NewDelivery, now: datetime | None = None) -> bool:
+        """Enqueue an edit or a deletion. One row per source post, target and kind: a newer
+        change replaces an older one that is not being published right now. False when
+        nothing was enqueued (an identical change, or one in the middle of publishing)."""
+        now = now or utcnow()
+        with self._session() as session:
+            if self._insert_delivery(session, link, change, now):
+                return True
+            row = session.exec(
+                select(Delivery).where(
+                    Delivery.link == link,
+                    Delivery.source_network == change.source_network,
+                    Delivery.source_id == change.source_id,
+                    Delivery.target_network == change.target_network,
+                    Delivery.kind == change.kind,
+                )
+            ).one()
+            if row.status == DeliveryStatus.PUBLISHING.value or (
+                row.payload == change.payload and row.status != DeliveryStatus.FAILED.value
+            ):
+                return False
+            row.payload = change.payload
+            row.status = DeliveryStatus.PENDING.value
+            row.attempts = 0
+            row.last_error = None
+            row.next_attempt_at = now
+            row.idempotency_token = uuid.uuid4().hex
+            row.media_state = None
+            row.updated_at = now
+            session.add(row)
+            return True
+
+    def replace_payload(self, delivery_id: int, payload: str, now: datetime | None = None) -> None:
+        """A post edited before it was mirrored: mirror the newest version instead."""
+        self._update(delivery_id, payload=payload, updated_at=now or utcnow())
+
+    def recent_sources(self, link: str, source_network: str, since: datetime) -> list[Delivery]:
+        """Posts of one side mirrored since ``since`` (delivered, not deleted since): what a
+        re-check reads again. One delivery per source post."""
+        with self._session() as session:
+            query = (
+                select(Delivery)
+                .where(
+                    Delivery.link == link,
+                    Delivery.source_network == source_network,
+                    Delivery.kind == "post",
+                    Delivery.status == DeliveryStatus.DONE.value,
+                    col(Delivery.created_at) >= since,
+                )
+                .order_by(col(Delivery.id))
+            )
+            rows: dict[str, Delivery] = {}
+            for row in session.exec(query):
+                session.expunge(row)
+                rows.setdefault(row.source_id, row)
+            return list(rows.values())
+
+    def changes_for(self, link: str, source_network: str, source_id: str) -> list[Delivery]:
+        """Every delivery (any kind, any target) of one source post."""
+        with self._session() as session:
+            rows = list(
+                session.exec(
+                    select(Delivery).where(
+                        Delivery.link == link,
+                        Delivery.source_network == source_network,
+                        Delivery.source_id == source_id,
+                    )
+                )
+            )
+            for row in rows:
+                session.expunge(row)
+            return rows
+
+    def enqueued_since(self, link: str, source_network: str, since: datetime) -> int:
+        """New posts of one side put in the outbox since ``since`` (for max_per_hour)."""
+        with self._session() as session:
+            query = select(func.count(func.distinct(Delivery.source_id))).where(
+                Delivery.link == link,
+                Delivery.source_network == source_network,
+                Delivery.kind == "post",
+                col(Delivery.created_at) >= since,
+            )
+            return int(session.exec(query).one())
+
+    def mark_rechecked(self, link: str, network: str, now: datetime | None = None) -> None:
+        with self._session() as session:
+            state = session.get(LinkState, (link, network)) or LinkState(link=link, network=network)
+            state.rechecked_at = now or utcnow()
+            session.add(state)
+
     def record_poll_error(
         self, link: str, network: str, error: str, now: datetime | None = None
     ) -> None:
@@ -480,24 +570,54 @@ class Store:
 
     # -- the mirror map --------------------------------------------------------------
     def mirror_parts(
-        self, link: str, source_network: str, source_id: str, target_network: str
+        self,
+        link: str,
+        source_network: str,
+        source_id: str,
+        target_network: str,
+        *,
+        include_deleted: bool = False,
     ) -> list[Mirror]:
+        """The parts a source post became on the target, in order; deleted ones only when
+        asked (a deleted target is never replied to or pointed at)."""
         with self._session() as session:
-            rows = list(
-                session.exec(
-                    select(Mirror)
-                    .where(
-                        Mirror.link == link,
-                        Mirror.source_network == source_network,
-                        Mirror.source_id == source_id,
-                        Mirror.target_network == target_network,
-                    )
-                    .order_by(col(Mirror.part_index))
+            query = (
+                select(Mirror)
+                .where(
+                    Mirror.link == link,
+                    Mirror.source_network == source_network,
+                    Mirror.source_id == source_id,
+                    Mirror.target_network == target_network,
                 )
+                .order_by(col(Mirror.part_index))
             )
+            if not include_deleted:
+                query = query.where(col(Mirror.deleted_at).is_(None))
+            rows = list(session.exec(query))
             for row in rows:
                 session.expunge(row)
             return rows
+
+    def replace_part(
+        self, mirror_id: int, target_id: str, target_url: str | None, now: datetime | None = None
+    ) -> None:
+        """An edited part got a new id (X gives each version its own): the map follows it."""
+        with self._session() as session:
+            session.execute(
+                update(Mirror)
+                .where(col(Mirror.id) == mirror_id)
+                .values(target_id=target_id, target_url=target_url, deleted_at=None)
+            )
+
+    def mark_part_deleted(self, mirror_id: int, now: datetime | None = None) -> None:
+        """The target post is gone. The row stays (the guard still knows the id was ours);
+        its part number moves out of the way (-id) so the post can be published again."""
+        with self._session() as session:
+            session.execute(
+                update(Mirror)
+                .where(col(Mirror.id) == mirror_id)
+                .values(deleted_at=now or utcnow(), part_index=-mirror_id)
+            )
 
     def mirror_source(self, link: str, target_network: str, target_id: str) -> Mirror | None:
         """The mirror row whose target is ``target_id`` (which source post it came from)."""

@@ -29,6 +29,8 @@ class LinkState(SQLModel, table=True):
     paused_until: datetime | None = Field(default=None, sa_column=_utc_column())
     paused_kind: str | None = Field(default=None, max_length=16)
     paused_reason: str | None = Field(default=None, sa_column=Column(Text))
+    # Last re-read of recently mirrored posts (to find edits and deletions).
+    rechecked_at: datetime | None = Field(default=None, sa_column=_utc_column())
 
 
 class ApiCalls(SQLModel, table=True):
@@ -114,3 +116,6 @@ class Mirror(SQLModel, table=True):
     target_id: str = Field(max_length=64)
     target_url: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    # Set when the target post was deleted (its source was deleted, or it was replaced):
+    # nothing may reply to, quote or boost it any more.
+    deleted_at: datetime | None = Field(default=None, sa_column=_utc_column())

@@ -1,0 +1,102 @@
+"""Mentions and hashtags rewritten for the target, from the entity offsets the source API gave
+(never by searching the text), then a last guard in the target's own mention grammar.
+
+Why both: the entities say what the author meant (``@carol`` on X is the X account carol), and
+the guard makes sure that nothing left in the text reads as a mention to the target (an
+``@carol`` that X did not resolve would otherwise ping an unrelated ``carol`` on the Mastodon
+server, and a bare ``@bob`` from Mastodon an unrelated X account).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import regex
+
+from birdbridge.models import Hashtag, Mention, NetworkName
+
+# U+2060 WORD JOINER between "@" and a name: the name still reads "@carol" but no server
+# links or notifies it (neither grammar below accepts it after "@").
+WORD_JOINER = "\u2060"
+
+# Mastodon's Account::MENTION_RE (app/models/account.rb): what a Mastodon server links.
+_MASTODON_MENTION = regex.compile(
+    r"(?<![=/\w])@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*(?:@[\w]+(?:[.-]+[\w]+)*)?)", regex.IGNORECASE
+)
+# twitter-text's valid mention (validMentionOrList), including its end rule: not followed by
+# another "@", an accented Latin letter or "://" (so "@bob@other.example" is no X mention).
+# The name is matched atomically: "@bob@" must not match as "@bo" + "b".
+_X_MENTION = regex.compile(
+    r"(?<![A-Za-z0-9_!#$%&*@\uff20])[@\uff20]((?>[A-Za-z0-9_]{1,20}))"
+    r"(?![@\uff20\u00c0-\u024f]|://)"
+)
+
+MentionStyle = Literal["plain", "link", "skip"]
+
+
+@dataclass(frozen=True)
+class _Edit:
+    start: int
+    end: int
+    expected: str
+    replacement: str
+
+
+def rewrite_entities(
+    text: str,
+    mentions: Iterable[Mention],
+    hashtags: Iterable[Hashtag],
+    target: NetworkName,
+    style: MentionStyle,
+    drop_tags: frozenset[str] = frozenset(),
+) -> str:
+    """``text`` with each mention written for ``target`` and the hashtags in ``drop_tags``
+    (lower-case, no "#") removed, then no accidental mentions left for ``target``."""
+    edits = [_Edit(m.start, m.end, m.handle, _mention_text(m, target, style)) for m in mentions]
+    edits += [
+        _Edit(h.start, h.end, "#" + h.name, "") for h in hashtags if h.name.lower() in drop_tags
+    ]
+    out = _apply(text, edits)
+    if drop_tags:
+        out = regex.sub(r"[ \t]{2,}", " ", out)
+        out = regex.sub(r"[ \t]+\n", "\n", out).strip()
+    return defuse_mentions(out, target)
+
+
+def _mention_text(mention: Mention, target: NetworkName, style: MentionStyle) -> str:
+    if style == "link":
+        return mention.url
+    if target is NetworkName.MASTODON:
+        # An X handle (or any handle) pings nobody on Mastodon, and stays readable.
+        return f"@{WORD_JOINER}{mention.username}" + (
+            f"@{mention.domain}" if mention.domain else ""
+        )
+    # On X a full "@user@instance" reads as what it is and X links nothing in it (the end
+    # rule above); a handle without a domain would be an X account: keep it unlinked.
+    if mention.domain:
+        return f"@{mention.username}@{mention.domain}"
+    return f"@{WORD_JOINER}{mention.username}"
+
+
+def _apply(text: str, edits: list[_Edit]) -> str:
+    """Apply edits whose span holds what the entity says (the text is the API's, so a
+    mismatch means a malformed entity: that one is ignored, never guessed)."""
+    pieces: list[str] = []
+    position = 0
+    for edit in sorted(edits, key=lambda e: e.start):
+        span = text[edit.start : edit.end]
+        if edit.start < position or span.lower() != edit.expected.lower():
+            continue
+        pieces.append(text[position : edit.start])
+        pieces.append(edit.replacement)
+        position = edit.end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def defuse_mentions(text: str, target: NetworkName) -> str:
+    """Insert a word joiner into anything ``target`` would link as a mention."""
+    grammar = _MASTODON_MENTION if target is NetworkName.MASTODON else _X_MENTION
+    return grammar.sub(lambda m: m.group(0)[0] + WORD_JOINER + m.group(0)[1:], text)
