@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -210,6 +210,111 @@ def status(config: ConfigOption = None) -> None:
             )
         console.print(queue)
     store.close()
+
+
+@app.command()
+def explain(
+    post: Annotated[str, typer.Argument(help="The post's URL (X or Mastodon), or its id.")],
+    link: Annotated[str | None, typer.Option("--link", help="Link name.")] = None,
+    network: Annotated[
+        str | None, typer.Option("--network", help="twitter or mastodon (for a bare id).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Show what the bridge does with one post, and why, without posting anything."""
+    import json
+
+    from birdbridge.engine import explain as explaining
+    from birdbridge.models import NetworkName
+    from birdbridge.networks.factory import build_adapters
+
+    settings = _load(config)
+    try:
+        ref = explaining.parse_ref(post)
+        if network is not None:
+            ref = explaining.PostRef(NetworkName(network), ref.id, ref.host)
+        chosen = explaining.pick_link(settings, ref, link)
+    except (ConfigError, ValueError) as exc:
+        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    store = _open_store(settings)
+    adapters = build_adapters(chosen, settings.bridge.request_timeout)
+    try:
+        result = explaining.explain(store, chosen, adapters, ref, datetime.now(UTC))
+    except ConfigError as exc:
+        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except NetworkError as exc:
+        errors.print(f"[red]error:[/red] could not read the post: {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps(_explanation_json(result), ensure_ascii=False, indent=2))
+        return
+    _print_explanation(result)
+
+
+def _explanation_json(result: Any) -> dict[str, Any]:
+    return {
+        "link": result.link,
+        "post": {
+            "network": result.post.network.value,
+            "id": result.post.id,
+            "url": result.post.url,
+            "text": result.post.text,
+        },
+        "targets": [
+            {
+                "target": t.target.value,
+                "mirror": t.mirror,
+                "reason": t.reason,
+                "parts": t.parts,
+                "lengths": t.lengths,
+                "limit": t.limit,
+                "spoiler_text": t.spoiler_text,
+                "poll": t.poll,
+                "quote_id": t.quote_id,
+                "fallbacks": t.fallbacks,
+                "delivery": t.delivery,
+                "published": t.published,
+            }
+            for t in result.targets
+        ],
+    }
+
+
+def _print_explanation(result: Any) -> None:
+    post = result.post
+    console.print(
+        f"link {result.link}: {post.network.label} post {post.id} ({post.url})",
+        highlight=False,
+        markup=False,
+    )
+    for t in result.targets:
+        verdict = "mirror" if t.mirror else "skip"
+        console.print(f"-> {t.target.label}: {verdict}: {t.reason}", highlight=False, markup=False)
+        if t.delivery:
+            console.print(f"   outbox: {t.delivery}", highlight=False, markup=False)
+        for url in t.published:
+            console.print(f"   published: {url}", highlight=False, markup=False)
+        if t.spoiler_text:
+            console.print(f"   content warning: {t.spoiler_text}", highlight=False, markup=False)
+        for index, (part, length) in enumerate(zip(t.parts, t.lengths, strict=True), 1):
+            console.print(
+                f"   part {index}/{len(t.parts)} ({length}/{t.limit}):",
+                highlight=False,
+                markup=False,
+            )
+            for line in part.splitlines() or [""]:
+                console.print(f"   | {line}", highlight=False, markup=False)
+        if t.poll:
+            console.print(f"   poll: {' / '.join(t.poll)}", highlight=False, markup=False)
+        if t.quote_id:
+            console.print(f"   native quote of {t.quote_id}", highlight=False, markup=False)
+        for message in t.fallbacks:
+            console.print(f"   fallback: {message}", highlight=False, markup=False)
 
 
 @app.command()

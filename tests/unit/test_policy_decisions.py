@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from birdbridge.config import PolicyConfig
-from birdbridge.models import NetworkName, Post, Visibility
-from birdbridge.policy import decide
+from birdbridge.models import Hashtag, Mention, NetworkName, Post, Visibility
+from birdbridge.policy import Context, decide
 
 
 def post(**kwargs: object) -> Post:
@@ -78,3 +78,65 @@ def test_self_threads_are_mirrored_unless_turned_off() -> None:
 @pytest.mark.parametrize("repost", [False, True])
 def test_every_decision_has_a_reason(visibility: Visibility, repost: bool) -> None:
     assert decide(post(visibility=visibility, is_repost=repost), PolicyConfig()).reason
+
+
+def tagged(*names: str, **kwargs: object) -> Post:
+    text = " ".join(f"#{name}" for name in names) + " hello"
+    tags, position = [], 0
+    for name in names:
+        tags.append(Hashtag(position, position + len(name) + 1, name))
+        position += len(name) + 2
+    return post(text=text, hashtags=tuple(tags), **kwargs)
+
+
+def test_include_tags_mirror_only_tagged_posts_and_their_threads() -> None:
+    policy = PolicyConfig(include_tags=["#XP"])
+    assert decide(tagged("xp"), policy).mirror
+    untagged = decide(tagged("other"), policy)
+    assert not untagged.mirror and "#XP" in untagged.reason
+    reply = tagged(in_reply_to_id="0", in_reply_to_author_id="me")
+    assert not decide(reply, policy).mirror
+    assert decide(reply, policy, Context(parent_mirrored=True)).mirror  # the thread goes on
+
+
+def test_exclude_tags_and_regex() -> None:
+    assert not decide(tagged("NoXP"), PolicyConfig(exclude_tags=["noxp"])).mirror
+    policy = PolicyConfig(exclude_regex=["(?i)giveaway"])
+    decision = decide(post(text="Huge GIVEAWAY now"), policy)
+    assert not decision.mirror and "giveaway" in decision.reason
+    assert decide(post(text="nothing to see"), policy).mirror
+
+
+def test_max_age_and_hourly_cap() -> None:
+    now = datetime(2026, 1, 2, tzinfo=UTC)
+    old = post(created_at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert decide(old, PolicyConfig(max_age=3600), Context(now=now)).mirror is False
+    assert decide(old, PolicyConfig(max_age=2 * 86400), Context(now=now)).mirror
+    capped = PolicyConfig(max_per_hour=3)
+    assert decide(post(), capped, Context(mirrored_last_hour=2)).mirror
+    decision = decide(post(), capped, Context(mirrored_last_hour=3))
+    assert not decision.mirror and "max_per_hour" in decision.reason
+
+
+def test_mentions_skip_and_cw_skip() -> None:
+    mention = Mention(0, 4, "bob", None, "https://x.com/bob")
+    policy = PolicyConfig(mentions="skip")
+    assert not decide(post(text="@bob hi", mentions=(mention,)), policy).mirror
+    own = post(text="@bob hi", mentions=(mention,), author_handle="@bob")
+    assert decide(own, policy).mirror  # mentioning oneself mentions no one else
+    warned = post(spoiler_text="politics")
+    skip_cw = PolicyConfig(content_warnings="skip")
+    assert not decide(warned, skip_cw, Context(target=NetworkName.TWITTER)).mirror
+    assert decide(warned, skip_cw, Context(target=NetworkName.MASTODON)).mirror
+
+
+def test_reposts_and_quotes_follow_their_keys() -> None:
+    original = post(id="9", author_id="amy")
+    repost = post(is_repost=True, reposted=original)
+    assert not decide(repost, PolicyConfig()).mirror
+    assert decide(repost, PolicyConfig(reposts="link")).mirror
+    private = post(is_repost=True, reposted=post(visibility=Visibility.PRIVATE))
+    assert not decide(private, PolicyConfig(reposts="text")).mirror
+    quote = post(quoted_id="9")
+    assert decide(quote, PolicyConfig()).mirror
+    assert not decide(quote, PolicyConfig(quotes="skip")).mirror

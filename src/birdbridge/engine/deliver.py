@@ -7,13 +7,14 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from birdbridge.config import PolicyConfig
 from birdbridge.engine.counterparts import counterpart
 from birdbridge.engine.media import MediaCarrier, PreparedMedia
 from birdbridge.engine.pauses import pause_for
+from birdbridge.engine.rendering import render_for
 from birdbridge.errors import (
     AuthRevoked,
     NetworkError,
@@ -27,8 +28,7 @@ from birdbridge.media.workdir import process_workdir
 from birdbridge.metrics import FALLBACKS
 from birdbridge.models import NetworkName, OutgoingPart, Post, Published
 from birdbridge.networks.base import Network
-from birdbridge.render.compose import Lookups, Rendered, compose
-from birdbridge.render.compose import Target as RenderTarget
+from birdbridge.render.compose import Rendered
 from birdbridge.store import DeliveryStatus, Store
 from birdbridge.store.store import as_utc
 from birdbridge.store.tables import Delivery, Mirror
@@ -315,22 +315,7 @@ class Deliverer:
         return True
 
     def _rendered(self, post: Post, target: Network, text: str | None = None) -> Rendered:
-        """The post rendered for ``target`` with the mirror map's answers (pure render)."""
-        limits = target.limits()
-        lookups = Lookups()
-        if post.quoted_id:
-            found = counterpart(self.store, self.link, post.network, post.quoted_id, target.name)
-            if found is not None:
-                lookups = Lookups(quote_id=found.id, quote_url=found.url)
-        spec = RenderTarget(
-            network=target.name,
-            max_characters=limits.max_characters,
-            counter=limits.counter,
-            polls=limits.polls,
-            quotes=limits.quotes,
-        )
-        source = post if text is None else replace(post, text=text)
-        return compose(source, spec, self.policy, lookups)
+        return render_for(self.store, self.link, self.policy, post, target, text)
 
     def _plan(
         self, delivery: Delivery, post: Post, target: Network, report: DeliverReport
