@@ -3,6 +3,8 @@ configs pointing the real clients at the sandboxes, and a controllable clock."""
 
 from __future__ import annotations
 
+import json
+
 import os
 import uuid
 from collections.abc import Iterator
@@ -116,7 +118,11 @@ def config_text(
             return "true" if value else "false"
         if isinstance(value, int | float):
             return str(value)
-        return f'"{value}"'
+        if isinstance(value, list):
+            return "[" + ", ".join(toml_value(v) for v in value) + "]"
+        if isinstance(value, dict):
+            return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
+        return json.dumps(value)
 
     lines = ["[bridge]", f'database_url = "{database_url}"']
     lines += [f"{k} = {toml_value(v)}" for k, v in (bridge or {}).items()]
