@@ -82,16 +82,18 @@ def compose(
         if poll is None:
             text = f"{text}\n\n{poll_as_text(post.poll)}".strip()
             fallbacks.append(("poll_text", "the poll is listed as text"))
-    if target.network is NetworkName.TWITTER and spoiler:
-        text = f"{cw_line(policy.cw_format, spoiler)}\n\n{text}".strip()
-        spoiler = ""
+    prefix = policy.prefix.on(target.network.value)
+    suffix = policy.suffix.on(target.network.value)
     budget = target.max_characters
+    if target.network is NetworkName.TWITTER and spoiler:
+        # The warning must come first, with the start of the text: it leads the first part.
+        warning = truncate_to(cw_line(policy.cw_format, spoiler), budget // 2, target.counter)
+        prefix = f"{warning}\n\n{prefix}" if text else warning
+        spoiler = ""
     if spoiler:
         # Mastodon counts the content warning together with the text (StatusLengthValidator).
         spoiler = truncate_to(spoiler, budget // 2, target.counter)
         budget -= target.counter(spoiler)
-    prefix = policy.prefix.on(target.network.value)
-    suffix = policy.suffix.on(target.network.value)
     parts = _fit(text, prefix, suffix, budget, target.counter, policy, post.url, max_parts)
     return Rendered(parts, spoiler, poll, quote_id, fallbacks)
 
