@@ -4,7 +4,6 @@ configs pointing the real clients at the sandboxes, and a controllable clock."""
 from __future__ import annotations
 
 import json
-
 import os
 import uuid
 from collections.abc import Iterator
