@@ -27,7 +27,7 @@ def test_migrations_are_idempotent_and_reach_head(database_url: str) -> None:
     second = Store.open(database_url)  # a second worker starting on the same database
     with second.engine.connect() as connection:
         version = connection.execute(sqlalchemy.text("SELECT version_num FROM alembic_version"))
-        assert version.scalar_one() == "0003"
+        assert version.scalar_one() == "0004"
     first.close()
     second.close()
 
@@ -182,3 +182,57 @@ def test_a_clock_set_back_does_not_hold_retries_up(store: Store) -> None:
     assert store.due_deliveries("a", now) == []
     set_back = now - timedelta(hours=1)  # NTP stepped the clock back an hour
     assert [d.id for d in store.due_deliveries("a", set_back)] == [delivery.id]
+
+
+def test_changes_replace_older_changes_but_not_one_being_published(store: Store) -> None:
+    edit = NewDelivery("twitter", "9", "mastodon", '{"v": 1}', kind="edit")
+    assert store.enqueue_change("a", edit)
+    assert not store.enqueue_change("a", edit)  # the same change again: nothing to do
+    [row] = [d for d in store.due_deliveries("a") if d.kind == "edit"]
+    assert row.id is not None
+    store.mark_done(row.id)
+    newer = NewDelivery("twitter", "9", "mastodon", '{"v": 2}', kind="edit")
+    assert store.enqueue_change("a", newer)  # a later edit reopens the row with its payload
+    again = store.delivery(row.id)
+    assert again is not None and again.status == "pending" and again.payload == '{"v": 2}'
+    store.mark_publishing(row.id, 0, "text")
+    assert not store.enqueue_change("a", NewDelivery("twitter", "9", "mastodon", "{}", kind="edit"))
+    assert store.delivery(row.id).payload == '{"v": 2}'  # type: ignore[union-attr]
+
+
+def test_deleted_parts_leave_the_live_map_but_stay_ours(store: Store) -> None:
+    store.record_poll("a", "twitter", account_id="1", cursor="9", deliveries=[new("9")])
+    [delivery] = store.due_deliveries("a")
+    store.record_part(delivery, 0, "m1", "https://m/1")
+    store.record_part(delivery, 1, "m2", "https://m/2")
+    parts = store.mirror_parts("a", "twitter", "9", "mastodon")
+    assert parts[1].id is not None
+    store.mark_part_deleted(parts[1].id)
+    assert [m.target_id for m in store.mirror_parts("a", "twitter", "9", "mastodon")] == ["m1"]
+    everything = store.mirror_parts("a", "twitter", "9", "mastodon", include_deleted=True)
+    assert {m.target_id for m in everything} == {"m1", "m2"}
+    assert store.is_mirror_target("a", "mastodon", "m2")  # the guard still knows it
+    store.record_part(delivery, 1, "m3", "https://m/3")  # part 1 can be published again
+    assert parts[0].id is not None
+    store.replace_part(parts[0].id, "m1-v2", "https://m/1-v2")
+    live = store.mirror_parts("a", "twitter", "9", "mastodon")
+    assert [m.target_id for m in live] == ["m1-v2", "m3"]
+
+
+def test_recent_sources_and_the_hourly_count(store: Store) -> None:
+    now = utcnow()
+    store.record_poll("a", "twitter", account_id="1", cursor="2", deliveries=[new("1"), new("2")])
+    assert store.enqueued_since("a", "twitter", now - timedelta(hours=1)) == 2
+    assert store.enqueued_since("a", "twitter", now + timedelta(minutes=1)) == 0
+    assert store.recent_sources("a", "twitter", now - timedelta(hours=1)) == []  # none done
+    first = store.due_deliveries("a")[0]
+    assert first.id is not None
+    store.mark_done(first.id)
+    assert [
+        d.source_id for d in store.recent_sources("a", "twitter", now - timedelta(hours=1))
+    ] == ["1"]
+    store.replace_payload(first.id, '{"edited": true}')
+    assert store.delivery(first.id).payload == '{"edited": true}'  # type: ignore[union-attr]
+    store.mark_rechecked("a", "twitter", now)
+    state = store.link_state("a", "twitter")
+    assert state is not None and state.rechecked_at is not None
