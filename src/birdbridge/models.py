@@ -151,6 +151,7 @@ class Post:
     url: str | None = None
     in_reply_to_id: str | None = None
     in_reply_to_author_id: str | None = None
+    in_reply_to_url: str | None = None  # where the parent can be read (context for replies)
     is_repost: bool = False
     quoted_id: str | None = None
     spoiler_text: str = ""

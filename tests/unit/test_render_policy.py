@@ -197,3 +197,15 @@ def test_links_to_profiles_keep_their_at_sign() -> None:
         f"see {url} @{WORD_JOINER}dave"
     )
     assert defuse_mentions(url, NetworkName.MASTODON) == url
+
+
+def test_a_reply_to_someone_else_carries_a_link_to_what_it_answers() -> None:
+    reply = post(
+        "I agree",
+        in_reply_to_id="5",
+        in_reply_to_author_id="amy",
+        in_reply_to_url="https://x.com/i/web/status/5",
+    )
+    assert compose(reply, MASTODON).parts == ["In reply to https://x.com/i/web/status/5\n\nI agree"]
+    own = post("more", in_reply_to_id="5", in_reply_to_author_id="me", in_reply_to_url="u")
+    assert compose(own, MASTODON).parts == ["more"]  # a thread part needs no such line

@@ -107,6 +107,10 @@ def _convert(tweet: dict[str, Any], includes: Includes, account: Account, depth:
         url=f"https://x.com/{username or 'i'}/status/{tweet_id}",
         in_reply_to_id=refs.get("replied_to"),
         in_reply_to_author_id=str(reply_user) if reply_user else None,
+        # x.com/i/web/status/<id> opens any post without knowing its author's name.
+        in_reply_to_url=(
+            f"https://x.com/i/web/status/{refs['replied_to']}" if "replied_to" in refs else None
+        ),
         is_repost="retweeted" in refs,
         quoted_id=refs.get("quoted"),
         sensitive=bool(tweet.get("possibly_sensitive")),

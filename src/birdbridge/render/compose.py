@@ -106,6 +106,9 @@ def _body(post: Post, target: Target, policy: PolicyConfig) -> tuple[str, str]:
         text = rewrite_entities(
             post.text, post.mentions, post.hashtags, target.network, _style(policy), drop
         )
+        if post.is_reply and not post.is_self_reply and post.in_reply_to_url:
+            # A reply to someone else stands alone on the target: say what it answers.
+            text = f"In reply to {post.in_reply_to_url}\n\n{text}"
         return text, post.spoiler_text
     if policy.reposts == "link":
         return original.url or post.url or "", ""
