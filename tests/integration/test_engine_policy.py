@@ -233,3 +233,34 @@ def test_polls_map_natively_or_fall_back_to_text(rig: Rig) -> None:
     tweet = next(t for t in rig.tweets() if t["text"].startswith("Pick any"))
     assert tweet["text"] == "Pick any\n\nPoll (several choices):\n○ a\n○ b"
     assert any("poll" in f for f in report.delivered.fallbacks)
+
+
+def test_an_edited_tweet_with_a_picture_keeps_the_picture_on_mastodon(rig: Rig) -> None:
+    from tests.integration.test_media import picture
+
+    engine = started(rig, "twitter-to-mastodon")
+    tweet = rig.tweet("a red sqaure", media=[{"type": "photo", "data": picture("PNG")}])
+    engine.cycle()
+    [before] = rig.toots()
+    assert len(before["media_attachments"]) == 1
+    rig.x.edit_post(tweet["id"], "a red square")
+    engine.cycle()
+    [after] = rig.toots()
+    assert after["content"] == "<p>a red square</p>"
+    assert [m["id"] for m in after["media_attachments"]] == [
+        m["id"] for m in before["media_attachments"]
+    ]
+
+
+def test_deleting_a_post_that_was_never_mirrored_touches_nothing(rig: Rig) -> None:
+    policy = {"deletes": True, "exclude_tags": ["noxp"]}
+    engine = started(rig, "twitter-to-mastodon", policy=policy)
+    skipped = rig.tweet("not this #noxp")
+    rig.tweet("this one")
+    engine.cycle()
+    assert [t["content"] for t in rig.toots()] == ["<p>this one</p>"]
+    rig.x.delete_post(skipped["id"])
+    rig.clock.advance(seconds=RECHECK)
+    report = engine.cycle()
+    assert [t["content"] for t in rig.toots()] == ["<p>this one</p>"]
+    assert report.rechecks["twitter"].ran and report.rechecks["twitter"].deleted == []

@@ -366,8 +366,14 @@ class MastodonNetwork(Funnel):
         return self.api.make_poll(list(poll.options), poll.duration, multiple=poll.multiple)
 
     def edit(self, post_id: str, part: OutgoingPart) -> Published:
-        """PUT /api/v1/statuses/:id (3.5+): new text and CW; the media stay as they are."""
+        """PUT /api/v1/statuses/:id (3.5+): new text and CW. Mastodon's API replaces the media
+        and the poll with what the request carries (Api::V1::StatusesController#update always
+        passes ``media_ids`` and ``poll`` to UpdateStatusService), so the status is read first
+        and its media and poll are sent again unchanged."""
+        current = self._call("GET /api/v1/statuses/:id", self.api.status, post_id)
         try:
+            media_ids = [str(m["id"]) for m in current.get("media_attachments") or []]
+            poll = self._same_poll(current.get("poll"))
             status = self._call(
                 "PUT /api/v1/statuses/:id",
                 self.api.status_update,
@@ -375,12 +381,27 @@ class MastodonNetwork(Funnel):
                 status=part.text,
                 spoiler_text=part.spoiler_text,
                 sensitive=part.sensitive,
+                media_ids=media_ids or None,
+                poll=poll,
             )
         except Permanent as exc:
             if "(404)" in str(exc) or "(422)" in str(exc):
                 raise Unsupported(f"Mastodon refused the edit: {exc}", network="mastodon") from None
             raise
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise Transient(f"Mastodon: malformed status: {exc!r}", network="mastodon") from None
         return _published(status)
+
+    def _same_poll(self, poll: Any) -> Any:
+        """The status's poll as an edit must resend it: same options, same closing time."""
+        if not isinstance(poll, dict) or not poll.get("options"):
+            return None
+        expires = _parse_time(poll.get("expires_at"))
+        left = int((expires - datetime.now(UTC)).total_seconds()) if expires else 86400
+        options = [str(o.get("title") or "") for o in poll["options"]]
+        limits = self.limits().polls
+        floor = limits.min_duration if limits else 300
+        return self.api.make_poll(options, max(left, floor), multiple=bool(poll.get("multiple")))
 
     def repost(self, post_id: str) -> Published:
         """A boost (POST /api/v1/statuses/:id/reblog); the reblog has its own status id."""
