@@ -80,14 +80,16 @@ def compose(
     if post.poll is not None:
         poll = None if post.media else fit_poll(post.poll, target.polls)
         if poll is None:
-            text = f"{text}\n\n{poll_as_text(post.poll)}".strip()
+            listed = defuse_mentions(poll_as_text(post.poll), target.network)
+            text = f"{text}\n\n{listed}".strip()
             fallbacks.append(("poll_text", "the poll is listed as text"))
     prefix = policy.prefix.on(target.network.value)
     suffix = policy.suffix.on(target.network.value)
     budget = target.max_characters
     if target.network is NetworkName.TWITTER and spoiler:
         # The warning must come first, with the start of the text: it leads the first part.
-        warning = truncate_to(cw_line(policy.cw_format, spoiler), budget // 2, target.counter)
+        line = defuse_mentions(cw_line(policy.cw_format, spoiler), target.network)
+        warning = truncate_to(line, budget // 2, target.counter)
         prefix = f"{warning}\n\n{prefix}" if text else warning
         spoiler = ""
     if spoiler:

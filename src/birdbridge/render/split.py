@@ -10,13 +10,15 @@ import regex
 
 from birdbridge.render.length import Counter, truncate_to
 
-# (where to break, what joins two units again at that level), widest first
+# Where to break, widest first. Two units kept in one part are joined again by the very
+# text that separated them, so nothing is reflowed.
 _LEVELS = (
-    (regex.compile(r"\n[ \t]*\n\s*"), "\n\n"),
-    (regex.compile(r"\n"), "\n"),
-    # sentence ends, including the CJK full stop and full-width ! and ?
-    (regex.compile(r"(?<=[.!?…\u3002\uff01\uff1f])\s+"), " "),
-    (regex.compile(r"\s+"), " "),
+    regex.compile(r"\n[ \t]*\n\s*"),
+    regex.compile(r"\n"),
+    # Sentence ends. After a CJK full stop (and full-width ! and ?) the next sentence follows
+    # without a space, so that break needs none.
+    regex.compile(r"(?<=[.!?…])\s+|(?<=[\u3002\uff01\uff1f])\s*"),
+    regex.compile(r"\s+"),
 )
 
 
@@ -36,17 +38,31 @@ def _split(text: str, level: int, limit: int, counter: Counter) -> list[str]:
         return [text]
     if level == len(_LEVELS):
         return _cut_word(text, limit, counter)
-    pattern, joiner = _LEVELS[level]
-    units = [unit.strip() for unit in pattern.split(text) if unit.strip()]
     parts: list[str] = []
-    for unit in units:
-        if parts and counter(parts[-1] + joiner + unit) <= limit:
-            parts[-1] = parts[-1] + joiner + unit
+    for separator, unit in _units(text, _LEVELS[level]):
+        if parts and counter(parts[-1] + separator + unit) <= limit:
+            parts[-1] = parts[-1] + separator + unit
         elif counter(unit) <= limit:
             parts.append(unit)
         else:
             parts.extend(_split(unit, level + 1, limit, counter))
     return parts
+
+
+def _units(text: str, pattern: regex.Pattern[str]) -> list[tuple[str, str]]:
+    """(the separator before it, the unit) for each non-blank unit of ``text``."""
+    units: list[tuple[str, str]] = []
+    position, separator = 0, ""
+    for match in pattern.finditer(text):
+        unit = text[position : match.start()]
+        if unit.strip():
+            units.append((separator, unit.strip()))
+            separator = ""
+        separator += match.group(0)
+        position = match.end()
+    if text[position:].strip():
+        units.append((separator, text[position:].strip()))
+    return units
 
 
 def _cut_word(word: str, limit: int, counter: Counter) -> list[str]:
