@@ -222,20 +222,23 @@ class Recorded:
 
 @dataclass
 class Recorder:
-    """Every request a sandbox handled, with its response (the sandbox's own log keeps no
-    bodies). Installed by wrapping the server's ``dispatch``."""
+    """Every request a sandbox handled, with its response, from the sandbox's own log (with
+    ``keep_exchanges`` on it keeps the bodies)."""
 
-    calls: list[Recorded] = field(default_factory=list)
+    servers: list[SandboxServer] = field(default_factory=list)
 
     def install(self, server: SandboxServer) -> None:
-        handle = server.dispatch
+        server.keep_exchanges = True
+        self.servers.append(server)
 
-        def recording(request: Request) -> Response:
-            response = handle(request)
-            self.calls.append(Recorded(request, response))
-            return response
-
-        server.dispatch = recording  # type: ignore[method-assign]
+    @property
+    def calls(self) -> list[Recorded]:
+        return [
+            Recorded(logged.request, logged.response)
+            for server in self.servers
+            for logged in server.requests
+            if logged.request is not None and logged.response is not None
+        ]
 
     def writes(self, network: NetworkName) -> list[Recorded]:
         pattern = _WRITES[network]

@@ -142,6 +142,10 @@ class LoggedRequest:
     status: int | None
     fault: str | None
     at: float
+    # The whole exchange, kept only when the server's ``keep_exchanges`` is on (tests that
+    # compare exact request bodies); off by default, so uploads are not held in memory.
+    request: Request | None = None
+    response: Response | None = None
 
 
 class SandboxServer:
@@ -152,6 +156,7 @@ class SandboxServer:
         self._faults: list[FaultRule] = []
         self._lock = threading.RLock()  # guards all server state; handlers run in threads
         self.requests: list[LoggedRequest] = []
+        self.keep_exchanges = False
         self._httpd = ThreadingHTTPServer((host, port), self._make_handler())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -312,6 +317,7 @@ class SandboxServer:
                     None,
                     fault.kind if fault else None,
                     time.time(),
+                    request if server.keep_exchanges else None,
                 )
                 with server._lock:
                     server.requests.append(logged)
@@ -320,6 +326,8 @@ class SandboxServer:
                     self.close_connection = True
                     return
                 logged.status = response.status
+                if server.keep_exchanges:
+                    logged.response = response
                 self._send(response)
 
             def _run(self, request: Request, fault: FaultRule | None) -> Response | None:
