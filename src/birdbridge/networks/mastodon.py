@@ -73,6 +73,7 @@ RECHECK_MAX_PAGES = 25  # 1,000 statuses: a bound on one re-check of the timelin
 # Mastodon 4.5 added quote posts (docs: client/quotes.md, methods/statuses quoted_status_id);
 # older servers silently ignore the parameter, so ask the instance before relying on it.
 QUOTES_SINCE = (4, 5)
+QUOTES_API_VERSION = 7
 _VISIBILITY = {v.value: v for v in Visibility}
 
 
@@ -191,7 +192,7 @@ class MastodonNetwork(Funnel):
                 counter=lambda text: mastodon_length(text, int(url_length)),
                 media=_media_limits(instance),
                 polls=_poll_limits(instance),
-                quotes=_version(instance) >= QUOTES_SINCE,
+                quotes=_can_quote(instance),
             )
             self._limits_at = time.monotonic()
         return self._limits
@@ -561,6 +562,15 @@ def _poll_limits(instance: Any) -> PollLimits:
         max_duration=int(polls.get("max_expiration") or 2629746),
         multiple=True,
     )
+
+
+def _can_quote(instance: Any) -> bool:
+    """Quote posts: Mastodon API version 7 (4.5.0, docs methods/statuses) or a version string
+    of 4.5 or later (servers before 4.3 report no api_versions)."""
+    api = _dig(instance, "api_versions", "mastodon")
+    return (isinstance(api, int) and api >= QUOTES_API_VERSION) or _version(
+        instance
+    ) >= QUOTES_SINCE
 
 
 def _version(instance: Any) -> tuple[int, int]:

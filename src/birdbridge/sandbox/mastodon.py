@@ -3,6 +3,10 @@
 Every shape, status code and error body below follows mastodon/mastodon as of 4.3 (file named
 next to each rule) and docs.joinmastodon.org. It is a :class:`SandboxServer`: real HTTP on
 127.0.0.1, fault injection, a request log and a ``/_sandbox/`` JSON control API.
+
+The version it reports (``version=``, :meth:`MastodonSandbox.set_version`) switches what a
+newer server adds: ``quote`` on statuses from 4.4, quote posts (``quoted_status_id``,
+``quote_approval_policy``, ``quote_approval``, ``quotes_count``) from 4.5.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import base64
 import hashlib
 import html
 import itertools
+import math
 import re
 import secrets
 import shutil
@@ -18,7 +23,7 @@ import struct
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -473,10 +478,72 @@ class _Status:
     edited_at: datetime | None = None
     deleted: bool = False
     media_ids: list[int] = field(default_factory=list)  # in the order they were given
+    poll: _Poll | None = None
+    quote_of: int | None = None  # Quote#quoted_status_id; quotes here are always accepted
+    quote_policy: str = "public"  # quote_approval_policy as given (public|followers|nobody)
+    edits: list[_Edit] = field(default_factory=list)  # StatusEdit rows, oldest first
+
+
+@dataclass
+class _Poll:
+    """Poll (app/models/poll.rb), local: ``voters_count`` starts at 0 (PostStatusService)."""
+
+    id: int
+    options: list[str]
+    expires_at: datetime | None
+    multiple: bool
+    hide_totals: bool
+    tallies: list[int] = field(default_factory=list)  # cached_tallies, one per option
+    voters_count: int = 0
+
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= datetime.now(UTC)
+
+
+@dataclass
+class _Edit:
+    """StatusEdit (Status::SnapshotConcern#build_snapshot): one version of a status."""
+
+    text: str
+    spoiler_text: str
+    sensitive: bool
+    media: list[tuple[int, str | None]]  # ordered_media_attachment_ids + media_descriptions
+    poll_options: list[str] | None
+    created_at: datetime
+    account_id: str
 
 
 class _Invalid(Exception):
     """A 422 ``{"error": "Validation failed: ..."}`` (ActiveRecord::RecordInvalid)."""
+
+
+# Instance#api_versions[mastodon] per release (docs: entities/Instance#api-versions; the
+# methods pages name the number each feature came with): 4.3.0 is 2, 4.4.0 reaches 5
+# (filters' `blur`), 4.5.0 is 7 (quotes). Before 4.3 there is no `api_versions`.
+_API_VERSIONS = ((4, 5, 7), (4, 4, 5), (4, 3, 2))
+_QUOTE_POLICIES = ("public", "followers", "nobody")
+_KEEP: Any = object()  # "leave it as it is" for edit_post's optional fields
+
+
+def _version_tuple(version: str) -> tuple[int, int, int]:
+    """Major, minor, patch of "4.5.0", "4.5.0-beta.1" or "4.4.0+glitch"."""
+    parts = [int(p) for p in re.findall(r"\d+", version.split("+")[0].split("-")[0])[:3]]
+    parts += [0] * (3 - len(parts))
+    return parts[0], parts[1], parts[2]
+
+
+def api_version_for(version: str) -> int | None:
+    """The ``api_versions.mastodon`` a real server of ``version`` reports (None before 4.3)."""
+    major, minor, _ = _version_tuple(version)
+    for want_major, want_minor, number in _API_VERSIONS:
+        if (major, minor) >= (want_major, want_minor):
+            return number
+    return None
+
+
+def _ruby_strip(text: str) -> str:
+    """String#strip: ASCII whitespace and NUL only (a U+3000 stays)."""
+    return text.strip(" \t\n\v\f\r\x00")
 
 
 def _iso(dt: datetime) -> str:
@@ -491,13 +558,18 @@ def _truthy(value: Any) -> bool:
 
 
 class MastodonSandbox(SandboxServer):
-    """A fake Mastodon 4.3 instance: accounts, statuses, paging, limits, idempotency, media.
+    """A fake Mastodon 4.3 instance: accounts, statuses, paging, limits, idempotency, media,
+    polls, boosts, edits and their history, batch lookup; quote posts when it is a 4.5.
 
     Media limits (``max_media_attachments``, ``image_size_limit``, ``video_size_limit``,
     ``image_matrix_limit``, ``description_limit``, ``supported_mime_types``) default to
     Mastodon's and can be changed with :meth:`set_media_limits`; the instance endpoints
     report them. Video and audio uploads stay "processing" for ``media_processing_seconds``.
     Files live in a temporary directory removed by :meth:`stop`.
+
+    ``version`` (default "4.3.0", also :meth:`set_version`) is what ``/api/v1/instance`` and
+    ``/api/v2/instance`` report, with the matching ``api_versions.mastodon`` (none before
+    4.3); from "4.4.0" statuses carry ``quote``, from "4.5.0" quote posts can be made.
     """
 
     def __init__(
@@ -515,6 +587,8 @@ class MastodonSandbox(SandboxServer):
         self.domain = domain
         self.max_characters = max_characters
         self.version = version
+        self.api_version: int | None = api_version_for(version)
+        self._poll_ids = itertools.count(1)
         self.media_processing_seconds = media_processing_seconds
         self._media_limits: dict[str, Any] = {
             k: list(v) if isinstance(v, list) else v for k, v in DEFAULT_MEDIA_LIMITS.items()
@@ -530,6 +604,7 @@ class MastodonSandbox(SandboxServer):
         self._by_account: dict[str, dict[int, _Status]] = {}  # indexes, so pages stay cheap
         self._replies: dict[int, list[_Status]] = {}
         self._reblogs: dict[int, list[_Status]] = {}
+        self._quotes: dict[int, list[_Status]] = {}
         self._idempotency: dict[tuple[str, str], tuple[int, float]] = {}
         self._account_ids = itertools.count(1)
         self._last_status_id = 0
@@ -573,34 +648,130 @@ class MastodonSandbox(SandboxServer):
         created_at: datetime | None = None,
         media: list[dict] | None = None,
         sensitive: bool = False,
+        poll: dict | None = None,
+        quote_of: str | None = None,
     ) -> dict:
         """Post as if from the web UI: no length, media or rate limit, no idempotency.
 
         ``media`` items are ``{"type": "image"|"gifv"|"video"|"audio", "data": bytes or
         Path (copied in chunks), "content_type": str (sniffed when missing), "description":
         str | None}``; they are stored already processed.
+
+        ``poll`` is ``{"options": [str, ...], "expires_in": seconds (default 86400),
+        "multiple": bool, "hide_totals": bool}``, not checked against the instance's limits.
+        ``reblog_of`` boosts that status (a boost of a boost boosts the original, a second
+        boost returns the first, as ReblogService does). ``quote_of`` quotes that status
+        (accepted at once; quoting a boost quotes the original); it needs a 4.5 sandbox.
         """
         with self._lock:
             user = self._require_user(username)
+            if visibility not in _VISIBILITIES:
+                raise ValueError(f"visibility must be one of {_VISIBILITIES}")
             if reblog_of is not None:
-                original = self._statuses.get(int(reblog_of))
-                if original is None or original.deleted:
+                original = self._get_status(reblog_of)
+                if original is None:
                     raise KeyError(f"no status {reblog_of}")
+                original = self._proper(original)
+                existing = self._own_reblog(user.id, original.id)
+                if existing is not None:
+                    return self._status_json(existing, user.id)
                 status = self._new_status(user, "", "", False, visibility, None, created_at, "Web")
                 status.reblog_of_id = original.id
             else:
-                thread = self._statuses.get(int(in_reply_to_id)) if in_reply_to_id else None
-                if in_reply_to_id and (thread is None or thread.deleted):
+                thread = self._get_status(in_reply_to_id) if in_reply_to_id else None
+                if in_reply_to_id and thread is None:
                     raise KeyError(f"no status {in_reply_to_id}")
+                quoted = None
+                if quote_of is not None:
+                    if not self._quotes_enabled():
+                        raise ValueError(
+                            f"quote posts need Mastodon 4.5 (this sandbox is {self.version}); "
+                            "call set_version('4.5.0')"
+                        )
+                    found = self._get_status(quote_of)
+                    if found is None:
+                        raise KeyError(f"no status {quote_of}")
+                    quoted = self._proper(found)
+                    if quoted.visibility == "direct":
+                        raise ValueError("a private mention cannot be quoted")
+                    if quoted.visibility == "private" and visibility in ("public", "unlisted"):
+                        visibility = "private"  # PostStatusService#preprocess_attributes!
                 status = self._build(
-                    user, text, spoiler_text, sensitive, visibility, "en", thread, created_at, "Web"
+                    user,
+                    text,
+                    spoiler_text,
+                    sensitive,
+                    visibility,
+                    "en",
+                    thread,
+                    created_at,
+                    "Web",
+                    quoted=quoted,
                 )
+                if not status.text and not media and quoted is None:
+                    raise ValueError("a post needs text, media or a quote")
+                if poll is not None:
+                    data = {"expires_in": 86400, **poll}
+                    status.poll = self._new_poll(data, status.created_at)
+                    if len(status.poll.options) < 2:
+                        raise ValueError("a poll needs at least two options")
                 for item in media or []:
                     stored = self._store_control_media(user, item)
                     stored.status_id = status.id
                     status.media_ids.append(stored.id)
             self._store(status)
             return self._status_json(status, user.id)
+
+    def edit_post(
+        self,
+        id: str,
+        text: str,
+        spoiler_text: str | None = None,
+        sensitive: bool | None = None,
+        *,
+        poll: dict | None = _KEEP,
+    ) -> dict:
+        """Edit a status as its author would in a client: like ``PUT /api/v1/statuses/:id``
+        (new content, mentions and tags, ``edited_at``, a new version in its history) but
+        with no length limit. ``spoiler_text``/``sensitive`` None keep the current ones;
+        attachments stay; ``poll`` replaces the poll (its votes reset), None removes it, and
+        leaving it out keeps it. An edit that changes nothing changes nothing (no
+        ``edited_at``), as UpdateStatusService does. ValueError for a post left empty.
+        """
+        with self._lock:
+            status = self._get_status(id)
+            if status is None or status.reblog_of_id is not None:
+                raise KeyError(f"no status {id}")
+            spoiler = status.spoiler_text if spoiler_text is None else spoiler_text
+            if isinstance(poll, dict):
+                poll = {"expires_in": 86400, **poll}
+            if sensitive is None:
+                sensitive = status.sensitive or bool(_ruby_strip(spoiler))
+            try:
+                self._update_status(
+                    status,
+                    status.account_id,
+                    text=text,
+                    spoiler_text=spoiler,
+                    sensitive=sensitive,
+                    language=None,
+                    media=_KEEP,
+                    media_attributes=[],
+                    poll=poll,
+                    enforce_length=False,
+                )
+            except _Invalid as exc:
+                raise ValueError(str(exc)) from exc
+            return self._status_json(status, status.account_id)
+
+    def set_version(self, version: str, api_version: int | None = _KEEP) -> None:
+        """Report another Mastodon ``version`` (and the ``api_versions.mastodon`` such a
+        release has, unless ``api_version`` is given; None drops ``api_versions``)."""
+        if not re.search(r"\d", str(version)):
+            raise ValueError(f"not a version: {version!r}")
+        with self._lock:
+            self.version = version
+            self.api_version = api_version_for(version) if api_version is _KEEP else api_version
 
     def posts(self, username: str, include_deleted: bool = False) -> list[dict]:
         with self._lock:
@@ -735,15 +906,19 @@ class MastodonSandbox(SandboxServer):
         thread: _Status | None,
         created_at: datetime | None,
         application: str | None,
+        quoted: _Status | None = None,
     ) -> _Status:
         text, spoiler_text = (text or "").strip(), (spoiler_text or "").strip()
-        # PostStatusService#preprocess_attributes!: a CW without text becomes the text.
+        # PostStatusService#preprocess_attributes!: a CW without text becomes the text,
+        # unless the post quotes another (4.5).
         is_sensitive = bool(sensitive) or bool(spoiler_text)
-        if not text and spoiler_text:
+        if not text and spoiler_text and quoted is None:
             text, spoiler_text = spoiler_text, ""
         status = self._new_status(
             user, text, spoiler_text, is_sensitive, visibility, language, created_at, application
         )
+        if quoted is not None:
+            status.quote_of = quoted.id
         if thread is not None:
             status.in_reply_to_id = thread.id
             # Status#carried_over_reply_to_account_id (app/models/status.rb)
@@ -754,13 +929,240 @@ class MastodonSandbox(SandboxServer):
         self._render(status)
         return status
 
+    def _text_errors(self, status: _Status, media: bool, length: bool = True) -> list[str]:
+        """Status: ``validates :text, presence: true, unless: with_media? || reblog? ||
+        with_quote?`` and StatusLengthValidator."""
+        if not status.text and not media and status.quote_of is None:
+            return ["Text can't be blank"]
+        if length and countable_length(status.text, status.spoiler_text) > self.max_characters:
+            return [f"Text character limit of {self.max_characters} exceeded"]
+        return []
+
     def _validate(self, status: _Status, media: bool = False) -> None:
-        if not status.text and not media:
-            raise _Invalid("Validation failed: Text can't be blank")
-        if countable_length(status.text, status.spoiler_text) > self.max_characters:
-            raise _Invalid(
-                f"Validation failed: Text character limit of {self.max_characters} exceeded"
+        errors = self._text_errors(status, media)
+        if errors:
+            raise _Invalid("Validation failed: " + ", ".join(errors))
+
+    # -- internals: polls, boosts, quotes, edits -------------------------------------------
+    @staticmethod
+    def _poll_present(data: dict | None) -> bool:
+        """``@options[:poll].present?``: a poll hash with any of its permitted keys."""
+        if not data:
+            return False
+        return any(k in data for k in ("options", "expires_in", "multiple", "hide_totals"))
+
+    def _new_poll(self, data: dict, now: datetime | None = None) -> _Poll:
+        """Poll#prepare_options (strip, drop blank ones) and Expireable#expires_in=."""
+        raw = data.get("options")
+        if raw is None:
+            raw = []
+        elif not isinstance(raw, list):
+            raw = [raw]
+        options = [_ruby_strip(str(o)) for o in raw]
+        options = [o for o in options if o.strip()]
+        expires_in = data.get("expires_in")
+        expires_at = None
+        if expires_in is not None and str(expires_in).strip() != "":
+            start = now or datetime.now(UTC)
+            expires_at = start + timedelta(seconds=_ruby_to_i(expires_in))
+        return _Poll(
+            id=next(self._poll_ids),
+            options=options,
+            expires_at=expires_at,
+            multiple=_truthy(data.get("multiple")),
+            hide_totals=_truthy(data.get("hide_totals")),
+            tallies=[0] * len(options),
+        )
+
+    def _poll_errors(self, poll: _Poll, check_options: bool = True) -> list[str]:
+        """Poll's validations, named as config/locales/activerecord.en.yml names its
+        attributes (options: "Choices", expires_at: "Deadline"): presence, then
+        PollOptionsValidator, then PollExpirationValidator (polls.errors.* in en.yml);
+        the limits are the instance's ``configuration.polls``."""
+        limits = self._POLLS_CONFIG
+        errors = []
+        if not poll.options:
+            errors.append("Choices can't be blank")
+        if poll.expires_at is None:
+            errors.append("Deadline can't be blank")
+        if check_options:
+            if len(poll.options) <= 1:
+                errors.append("Choices must have more than one item")
+            if len(poll.options) > limits["max_options"]:
+                errors.append(f"Choices can't contain more than {limits['max_options']} items")
+            most = limits["max_characters_per_option"]
+            if any(len(regex.findall(r"\X", o)) > most for o in poll.options):
+                errors.append(f"Choices cannot be longer than {most} characters each")
+            if len(set(poll.options)) != len(poll.options):
+                errors.append("Choices contain duplicate items")
+        now = datetime.now(UTC)
+        left = None if poll.expires_at is None else (poll.expires_at - now).total_seconds()
+        if left is None or left > limits["max_expiration"]:
+            errors.append("Deadline is too far into the future")
+        if left is not None and math.ceil(left) < limits["min_expiration"]:
+            errors.append("Deadline is too soon")
+        return errors
+
+    def _proper(self, status: _Status) -> _Status:
+        """Status#proper: a boost stands for the post it boosts."""
+        if status.reblog_of_id is not None:
+            return self._statuses.get(status.reblog_of_id, status)
+        return status
+
+    def _own_reblog(self, account_id: str, status_id: int) -> _Status | None:
+        for other in self._reblogs.get(status_id, ()):
+            if other.account_id == account_id and not other.deleted:
+                return other
+        return None
+
+    def _quote_shown(self) -> bool:
+        """Status#quote is serialized from 4.4 (docs: entities/Status#quote)."""
+        return _version_tuple(self.version) >= (4, 4, 0)
+
+    def _quotes_enabled(self) -> bool:
+        """``quoted_status_id`` and ``quote_approval_policy`` exist from 4.5 (API version 7)."""
+        return _version_tuple(self.version) >= (4, 5, 0)
+
+    def _quote_policy_of(self, status: _Status) -> str:
+        """Private and direct posts are always ``nobody`` (docs: methods/statuses#create)."""
+        if status.visibility in ("private", "direct"):
+            return "nobody"
+        return status.quote_policy
+
+    def _may_quote(self, viewer_id: str, status: _Status) -> bool:
+        """StatusPolicy#quote?: the author may quote anything but a private mention; others
+        need to see it and an automatic policy for them (no follows here: ``public`` only)."""
+        if status.visibility == "direct" or status.reblog_of_id is not None:
+            return False
+        if status.account_id == viewer_id:
+            return True
+        return self._can_see(status, viewer_id) and self._quote_policy_of(status) == "public"
+
+    @staticmethod
+    def _parse_quote_policy(value: Any) -> str | None:
+        """Api::InteractionPoliciesConcern#quote_approval_policy: anything else is a bare
+        ActiveRecord::RecordInvalid (422 "Record invalid")."""
+        if value is None or value == "":
+            return None
+        if value not in _QUOTE_POLICIES:
+            raise _Invalid("Record invalid")
+        return str(value)
+
+    def _snapshot(self, status: _Status, at: datetime, account_id: str) -> _Edit:
+        """Status::SnapshotConcern#build_snapshot."""
+        return _Edit(
+            text=status.text,
+            spoiler_text=status.spoiler_text,
+            sensitive=status.sensitive,
+            media=[(i, self._media[i].description) for i in status.media_ids if i in self._media],
+            poll_options=list(status.poll.options) if status.poll else None,
+            created_at=at,
+            account_id=account_id,
+        )
+
+    def _update_status(
+        self,
+        status: _Status,
+        account_id: str,
+        *,
+        text: Any,
+        spoiler_text: Any,
+        sensitive: Any,
+        language: str | None,
+        media: Any,
+        media_attributes: list[dict],
+        poll: Any,
+        enforce_length: bool = True,
+    ) -> None:
+        """UpdateStatusService: validate the whole new version, then apply it, keeping the
+        history (create_previous_edit!, create_edit!). ``media``/``poll`` ``_KEEP`` leave
+        them alone; otherwise they say what the post now has (None: no poll). Raises
+        _Invalid with Mastodon's messages; nothing changes then."""
+        errors: list[str] = []
+        # update_media_attachments!: descriptions and focus of the next attachments
+        next_media = list(status.media_ids) if media is _KEEP else [m.id for m in media]
+        media_changed = next_media != status.media_ids
+        described: dict[int, dict[str, Any]] = {}
+        for attributes in media_attributes:
+            media_id = _ruby_to_i(attributes.get("id"))
+            if media_id not in next_media or media_id not in self._media:
+                continue
+            item, change = self._media[media_id], {}
+            if "description" in attributes:
+                errors += self._description_errors(attributes["description"])
+                change["description"] = attributes["description"]
+            if attributes.get("focus"):
+                change["focus"] = self._parse_focus(attributes["focus"]) or item.focus
+            described[media_id] = change
+            media_changed = media_changed or any(
+                getattr(item, key) != value for key, value in change.items()
             )
+        if errors:
+            raise _Invalid("Validation failed: " + ", ".join(errors))
+        # update_poll!: new options or multiple reset the votes; a new deadline is a change
+        next_poll, poll_changed = status.poll, False
+        if poll is not _KEEP:
+            if poll is not None and self._poll_present(poll):
+                next_poll = self._new_poll(poll)
+                previous = status.poll
+                options_changed = previous is None or next_poll.options != previous.options
+                poll_errors = self._poll_errors(next_poll, check_options=options_changed)
+                if poll_errors:
+                    raise _Invalid("Validation failed: " + ", ".join(poll_errors))
+                if previous is None:
+                    poll_changed = True
+                else:
+                    next_poll.id = previous.id
+                    poll_changed = options_changed or next_poll.multiple != previous.multiple
+                    if not poll_changed:  # Poll#reset_votes! only when the choices changed
+                        next_poll.tallies = list(previous.tallies)
+                        next_poll.voters_count = previous.voters_count
+                    poll_changed = poll_changed or previous.expires_at != next_poll.expires_at
+            elif status.poll is not None:
+                next_poll, poll_changed = None, True
+        # update_immediate_attributes!: a blank text takes the CW given as the text; the CW
+        # then stays as it was and the post is sensitive only if `sensitive` says so
+        given_text = "" if text is None else str(text)
+        given_spoiler = None if spoiler_text is None else str(spoiler_text)
+        new_spoiler, new_sensitive = status.spoiler_text, status.sensitive
+        if given_text.strip():
+            new_text = given_text
+            new_spoiler = given_spoiler or ""
+            new_sensitive = (
+                _truthy(sensitive) if sensitive is not None else bool(new_spoiler.strip())
+            )
+        else:
+            new_text = given_spoiler or ""
+            new_sensitive = _truthy(sensitive) if sensitive is not None else False
+        draft = _Status(**{**status.__dict__})
+        draft.text, draft.spoiler_text = new_text.strip(), new_spoiler.strip()
+        draft.sensitive = new_sensitive
+        draft.language = language or status.language
+        changed = (
+            (draft.text, draft.spoiler_text, draft.sensitive, draft.language)
+            != (status.text, status.spoiler_text, status.sensitive, status.language)
+            or poll_changed
+            or media_changed
+        )
+        if not changed:  # NoChangesSubmittedError: the status is returned as it was
+            return
+        errors = self._text_errors(draft, media=bool(next_media), length=enforce_length)
+        if errors:
+            raise _Invalid("Validation failed: " + ", ".join(errors))
+        if not status.edits:  # create_previous_edit!
+            status.edits.append(self._snapshot(status, status.created_at, status.account_id))
+        for media_id in next_media:
+            item = self._media[media_id]
+            item.status_id = status.id
+            for key, value in described.get(media_id, {}).items():
+                setattr(item, key, value)
+        status.media_ids = next_media
+        status.poll = next_poll
+        status.text, status.spoiler_text = draft.text, draft.spoiler_text
+        status.sensitive, status.language = draft.sensitive, draft.language
+        status.edited_at = datetime.now(UTC)
+        self._render(status)
+        status.edits.append(self._snapshot(status, status.edited_at, account_id))
 
     def _render(self, status: _Status) -> None:
         """Content HTML, mentions and tags, as TextFormatter and ProcessMentionsService do."""
@@ -807,6 +1209,8 @@ class MastodonSandbox(SandboxServer):
             self._replies.setdefault(status.in_reply_to_id, []).append(status)
         if status.reblog_of_id is not None:
             self._reblogs.setdefault(status.reblog_of_id, []).append(status)
+        if status.quote_of is not None:
+            self._quotes.setdefault(status.quote_of, []).append(status)
 
     @staticmethod
     def _live_count(index: dict[int, list[_Status]], status_id: int) -> int:
@@ -1074,7 +1478,108 @@ class MastodonSandbox(SandboxServer):
         }
         return body
 
-    def _status_json(self, status: _Status, viewer_id: str | None) -> dict[str, Any]:
+    def _poll_json(self, poll: _Poll, owner_id: str, viewer_id: str | None) -> dict[str, Any]:
+        """REST::PollSerializer: option counts are null while ``hide_totals`` hides them."""
+        show_totals = poll.expired() or not poll.hide_totals
+        body: dict[str, Any] = {
+            "id": str(poll.id),
+            "expires_at": _iso(poll.expires_at) if poll.expires_at else None,
+            "expired": poll.expired(),
+            "multiple": poll.multiple,
+            "votes_count": sum(poll.tallies),
+            "voters_count": poll.voters_count,
+            "options": [
+                {"title": title, "votes_count": poll.tallies[i] if show_totals else None}
+                for i, title in enumerate(poll.options)
+            ],
+            "emojis": [],
+        }
+        if viewer_id is not None:
+            body["voted"] = viewer_id == owner_id  # Poll#voted?: the author counts as voted
+            body["own_votes"] = []
+        return body
+
+    def _quote_json(self, status: _Status, viewer_id: str | None, shallow: bool) -> Any:
+        """REST::QuoteSerializer (a nested quote is a REST::ShallowQuoteSerializer): every
+        quote here is accepted; a deleted quoted post is ``deleted``, one the viewer may not
+        see ``unauthorized`` (docs: entities/Quote#state)."""
+        if status.quote_of is None:
+            return None
+        quoted = self._statuses.get(status.quote_of)
+        if quoted is None or quoted.deleted:
+            state = "deleted"
+        elif not self._can_see(quoted, viewer_id):
+            state = "unauthorized"
+        else:
+            state = "accepted"
+        if shallow:
+            return {
+                "state": state,
+                "quoted_status_id": str(quoted.id) if quoted and state == "accepted" else None,
+            }
+        return {
+            "state": state,
+            "quoted_status": (
+                self._status_json(quoted, viewer_id, shallow_quote=True)
+                if quoted is not None and state == "accepted"
+                else None
+            ),
+        }
+
+    def _quote_approval_json(self, status: _Status, viewer_id: str | None) -> dict[str, Any]:
+        """REST::StatusSerializer#quote_approval (docs: entities/QuoteApproval)."""
+        policy = self._quote_policy_of(status)
+        automatic = [] if policy == "nobody" else [policy]
+        if viewer_id is not None and self._may_quote(viewer_id, status):
+            current = "automatic"
+        else:
+            current = "denied"
+        return {"automatic": automatic, "manual": [], "current_user": current}
+
+    def _quote_fallback(self, status: _Status) -> str:
+        """The ``<p class="quote-inline">RE: <a …>…</a></p>`` put before a quote's content
+        unless it links the quoted post already (docs: client/quotes, methods/statuses)."""
+        if status.quote_of is None or not self._quote_shown():
+            return ""
+        quoted = self._get_status(status.quote_of)
+        if quoted is None:
+            return ""
+        url = self._status_url(quoted)
+        if url in status.content:
+            return ""
+        return f'<p class="quote-inline">RE: {_shortened_link(url)}</p>'
+
+    def _status_url(self, status: _Status) -> str:
+        user = self._users[status.account_id]
+        return f"https://{self.domain}/@{user.username}/{status.id}"
+
+    def _edit_json(self, status: _Status, edit: _Edit) -> dict[str, Any]:
+        """REST::StatusEditSerializer: ``poll`` only when that version had one."""
+        shadow = _Status(**{**status.__dict__})
+        shadow.text, shadow.spoiler_text = edit.text, edit.spoiler_text
+        self._render(shadow)
+        media = []
+        for media_id, description in edit.media:
+            if media_id in self._media:
+                media.append(
+                    {**self._media_json(self._media[media_id]), "description": description}
+                )
+        body: dict[str, Any] = {
+            "content": self._quote_fallback(shadow) + shadow.content,
+            "spoiler_text": edit.spoiler_text,
+            "sensitive": edit.sensitive,
+            "created_at": _iso(edit.created_at),
+            "account": self._account_json(self._users[edit.account_id]),
+            "media_attachments": media,
+            "emojis": [],
+        }
+        if edit.poll_options:
+            body["poll"] = {"options": [{"title": t} for t in edit.poll_options]}
+        return body
+
+    def _status_json(
+        self, status: _Status, viewer_id: str | None, shallow_quote: bool = False
+    ) -> dict[str, Any]:
         """REST::StatusSerializer."""
         user = self._users[status.account_id]
         reblog = self._statuses.get(status.reblog_of_id) if status.reblog_of_id else None
@@ -1097,7 +1602,7 @@ class MastodonSandbox(SandboxServer):
             "reblogs_count": self._live_count(self._reblogs, status.id),
             "favourites_count": 0,
             "edited_at": _iso(status.edited_at) if status.edited_at else None,
-            "content": status.content,
+            "content": self._quote_fallback(status) + status.content,
             "reblog": None,
             "account": self._account_json(user),
             "media_attachments": [
@@ -1115,14 +1620,22 @@ class MastodonSandbox(SandboxServer):
             "tags": [{"name": t, "url": f"https://{self.domain}/tags/{t}"} for t in status.tags],
             "emojis": [],
             "card": None,
-            "poll": None,
+            "poll": (
+                self._poll_json(status.poll, status.account_id, viewer_id) if status.poll else None
+            ),
         }
+        if self._quote_shown():
+            body["quote"] = self._quote_json(status, viewer_id, shallow_quote)
+        if self._quotes_enabled():
+            body["quotes_count"] = self._live_count(self._quotes, status.id)
+            body["quote_approval"] = self._quote_approval_json(status, viewer_id)
         if reblog is not None:
             body["reblog"] = self._status_json(reblog, viewer_id)
         if viewer_id is not None:
+            proper_id = reblog.id if reblog is not None else status.id
             body.update(
                 favourited=False,
-                reblogged=False,
+                reblogged=self._own_reblog(viewer_id, proper_id) is not None,
                 muted=False,
                 bookmarked=False,
                 filtered=[],
@@ -1143,7 +1656,11 @@ class MastodonSandbox(SandboxServer):
         self.route("GET", rf"/api/v1/accounts/{s}", self._account)
         self.route("GET", rf"/api/v1/accounts/{s}/statuses", self._account_statuses)
         self.route("POST", r"/api/v1/statuses", self._post_status)
+        self.route("GET", r"/api/v1/statuses", self._list_statuses)
         self.route("GET", rf"/api/v1/statuses/{s}", self._show_status)
+        self.route("POST", rf"/api/v1/statuses/{s}/reblog", self._reblog)
+        self.route("POST", rf"/api/v1/statuses/{s}/unreblog", self._unreblog)
+        self.route("GET", rf"/api/v1/statuses/{s}/history", self._status_history)
         self.route("PUT", rf"/api/v1/statuses/{s}", self._edit_status)
         self.route("DELETE", rf"/api/v1/statuses/{s}", self._delete_status)
         self.route("GET", rf"/api/v1/statuses/{s}/source", self._status_source)
@@ -1161,6 +1678,9 @@ class MastodonSandbox(SandboxServer):
         self.route("POST", r"/_sandbox/posts", self._control_create_post)
         self.route("GET", r"/_sandbox/posts", self._control_posts)
         self.route("DELETE", r"/_sandbox/posts/(?P<id>[^/]+)", self._control_delete_post)
+        self.route("POST", r"/_sandbox/posts/(?P<id>[^/]+)/edit", self._control_edit_post)
+        self.route("POST", r"/_sandbox/version", self._control_version)
+        self.route("GET", r"/_sandbox/version", self._control_version)
         self.route("POST", r"/_sandbox/rate_limit", self._control_rate_limit)
         self.route("GET", r"/_sandbox/media/(?P<id>[^/]+)", self._control_media)
         self.route("GET", r"/_sandbox/uploads", self._control_uploads)
@@ -1305,6 +1825,7 @@ class MastodonSandbox(SandboxServer):
         if error:
             return error
         ws = self._base_url(request).replace("http://", "ws://", 1)
+        api = self.api_version
         return json_response(
             {
                 "domain": self.domain,
@@ -1331,9 +1852,9 @@ class MastodonSandbox(SandboxServer):
                     "message": None,
                     "url": None,
                 },
-                "api_versions": {"mastodon": 2},
                 "contact": {"email": f"admin@{self.domain}", "account": None},
                 "rules": [],
+                **({"api_versions": {"mastodon": api}} if api is not None else {}),
             }
         )
 
@@ -1439,7 +1960,26 @@ class MastodonSandbox(SandboxServer):
         return ", ".join(links)
 
     # -- HTTP: statuses -----------------------------------------------------------------------
+    @staticmethod
+    def _poll_params(params: dict[str, list[Any]]) -> dict | None:
+        """``poll`` as a JSON object (what Mastodon.py sends with ``make_poll``) or as the
+        form fields ``poll[options][]``, ``poll[expires_in]``, ``poll[multiple]`` and
+        ``poll[hide_totals]``."""
+        given = params.get("poll")
+        if given and isinstance(given[0], dict):
+            return dict(given[0])
+        data: dict[str, Any] = {}
+        options = params.get("poll[options][]") or params.get("poll[options]")
+        if options is not None:
+            data["options"] = list(options)
+        for name in ("expires_in", "multiple", "hide_totals"):
+            values = params.get(f"poll[{name}]")
+            if values:
+                data[name] = values[0]
+        return data or None
+
     def _post_status(self, request: Request) -> Response:
+        """Api::V1::StatusesController#create and PostStatusService."""
         user, error = self._viewer(request, required=True)
         if error or user is None:
             return error or self.error_response(401, "The access token is invalid")
@@ -1450,6 +1990,7 @@ class MastodonSandbox(SandboxServer):
             return values[0] if values else None
 
         media_ids = params.get("media_ids[]") or params.get("media_ids") or []
+        poll_data = self._poll_params(params)
         key = request.headers.get("idempotency-key")
         with self._lock:
             thread = None
@@ -1460,6 +2001,17 @@ class MastodonSandbox(SandboxServer):
                     return self.error_response(
                         404, "The post you are trying to reply to does not appear to exist."
                     )
+            quoted, quote_policy = None, "public"
+            if self._quotes_enabled():  # before 4.5 these are unknown parameters, ignored
+                if one("quoted_status_id") not in (None, ""):
+                    # #set_quoted_status: Status.find(...)&.proper, authorize :quote?
+                    found = self._get_status(one("quoted_status_id"))
+                    quoted = self._proper(found) if found is not None else None
+                    if quoted is None or not self._may_quote(user.id, quoted):
+                        return self.error_response(
+                            404, "The post you are trying to quote does not appear to exist."
+                        )
+                quote_policy = self._parse_quote_policy(one("quote_approval_policy")) or "public"
             if key:  # PostStatusService#with_idempotency: same status for an hour
                 entry = self._idempotency.get((user.id, key))
                 if entry and entry[1] > time.time():
@@ -1467,11 +2019,14 @@ class MastodonSandbox(SandboxServer):
                     if earlier is None:
                         return self.error_response(404, "Record not found")
                     return json_response(self._status_json(earlier, user.id))
-            has_poll = any(k == "poll" or k.startswith("poll[") for k in params)
+            has_poll = self._poll_present(poll_data)
             media = self._validate_media(user, media_ids, has_poll)
             visibility = one("visibility") or ("private" if user.locked else "public")
             if visibility not in _VISIBILITIES:
                 raise _Invalid("Validation failed: Visibility is not included in the list")
+            quoting_private = quoted is not None and quoted.visibility == "private"
+            if quoting_private and visibility in ("public", "unlisted"):
+                visibility = "private"  # #preprocess_attributes!
             status = self._build(
                 user,
                 str(one("status") or ""),
@@ -1482,8 +2037,26 @@ class MastodonSandbox(SandboxServer):
                 thread,
                 None,
                 "Sandbox",
+                quoted=quoted,
             )
-            self._validate(status, media=bool(media))
+            status.quote_policy = quote_policy
+            if (
+                quoted is not None
+                and visibility == "direct"
+                and quoted.account_id != user.id
+                and quoted.account_id not in status.mention_ids
+            ):  # #safeguard_private_mention_quote! (statuses.errors.quoted_user_not_mentioned)
+                raise _Invalid(
+                    "Validation failed: "
+                    "Cannot quote a non-mentioned user in a Private Mention post."
+                )
+            errors = self._text_errors(status, media=bool(media))
+            if has_poll and poll_data is not None:
+                # has_one :poll + accepts_nested_attributes_for: the poll's errors follow
+                status.poll = self._new_poll(poll_data)
+                errors += self._poll_errors(status.poll)
+            if errors:
+                raise _Invalid("Validation failed: " + ", ".join(errors))
             for item in media:
                 item.status_id = status.id
             status.media_ids = [m.id for m in media]
@@ -1491,6 +2064,98 @@ class MastodonSandbox(SandboxServer):
             if key:
                 self._idempotency[(user.id, key)] = (status.id, time.time() + 3600)
             return json_response(self._status_json(status, user.id))
+
+    def _list_statuses(self, request: Request) -> Response:
+        """Api::V1::StatusesController#index (4.3+): ``id[]`` (duplicates count once), more
+        than DEFAULT_STATUSES_LIMIT (20) is a bare Mastodon::ValidationError; what is gone or
+        hidden is left out, and the rest come as Status.permitted_statuses_from_ids gives
+        them: the default scope's order, newest (highest id) first, not the request's."""
+        viewer, error = self._viewer(request, required=False)
+        if error:
+            return error
+        viewer_id = viewer.id if viewer else None
+        raw = request.query.get("id[]") or []
+        if request.body:
+            form = request.form()
+            raw = form.get("id[]") or (form["id"] if isinstance(form.get("id"), list) else raw)
+        ids = list(dict.fromkeys(str(i) for i in raw))
+        if len(ids) > 20:
+            raise _Invalid("Mastodon::ValidationError")
+        with self._lock:
+            found = {}
+            for value in ids:
+                status = self._get_status(_ruby_to_i(value))
+                if status is not None and self._can_see(status, viewer_id):
+                    found[status.id] = status
+            rows = sorted(found.values(), key=lambda s: s.id, reverse=True)
+            return json_response([self._status_json(s, viewer_id) for s in rows])
+
+    def _reblog(self, request: Request) -> Response:
+        """Api::V1::Statuses::ReblogsController#create and ReblogService: a boost of a boost
+        boosts the original; a second boost is the first one again; StatusPolicy#reblog?
+        refuses private mentions and others' followers-only posts (403)."""
+        user, error = self._viewer(request, required=True)
+        if error or user is None:
+            return error or self.error_response(401, "The access token is invalid")
+        visibility = self._params(request).get("visibility", [None])[0]
+        with self._lock:
+            found = self._get_status(request.path_params["id"])
+            if found is None or not self._can_see(found, user.id):
+                return self.error_response(404, "Record not found")
+            original = self._proper(found)
+            if original.visibility == "direct" or (
+                original.visibility == "private" and original.account_id != user.id
+            ):
+                return self.error_response(403, "This action is not allowed")
+            existing = self._own_reblog(user.id, original.id)
+            if existing is not None:
+                return json_response(self._status_json(existing, user.id))
+            if original.visibility in ("private", "direct"):
+                visibility = original.visibility  # a hidden post's boost keeps its visibility
+            else:
+                visibility = visibility or ("private" if user.locked else "public")
+            if visibility not in _VISIBILITIES:
+                raise _Invalid("Validation failed: Visibility is not included in the list")
+            if visibility == "direct":  # validates :visibility, exclusion:, if: :reblog?
+                raise _Invalid("Validation failed: Visibility is reserved")
+            reblog = self._new_status(user, "", "", False, visibility, None, None, "Sandbox")
+            reblog.reblog_of_id = original.id
+            self._store(reblog)
+            return json_response(self._status_json(reblog, user.id))
+
+    def _unreblog(self, request: Request) -> Response:
+        """ReblogsController#destroy: the viewer's boost of that post is discarded and the
+        post returned; with no boost, the post as it is (404 if the viewer may not see it)."""
+        user, error = self._viewer(request, required=True)
+        if error or user is None:
+            return error or self.error_response(401, "The access token is invalid")
+        with self._lock:
+            try:
+                status_id = int(request.path_params["id"])
+            except ValueError:
+                return self.error_response(404, "Record not found")
+            reblog = self._own_reblog(user.id, status_id)
+            if reblog is not None:
+                reblog.deleted = True
+                original = self._statuses[status_id]
+            else:
+                found = self._get_status(status_id)
+                if found is None or not self._can_see(found, user.id):
+                    return self.error_response(404, "Record not found")
+                original = found
+            return json_response(self._status_json(original, user.id))
+
+    def _status_history(self, request: Request) -> Response:
+        """Api::V1::Statuses::HistoriesController: every version, oldest first; a status
+        never edited has one (built on the fly)."""
+        with self._lock:
+            status, _, error = self._visible_status(request)
+            if error or status is None:
+                return error  # type: ignore[return-value]
+            edits = status.edits or [
+                self._snapshot(status, status.edited_at or status.created_at, status.account_id)
+            ]
+            return json_response([self._edit_json(status, edit) for edit in edits])
 
     def _visible_status(
         self, request: Request
@@ -1561,39 +2226,71 @@ class MastodonSandbox(SandboxServer):
             )
 
     def _edit_status(self, request: Request) -> Response:
-        """UpdateStatusService: the request says what the post now is, whole."""
+        """Api::V1::StatusesController#update and UpdateStatusService: the request says what
+        the post now is, whole. The controller hands every field on, nil for those left out,
+        so an edit without ``media_ids`` drops the attachments and one without ``poll`` the
+        poll (clients send them again); ``media_attributes`` change descriptions and focus.
+        A quote stays a quote (an edit cannot change it)."""
         params = self._params(request)
 
         def one(name: str) -> Any:
             values = params.get(name)
             return values[0] if values else None
 
+        media_ids = params.get("media_ids[]") or params.get("media_ids") or []
+        attributes = [a for a in params.get("media_attributes") or [] if isinstance(a, dict)]
+        poll_data = self._poll_params(params)
         with self._lock:
             status, user, error = self._own_status(request)
             if error or status is None or user is None:
                 return error  # type: ignore[return-value]
-            text = str(one("status") or "").strip()
-            spoiler = str(one("spoiler_text") or "").strip()
-            sensitive = _truthy(one("sensitive")) or bool(spoiler)
-            if not text and spoiler:
-                text, spoiler = spoiler, status.spoiler_text
-            draft = _Status(**{**status.__dict__})
-            draft.text, draft.spoiler_text, draft.sensitive = text, spoiler, sensitive
-            if one("language"):
-                draft.language = one("language")
-            self._validate(draft, media=bool(status.media_ids))
-            changed = (text, spoiler, sensitive, draft.language) != (
-                status.text,
-                status.spoiler_text,
-                status.sensitive,
-                status.language,
+            policy = None
+            if self._quotes_enabled():
+                policy = self._parse_quote_policy(one("quote_approval_policy"))
+            has_poll = self._poll_present(poll_data)
+            media = self._edit_media(user, status, media_ids, has_poll)
+            self._update_status(
+                status,
+                user.id,
+                text=one("status"),
+                spoiler_text=one("spoiler_text"),
+                sensitive=one("sensitive"),
+                language=one("language"),
+                media=media,
+                media_attributes=attributes,
+                poll=poll_data if has_poll else None,
             )
-            if changed:
-                status.text, status.spoiler_text = text, spoiler
-                status.sensitive, status.language = sensitive, draft.language
-                status.edited_at = datetime.now(UTC)
-                self._render(status)
+            if policy is not None:
+                status.quote_policy = policy
             return json_response(self._status_json(status, user.id))
+
+    def _edit_media(
+        self, user: MastodonUser, status: _Status, media_ids: list[Any], has_poll: bool
+    ) -> list[_Media]:
+        """UpdateStatusService#validate_media!: the account's unattached media or this
+        status' own, in the order given; unknown ids are left out without an error."""
+        if not media_ids:
+            return []
+        limit = self._media_limits["max_media_attachments"]
+        if len(media_ids) > limit or has_poll:
+            raise _Invalid(f"Cannot attach more than {limit} files")
+        media = []
+        for media_id in [_ruby_to_i(i) for i in media_ids[:limit]]:
+            item = self._media.get(media_id)
+            if (
+                item is not None
+                and item.account_id == user.id
+                and item.status_id in (None, status.id)
+                and item not in media
+            ):
+                media.append(item)
+        if len(media) > 1 and any(m.type in ("video", "audio") for m in media):
+            raise _Invalid("Cannot attach a video to a post that already contains images")
+        if any(not m.processed() for m in media):
+            raise _Invalid(
+                "Cannot attach files that have not finished processing. Try again in a moment!"
+            )
+        return media
 
     def _delete_status(self, request: Request) -> Response:
         with self._lock:
@@ -1769,12 +2466,45 @@ class MastodonSandbox(SandboxServer):
                 ]
                 or None,
                 sensitive=bool(data.get("sensitive", False)),
+                poll=data.get("poll"),
+                quote_of=data.get("quote_of"),
             )
         except KeyError as exc:
             return json_response({"error": f"not found: {exc}"}, 404)
         except (TypeError, ValueError) as exc:
             return json_response({"error": str(exc)}, 422)
         return json_response(status, 201)
+
+    def _control_edit_post(self, request: Request) -> Response:
+        data = request.json() or {}
+        if "text" not in data:
+            return json_response({"error": "text is required"}, 422)
+        try:
+            status = self.edit_post(
+                request.path_params["id"],
+                str(data["text"]),
+                spoiler_text=data.get("spoiler_text"),
+                sensitive=data.get("sensitive"),
+                poll=data.get("poll", _KEEP),
+            )
+        except KeyError as exc:
+            return json_response({"error": f"not found: {exc}"}, 404)
+        except (TypeError, ValueError) as exc:
+            return json_response({"error": str(exc)}, 422)
+        return json_response(status, 200)
+
+    def _control_version(self, request: Request) -> Response:
+        if request.method == "POST":
+            data = request.json() or {}
+            try:
+                if "api_version" in data:
+                    self.set_version(str(data["version"]), data["api_version"])
+                else:
+                    self.set_version(str(data["version"]))
+            except (KeyError, ValueError) as exc:
+                return json_response({"error": f"bad version: {exc}"}, 422)
+        api = {"mastodon": self.api_version} if self.api_version is not None else None
+        return json_response({"version": self.version, "api_versions": api})
 
     def _control_posts(self, request: Request) -> Response:
         try:
