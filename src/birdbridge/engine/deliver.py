@@ -372,12 +372,7 @@ class Deliverer:
         parts = self.store.mirror_parts(
             self.link, delivery.source_network, delivery.source_id, delivery.target_network
         )
-        for mirror in reversed(parts):
-            if not self._claim(delivery):
-                raise _ClaimLost
-            target.delete(mirror.target_id)
-            assert mirror.id is not None
-            self.store.mark_part_deleted(mirror.id, now=self.clock())
+        self._delete_parts(delivery, target, parts)
         post = Post.from_json(json.loads(delivery.payload))
         self._finish(
             delivery,
@@ -387,6 +382,15 @@ class Deliverer:
             report,
             "deleted the mirror of",
         )
+
+    def _delete_parts(self, delivery: Delivery, target: Network, parts: list[Mirror]) -> None:
+        """Delete target posts, last part first, each recorded as deleted at once."""
+        for mirror in reversed(parts):
+            if not self._claim(delivery):
+                raise _ClaimLost
+            target.delete(mirror.target_id)
+            assert mirror.id is not None
+            self.store.mark_part_deleted(mirror.id, now=self.clock())
 
     def _edit(self, delivery: Delivery, post: Post, target: Network, report: DeliverReport) -> None:
         """A new version of the source: edit the mirror's parts where the target allows, and
@@ -456,10 +460,7 @@ class Deliverer:
             reply_to = published.id
             urls.append(published.url or published.id)
             report.parts += 1
-        for mirror in reversed(parts[len(texts) :]):  # the new version is shorter
-            target.delete(mirror.target_id)
-            assert mirror.id is not None
-            self.store.mark_part_deleted(mirror.id, now=self.clock())
+        self._delete_parts(delivery, target, parts[len(texts) :])  # the new version is shorter
         return urls
 
     def _edit_refused(
@@ -488,12 +489,7 @@ class Deliverer:
             f"{post.network.label} post {post.id} was edited; its mirror is deleted and "
             f'posted again ({why}; policy edits = "repost")',
         )
-        for mirror in reversed(parts):
-            if not self._claim(delivery):
-                raise _ClaimLost
-            target.delete(mirror.target_id)
-            assert mirror.id is not None
-            self.store.mark_part_deleted(mirror.id, now=self.clock())
+        self._delete_parts(delivery, target, parts)
         self._post(delivery, post, target, report)
 
     def _media_fallback(
