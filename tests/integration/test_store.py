@@ -236,3 +236,18 @@ def test_recent_sources_and_the_hourly_count(store: Store) -> None:
     store.mark_rechecked("a", "twitter", now)
     state = store.link_state("a", "twitter")
     assert state is not None and state.rechecked_at is not None
+
+
+def test_a_source_whose_deletion_is_done_is_not_read_again(store: Store) -> None:
+    now = utcnow()
+    store.record_poll("a", "twitter", account_id="1", cursor="2", deliveries=[new("1"), new("2")])
+    for delivery in store.due_deliveries("a"):
+        assert delivery.id is not None
+        store.mark_done(delivery.id)
+    store.enqueue_change("a", NewDelivery("twitter", "1", "mastodon", "{}", kind="delete"))
+    since = now - timedelta(hours=1)
+    assert {d.source_id for d in store.recent_sources("a", "twitter", since)} == {"1", "2"}
+    [deletion] = store.due_deliveries("a")
+    assert deletion.id is not None
+    store.mark_done(deletion.id)
+    assert [d.source_id for d in store.recent_sources("a", "twitter", since)] == ["2"]

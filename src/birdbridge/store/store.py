@@ -200,10 +200,22 @@ class Store:
                 )
                 .order_by(col(Delivery.id))
             )
+            deleted = set(
+                session.exec(
+                    select(Delivery.source_id).where(
+                        Delivery.link == link,
+                        Delivery.source_network == source_network,
+                        Delivery.kind == "delete",
+                        Delivery.status == DeliveryStatus.DONE.value,
+                        col(Delivery.created_at) >= since,
+                    )
+                )
+            )
             rows: dict[str, Delivery] = {}
             for row in session.exec(query):
                 session.expunge(row)
-                rows.setdefault(row.source_id, row)
+                if row.source_id not in deleted:  # gone already: not read again
+                    rows.setdefault(row.source_id, row)
             return list(rows.values())
 
     def changes_for(self, link: str, source_network: str, source_id: str) -> list[Delivery]:
