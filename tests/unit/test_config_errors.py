@@ -104,3 +104,26 @@ def test_load_config_sources(tmp_path: Path) -> None:
     assert inline.source == "$BIRDBRIDGE_CONFIG_TOML" and inline.links[0].name == "alice"
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "missing.toml", environ={})
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        ('exclude_regex = ["(unclosed"]', "exclude_regex"),
+        ('exclude_regex = ["(unclosed"]', "not a valid regular expression"),
+        ('include_tags = ["two words"]', "is not a hashtag"),
+        ('cw_format = "Warning!"', 'must hold "{cw}"'),
+        ('mentions = "ping"', "mentions"),
+        ('long_posts = "chop"', "long_posts"),
+        ("max_per_hour = 0", "max_per_hour"),
+        ('prefix = { bluesky = "x" }', "prefix.bluesky"),
+        ('edits = "overwrite"', "edits"),
+    ],
+)
+def test_policy_mistakes_name_the_key(policy: str, expected: str) -> None:
+    assert expected in error(VALID + f"\n[links.policy]\n{policy}\n")
+
+
+def test_tags_are_accepted_with_or_without_the_hash() -> None:
+    text = VALID + '\n[links.policy]\ninclude_tags = ["#XP", "xp2"]\n'
+    assert parse_config(text, "my.toml", ENV).links[0].policy.include_tags == ["XP", "xp2"]
