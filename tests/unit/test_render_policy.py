@@ -209,3 +209,11 @@ def test_a_reply_to_someone_else_carries_a_link_to_what_it_answers() -> None:
     assert compose(reply, MASTODON).parts == ["In reply to https://x.com/i/web/status/5\n\nI agree"]
     own = post("more", in_reply_to_id="5", in_reply_to_author_id="me", in_reply_to_url="u")
     assert compose(own, MASTODON).parts == ["more"]  # a thread part needs no such line
+
+
+def test_characters_x_refuses_never_reach_it() -> None:
+    from birdbridge.render.length import x_is_valid
+
+    source = post("a\ufffeb\uffffc\ufeffd", NetworkName.MASTODON)
+    [part] = compose(source, X).parts
+    assert part == "abcd" and x_is_valid(part)
