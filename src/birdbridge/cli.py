@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ from birdbridge.config import Config, load_config
 from birdbridge.config_checks import permission_warning
 from birdbridge.errors import BirdbridgeError, ConfigError, NetworkError
 from birdbridge.store import DeliveryStatus, Store
+
+if TYPE_CHECKING:
+    from birdbridge.engine.explain import Explanation
 
 app = typer.Typer(
     add_completion=False,
@@ -258,7 +261,7 @@ def explain(
     _print_explanation(result)
 
 
-def _explanation_json(result: Any) -> dict[str, Any]:
+def _explanation_json(result: Explanation) -> dict[str, Any]:
     return {
         "link": result.link,
         "post": {
@@ -287,7 +290,7 @@ def _explanation_json(result: Any) -> dict[str, Any]:
     }
 
 
-def _print_explanation(result: Any) -> None:
+def _print_explanation(result: Explanation) -> None:
     post = result.post
     console.print(
         f"link {result.link}: {post.network.label} post {post.id} ({post.url})",

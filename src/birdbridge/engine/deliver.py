@@ -203,7 +203,7 @@ class Deliverer:
         post = Post.from_json(json.loads(delivery.payload))
         target = self.adapters[NetworkName(delivery.target_network)]
         if delivery.kind == "delete":
-            self._delete(delivery, target, report)
+            self._delete(delivery, post, target, report)
         elif delivery.kind == "edit":
             self._edit(delivery, post, target, report)
         else:
@@ -361,11 +361,17 @@ class Deliverer:
             raise _Wait(max(as_utc(original.next_attempt_at) or self.clock(), self.clock()))
         return original
 
-    def _delete(self, delivery: Delivery, target: Network, report: DeliverReport) -> None:
+    def _delete(
+        self, delivery: Delivery, post: Post, target: Network, report: DeliverReport
+    ) -> None:
         """The source post is gone: so go all parts of its mirror, last part first."""
         assert delivery.id is not None
         original = self._after_post(delivery)
-        if original is not None and original.id is not None and original.status == "pending":
+        if (
+            original is not None
+            and original.id is not None
+            and original.status == DeliveryStatus.PENDING
+        ):
             self.store.mark_skipped(
                 original.id, "the source post was deleted before it was mirrored", now=self.clock()
             )
@@ -373,7 +379,6 @@ class Deliverer:
             self.link, delivery.source_network, delivery.source_id, delivery.target_network
         )
         self._delete_parts(delivery, target, parts)
-        post = Post.from_json(json.loads(delivery.payload))
         self._finish(
             delivery,
             post,
@@ -430,6 +435,7 @@ class Deliverer:
         assert delivery.id is not None
         texts = rendered.parts or [""]
         urls: list[str] = []
+        reply_to = parts[0].target_id
         for index, (mirror, text) in enumerate(zip(parts, texts, strict=False)):
             if not self._claim(delivery):
                 raise _ClaimLost
@@ -441,11 +447,9 @@ class Deliverer:
             assert mirror.id is not None
             if published.id != mirror.target_id or published.url != mirror.target_url:
                 self.store.replace_part(mirror.id, published.id, published.url)
+            reply_to = published.id  # the part's id now (X gives an edit a new one)
             urls.append(published.url or published.id)
             report.parts += 1
-        reply_to = self.store.mirror_parts(
-            self.link, delivery.source_network, delivery.source_id, delivery.target_network
-        )[min(len(parts), len(texts)) - 1].target_id
         for index in range(len(parts), len(texts)):  # the new version is longer
             part = OutgoingPart(
                 text=texts[index],

@@ -50,7 +50,7 @@ def poll_side(
         if post.edit_of is not None and _ours(store, link, post) is None:
             report.edits += _edited(store, link, post, targets, policy, report)
             continue
-        decision = _judge(store, link, post, policy, targets, now, recent)
+        decision = judge(store, link, post, policy, targets, now, recent)
         if not decision.mirror:
             report.skipped.append((post.id, decision.reason))
             log.info(
@@ -81,21 +81,12 @@ def judge(
     policy: PolicyConfig,
     targets: list[NetworkName],
     now: datetime,
+    recent: int | None = None,
 ) -> Decision:
-    """The guard and the policy for one post, as the poll applies them (``explain`` too)."""
-    recent = store.enqueued_since(link, post.network.value, now - HOUR)
-    return _judge(store, link, post, policy, targets, now, recent)
-
-
-def _judge(
-    store: Store,
-    link: str,
-    post: Post,
-    policy: PolicyConfig,
-    targets: list[NetworkName],
-    now: datetime,
-    recent: int,
-) -> Decision:
+    """The guard and the policy for one post, as the poll applies them (``explain`` too).
+    ``recent``: new posts of this side in the last hour (counted here when not given)."""
+    if recent is None:
+        recent = store.enqueued_since(link, post.network.value, now - HOUR)
     ours = _ours(store, link, post)
     if ours is not None:
         return Decision(False, ours)

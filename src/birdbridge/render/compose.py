@@ -12,9 +12,9 @@ from birdbridge.config import PolicyConfig
 from birdbridge.models import NetworkName, Poll, Post
 from birdbridge.render.cw import cw_line, split_cw_line
 from birdbridge.render.entities import (
-    WORD_JOINER,
     MentionStyle,
     defuse_mentions,
+    quiet_handle,
     rewrite_entities,
 )
 from birdbridge.render.length import Counter, truncate_to
@@ -117,19 +117,12 @@ def _body(post: Post, target: Target, policy: PolicyConfig) -> tuple[str, str]:
     inner = rewrite_entities(
         original.text, original.mentions, original.hashtags, target.network, _style(policy)
     )
-    handle = _handle_for(original.author_handle or "", target.network)
+    handle = quiet_handle(original.author_handle or "", target.network)
     return f"RT {handle}: {inner}", original.spoiler_text
 
 
 def _style(policy: PolicyConfig) -> MentionStyle:
     return "link" if policy.mentions == "link" else "plain"
-
-
-def _handle_for(handle: str, target: NetworkName) -> str:
-    """Another account's handle as plain text that names it without pinging anyone."""
-    if target is NetworkName.MASTODON and handle.startswith("@"):
-        return "@" + WORD_JOINER + handle[1:]
-    return defuse_mentions(handle, target)
 
 
 def _quote(

@@ -68,18 +68,21 @@ def rewrite_entities(
 
 
 def _mention_text(mention: Mention, target: NetworkName, style: MentionStyle) -> str:
-    if style == "link":
-        return mention.url
+    return mention.url if style == "link" else quiet_handle(mention.handle, target)
+
+
+def quiet_handle(handle: str, target: NetworkName) -> str:
+    """A handle ("@carol", "@bob@other.example") as text that names it but pings no one."""
+    if not handle.startswith("@"):
+        return handle
     if target is NetworkName.MASTODON:
-        # An X handle (or any handle) pings nobody on Mastodon, and stays readable.
-        return f"@{WORD_JOINER}{mention.username}" + (
-            f"@{mention.domain}" if mention.domain else ""
-        )
+        # Any handle pings nobody on Mastodon with a joiner after "@", and stays readable.
+        return f"@{WORD_JOINER}{handle[1:]}"
     # On X a full "@user@instance" reads as what it is and X links nothing in it (the end
     # rule above); a handle without a domain would be an X account: keep it unlinked.
-    if mention.domain:
-        return f"@{mention.username}@{mention.domain}"
-    return f"@{WORD_JOINER}{mention.username}"
+    if "@" in handle[1:]:
+        return handle
+    return f"@{WORD_JOINER}{handle[1:]}"
 
 
 def _apply(text: str, edits: list[_Edit]) -> str:

@@ -177,6 +177,11 @@ class Store:
             row.next_attempt_at = now
             row.idempotency_token = uuid.uuid4().hex
             row.media_state = None
+            # A new change starts afresh: nothing of it is being published (recovery keys on
+            # publishing_part).
+            row.publishing_part = None
+            row.publishing_text = None
+            row.publishing_started_at = None
             row.updated_at = now
             session.add(row)
             return True
