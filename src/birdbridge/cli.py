@@ -126,16 +126,25 @@ def check(config: ConfigOption = None) -> None:
             try:
                 account = adapter.account()
                 limits = adapter.limits()
+                verified = adapter.verify()
             except NetworkError as exc:
                 problems += 1
-                errors.print(f"  [red]{network.label}: {exc}[/red]", highlight=False)
+                errors.print(
+                    f"  {network.label}: {exc}", style="red", markup=False, highlight=False
+                )
                 continue
             lock = " (protected: its posts are never mirrored)" if account.protected else ""
             console.print(
                 f"  {network.label}: {account.handle} id {account.id}{lock}; "
                 f"max {limits.max_characters} characters per post",
                 highlight=False,
+                markup=False,
             )
+            for fact in verified.facts:
+                console.print(f"    ok: {fact}", highlight=False, markup=False)
+            for problem in verified.problems:
+                problems += 1
+                errors.print(f"    problem: {problem}", style="red", markup=False, highlight=False)
     store.close()
     raise typer.Exit(1 if problems else 0)
 

@@ -18,6 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from birdbridge.clockwatch import ClockWatch
 from birdbridge.config import Config
 from birdbridge.engine import CycleReport, LinkEngine
+from birdbridge.engine.pauses import REFUSAL_KINDS
 from birdbridge.health import OpsServer
 from birdbridge.networks.factory import build_adapters
 from birdbridge.store import Store
@@ -86,9 +87,9 @@ class Bridge:
                 seconds=self.config.bridge.deliver_interval,
                 id=f"deliver:{engine.name}",
             )
-        # A new process may run with fixed credentials: retry refused links at once.
-        if lifted := self.store.resume(kind="auth"):
-            log.info("lifted %d pause(s) for refused credentials: trying again", lifted)
+        # A new process may run with fixed credentials, permissions or credits: retry at once.
+        if lifted := self.store.resume(kinds=REFUSAL_KINDS):
+            log.info("lifted %d pause(s) for refused requests: trying again", lifted)
         scheduler.start()
         ops = self._start_ops_server(scheduler)
         log.info("birdbridge running: %d link(s), polling every %ss", len(self.engines), interval)

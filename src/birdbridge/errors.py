@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 class BirdbridgeError(Exception):
@@ -14,27 +14,84 @@ class ConfigError(BirdbridgeError):
 
 
 class NetworkError(BirdbridgeError):
-    """A call to a network failed. ``network`` is "twitter" or "mastodon"."""
+    """A call to a network failed. ``network`` is "twitter" or "mastodon"; ``status`` the
+    HTTP status when there was a reply, ``problem`` X's problem ``type`` (or Mastodon's
+    ``error`` text) when the body said one."""
 
-    def __init__(self, message: str, *, network: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        network: str = "",
+        status: int | None = None,
+        problem: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.network = network
+        self.status = status
+        self.problem = problem
 
 
 class RateLimited(NetworkError):
-    """429: wait until ``retry_at`` (UTC) before calling this network again for this account."""
+    """429: wait until ``retry_at`` (UTC) before calling again.
 
-    def __init__(self, message: str, *, retry_at: datetime, network: str = "") -> None:
-        super().__init__(message, network=network)
+    ``scope`` says what waits: ``None`` is the whole account on this network (the side of the
+    link pauses: Mastodon's API-wide throttle); otherwise the family of endpoints that ran out
+    (X limits each endpoint, Mastodon throttles media uploads, posting and deletions on their
+    own): only work that needs that family waits, everything else goes on."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_at: datetime,
+        network: str = "",
+        scope: str | None = None,
+        status: int | None = 429,
+        problem: str | None = None,
+    ) -> None:
+        super().__init__(message, network=network, status=status, problem=problem)
         self.retry_at = retry_at
+        self.scope = scope
 
 
 class UsageCapped(RateLimited):
     """X's monthly usage cap is exhausted (429 "usage-capped"): pause X for this link."""
 
 
-class AuthRevoked(NetworkError):
-    """401/403 on the token itself: the link cannot work until the credentials are fixed."""
+class AccountRefused(NetworkError):
+    """The network refuses this account's requests until its operator acts: credentials,
+    permissions, scopes, credits. The side of the link pauses (nothing is marked failed) and
+    is tried again by itself every ``recheck_after``, or at once after `birdbridge resume`.
+
+    ``kind`` names the pause ("auth", "credits", ...); ``fix`` says what the operator does."""
+
+    kind = "refused"
+    recheck_after = timedelta(hours=1)
+
+    def __init__(self, message: str, *, fix: str = "", **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.fix = fix
+
+
+class AuthRevoked(AccountRefused):
+    """401 (or 403 on the token itself): the credentials were refused."""
+
+    kind = "auth"
+
+
+class MissingPermission(AccountRefused):
+    """The token works but may not do this: an X app or token without write access, a
+    Mastodon token without the scope this call needs."""
+
+    kind = "permission"
+
+
+class CreditsDepleted(AccountRefused):
+    """X pay-per-use: 402 "credits-depleted"; every request is refused until credits are
+    added in the developer console."""
+
+    kind = "credits"
 
 
 class Transient(NetworkError):
@@ -45,6 +102,15 @@ class Transient(NetworkError):
 
 class Permanent(NetworkError):
     """The request itself is refused (4xx): retrying the same request will not help."""
+
+
+class Duplicate(Permanent):
+    """X refused a post as a duplicate of one of the account's recent posts (403): after an
+    interrupted publish it usually means the post is already there."""
+
+
+class AlreadyReposted(Permanent):
+    """The account has already reposted this post (X 403 "already retweeted")."""
 
 
 class Unsupported(NetworkError):

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from birdbridge.config import PolicyConfig
 from birdbridge.engine.counterparts import counterpart
 from birdbridge.engine.media import MediaCarrier, PreparedMedia
-from birdbridge.engine.pauses import pause_for
+from birdbridge.engine.pauses import pause_for, pauses_side
 from birdbridge.engine.rendering import render_for
 from birdbridge.errors import (
-    AuthRevoked,
+    AccountRefused,
     NetworkError,
     Permanent,
     RateLimited,
@@ -145,20 +145,23 @@ class Deliverer:
                 delivery.id, "interrupted by shutdown", now, count_attempt=False, now=now
             )
         except RateLimited as exc:
-            blocked.add(delivery.target_network)
-            pause_for(self.store, self.link, NetworkName(delivery.target_network), exc, now)
+            if pauses_side(exc):
+                blocked.add(delivery.target_network)
+                pause_for(self.store, self.link, NetworkName(delivery.target_network), exc, now)
+            # A limit of one family of endpoints (media uploads, posting): this delivery waits
+            # for its reset, the deliveries behind it that need other endpoints go on.
             self.store.mark_retry(
                 delivery.id, str(exc), exc.retry_at, count_attempt=False, refused=True, now=now
             )
             report.retried += 1
-        except AuthRevoked as exc:
+        except AccountRefused as exc:
             blocked.add(delivery.target_network)
             reason = pause_for(
                 self.store, self.link, NetworkName(delivery.target_network), exc, now
             )
             report.errors.append(reason)
             # Due again at once: the pause (not the delivery) decides when to try again, so
-            # `birdbridge resume` takes effect immediately.
+            # `birdbridge resume` takes effect immediately. Nothing is marked failed.
             self.store.mark_retry(
                 delivery.id, str(exc), now, count_attempt=False, refused=True, now=now
             )

@@ -13,10 +13,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from birdbridge.config import LinkConfig
 from birdbridge.engine.deliver import Deliverer, DeliverReport
-from birdbridge.engine.pauses import pause_for
+from birdbridge.engine.pauses import pause_for, pauses_side
 from birdbridge.engine.poll import PollReport, poll_side
 from birdbridge.engine.recheck import RecheckReport, recheck_side
-from birdbridge.errors import AuthRevoked, NetworkError, RateLimited
+from birdbridge.errors import AccountRefused, NetworkError, RateLimited
 from birdbridge.metrics import DELIVERIES, POLLS
 from birdbridge.models import NetworkName
 from birdbridge.networks.base import Network
@@ -152,10 +152,13 @@ class LinkEngine:
                 self.store, self.name, adapter, targets, self.config.policy, now=self.clock()
             )
             POLLS.labels(self.name, source.value, "ok").inc()
-        except (RateLimited, AuthRevoked) as exc:
+        except (RateLimited, AccountRefused) as exc:
             POLLS.labels(self.name, source.value, "rate_limited_or_refused").inc()
-            reason = pause_for(self.store, self.name, source, exc, self.clock())
-            report.paused[source.value] = reason
+            if pauses_side(exc):
+                reason = pause_for(self.store, self.name, source, exc, self.clock())
+                report.paused[source.value] = reason
+            else:  # one endpoint's limit (reading): the next poll waits for its reset
+                reason = str(exc)
             self._poll_failed(source, reason, report)
         except NetworkError as exc:
             POLLS.labels(self.name, source.value, "error").inc()

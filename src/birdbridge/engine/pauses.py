@@ -1,15 +1,35 @@
-"""Pausing one side of a link: after a 429 until the reset, after X's usage cap until it resets,
-after refused credentials for an hour (or until `birdbridge resume`). Other links go on."""
+"""Pausing one side of a link: after an account-wide rate limit until the reset, after X's
+usage cap until it resets, after an account-level refusal (credentials, permissions, scopes,
+credits) for an hour at a time (or until `birdbridge resume`). Other links go on.
+
+A rate limit of one family of endpoints (X's per-endpoint limits, Mastodon's media, posting
+and deletion throttles) pauses nothing: only the work that needs that family waits for the
+reset (errors.RateLimited.scope)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from birdbridge.errors import AuthRevoked, RateLimited, UsageCapped
+from birdbridge.errors import (
+    AccountRefused,
+    AuthRevoked,
+    CreditsDepleted,
+    MissingPermission,
+    RateLimited,
+    UsageCapped,
+)
 from birdbridge.models import NetworkName
 from birdbridge.store import Store
 
-AUTH_PAUSE = timedelta(hours=1)  # then try again: the token may have been fixed meanwhile
+# Pauses that a fix by the operator ends: a new process lifts them at start (the fix may be in).
+REFUSAL_KINDS = (AuthRevoked.kind, MissingPermission.kind, CreditsDepleted.kind, "refused")
+
+
+def pauses_side(error: Exception) -> bool:
+    """Does ``error`` stop the whole side of the link (reads and writes)?"""
+    if isinstance(error, RateLimited):
+        return error.scope is None
+    return isinstance(error, AccountRefused)
 
 
 def pause_for(
@@ -24,11 +44,13 @@ def pause_for(
         )
     elif isinstance(error, RateLimited):
         kind, until, reason = "rate_limit", error.retry_at, str(error)
-    elif isinstance(error, AuthRevoked):
-        kind, until = "auth", now + AUTH_PAUSE
+    elif isinstance(error, AccountRefused):
+        kind, until = error.kind, now + error.recheck_after
+        minutes = int(error.recheck_after.total_seconds() // 60)
+        fix = error.fix or f"Fix [links.{network.value}] of link {link!r}"
         reason = (
-            f"{error}. Fix [links.{network.value}] of link {link!r}, then restart or run "
-            f"`birdbridge resume {link}`; retried automatically every hour"
+            f"{error}. {fix}, then run `birdbridge resume {link}` (or restart); nothing is "
+            f"lost meanwhile, and birdbridge tries again by itself every {minutes} minutes"
         )
     else:
         raise TypeError(f"no pause for {type(error).__name__}")

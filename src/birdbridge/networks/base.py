@@ -68,6 +68,15 @@ class Recheck:
 
 
 @dataclass(frozen=True)
+class Verified:
+    """What `birdbridge check` verified of one side beyond the account: each fact a line
+    ("access level read-write"), each problem a line that says the fix."""
+
+    facts: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class UploadedMedia:
     id: str
     expires_at: datetime  # after this the id can no longer be attached to a post
@@ -82,6 +91,11 @@ class Network(Protocol):
         ...
 
     def limits(self) -> NetworkLimits: ...
+
+    def verify(self) -> Verified:
+        """What the credentials may do (X: the token's access level; Mastodon: its scopes),
+        checked before the first post fails; call after :meth:`account`."""
+        ...
 
     def fetch_since(self, cursor: str | None, *, include_reposts: bool = False) -> FetchResult:
         """New posts of the account since ``cursor``, oldest first, and the next cursor.

@@ -17,6 +17,9 @@ T = TypeVar("T")
 
 class Funnel:
     meter: CallMeter
+    # Writes that may be repeated at once after a 5xx, a reset or a timeout without doubling
+    # their effect (an Idempotency-Key, or an idempotent method): retried in-process.
+    safe_writes: frozenset[str] = frozenset()
 
     def _observe(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         """A requests response hook: every reply is counted and its rate-limit headers kept."""
@@ -29,7 +32,7 @@ class Funnel:
             self.meter.check(what)
             return self._invoke(what, function, *args, **kwargs)
 
-        return call_with_retries(what, once)
+        return call_with_retries(what, once, safe=what in self.safe_writes)
 
     def _invoke(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise NotImplementedError

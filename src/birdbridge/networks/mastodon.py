@@ -19,7 +19,7 @@ import mastodon
 from mastodon import Mastodon
 
 from birdbridge.config import MastodonConfig
-from birdbridge.errors import AuthRevoked, Permanent, RateLimited, Transient, Unsupported
+from birdbridge.errors import Permanent, RateLimited, Transient, Unsupported
 from birdbridge.media.images import ImageLimits
 from birdbridge.models import (
     Account,
@@ -39,12 +39,15 @@ from birdbridge.networks.base import (
     NetworkLimits,
     Recheck,
     UploadedMedia,
+    Verified,
     well_formed,
 )
 from birdbridge.networks.funnel import Funnel
 from birdbridge.networks.http import USER_AGENT, TimeoutSession
 from birdbridge.networks.mastodon_media import MastodonMediaUploader
+from birdbridge.networks.mastodon_throttles import mastodon_scope
 from birdbridge.networks.meter import CallMeter
+from birdbridge.networks.replies import error_for_reply
 from birdbridge.networks.textmatch import same_text
 from birdbridge.render.html import status_text
 from birdbridge.render.length import mastodon_length
@@ -81,8 +84,8 @@ class MastodonNetwork(Funnel):
     name = NetworkName.MASTODON
 
     def __init__(self, config: MastodonConfig, *, timeout: float = 20) -> None:
-        # Mastodon limits the token as a whole (docs: api/rate-limits), not each endpoint.
-        self.meter = CallMeter("mastodon", per_endpoint=False)
+        # Mastodon throttles the API as a whole and media, posting and deletions on their own.
+        self.meter = CallMeter("mastodon", scope=mastodon_scope)
         session = TimeoutSession(timeout)
         session.hooks["response"].append(self._observe)
         self.api = Mastodon(
@@ -112,32 +115,18 @@ class MastodonNetwork(Funnel):
                 retry_at=self._reset_time(),
                 network="mastodon",
             ) from None
-        except mastodon.MastodonUnauthorizedError as exc:
-            raise AuthRevoked(
-                f"Mastodon {what}: the access token was refused (401){_detail(exc)}; create a "
-                "new token with read and write scopes and put it in [links.mastodon]",
-                network="mastodon",
-            ) from None
-        except mastodon.MastodonServerError as exc:
-            raise Transient(
-                f"Mastodon {what}: server error{_detail(exc)}", network="mastodon"
-            ) from None
         except mastodon.MastodonNetworkError as exc:
             raise Transient(f"Mastodon {what}: network error: {exc}", network="mastodon") from None
         except mastodon.MastodonAPIError as exc:
             status = _status(exc)
-            if status == 403:
-                raise AuthRevoked(
-                    f"Mastodon {what}: forbidden (403){_detail(exc)}; the token "
-                    "may lack a scope or the account is suspended",
-                    network="mastodon",
-                ) from None
-            if status is not None and 400 <= status < 500:
-                raise Permanent(
-                    f"Mastodon {what}: refused ({status}){_detail(exc)}", network="mastodon"
-                ) from None
-            # No status: the body was not JSON (an HTML error page, a truncated reply).
-            raise Transient(f"Mastodon {what}: unreadable reply", network="mastodon") from None
+            if status is None:
+                # No status: the body was not JSON (an HTML error page, a truncated reply).
+                raise Transient(f"Mastodon {what}: unreadable reply", network="mastodon") from None
+            message = exc.args[3] if len(exc.args) > 3 and exc.args[3] else None
+            error = error_for_reply(
+                "mastodon", what, status, {}, {"error": message}, mastodon_scope
+            )
+            raise (error or Transient(f"Mastodon {what}: {exc}", network="mastodon")) from None
         except mastodon.MastodonIllegalArgumentError as exc:
             raise Permanent(f"Mastodon {what}: {exc}", network="mastodon") from None
         except (mastodon.MastodonError, RecursionError, ValueError, KeyError, TypeError) as exc:
@@ -177,6 +166,9 @@ class MastodonNetwork(Funnel):
                     f"Mastodon: malformed account: {exc!r}", network="mastodon"
                 ) from None
         return self._account
+
+    def verify(self) -> Verified:
+        return Verified()
 
     def limits(self) -> NetworkLimits:
         """The instance's limits, read once a day (instances change them rarely)."""
@@ -328,7 +320,7 @@ class MastodonNetwork(Funnel):
         try:
             return self._post(part, part.in_reply_to_id, idempotency_key)
         except Permanent as exc:
-            if part.in_reply_to_id is None or "(404)" not in str(exc):
+            if part.in_reply_to_id is None or exc.status != 404:
                 raise
             # The parent is gone (deleted meanwhile): keep the words, lose the threading.
             log.warning(
@@ -386,7 +378,7 @@ class MastodonNetwork(Funnel):
                 poll=poll,
             )
         except Permanent as exc:
-            if "(404)" in str(exc) or "(422)" in str(exc):
+            if exc.status in (404, 422):
                 raise Unsupported(f"Mastodon refused the edit: {exc}", network="mastodon") from None
             raise
         except (KeyError, TypeError, AttributeError) as exc:
@@ -461,7 +453,7 @@ class MastodonNetwork(Funnel):
         try:
             self._call("DELETE /api/v1/statuses/:id", self.api.status_delete, post_id)
         except Permanent as exc:
-            if "(404)" not in str(exc):
+            if exc.status != 404:
                 raise  # already gone is what we wanted; anything else is an error
 
 

@@ -20,8 +20,9 @@ import httpx
 from birdbridge.errors import Transient
 from birdbridge.networks.base import UploadedMedia
 from birdbridge.networks.http import USER_AGENT
-from birdbridge.networks.media_http import check_reply, json_or_none
+from birdbridge.networks.mastodon_throttles import mastodon_scope
 from birdbridge.networks.meter import CallMeter
+from birdbridge.networks.replies import check_reply, json_or_none
 
 MAX_PROCESSING_SECONDS = 900.0
 # Mastodon deletes media never attached to a status after a day (MediaCleanupScheduler);
@@ -113,5 +114,5 @@ class MastodonMediaUploader:
 
     def _check(self, response: httpx.Response, what: str) -> Any:
         body = json_or_none(response.text)
-        check_reply("mastodon", what, response.status_code, response.headers, body)
+        check_reply("mastodon", what, response.status_code, response.headers, body, mastodon_scope)
         return body

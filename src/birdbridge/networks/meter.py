@@ -1,9 +1,12 @@
 """Every API reply seen by an adapter: counted, and its rate-limit headers remembered.
 
 X sends ``x-rate-limit-*`` per endpoint with an epoch reset; Mastodon sends ``X-RateLimit-*``
-for the token as a whole with an ISO-8601 reset (api-facts sections 2 and 6). Before each call
-the adapter asks :meth:`CallMeter.check`: when the last reply said no call is left until the
-reset, we wait for the reset instead of spending a call on a certain 429.
+with an ISO-8601 reset for whichever of its throttles is closest to its limit: the API as a
+whole, or media uploads, posting, deletions on their own (networks/mastodon_throttles.py). The
+adapter's ``scope`` maps a call to the family its limit belongs to (None: the whole account),
+and the headers are remembered per family. Before each call the adapter asks
+:meth:`CallMeter.check`: when the last reply said no call of that family (or of the account)
+is left until the reset, we wait for the reset instead of spending a call on a certain 429.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from urllib.parse import urlsplit
 from prometheus_client import Counter as PromCounter
 
 from birdbridge.errors import RateLimited
-from birdbridge.networks.media_http import reset_time
+from birdbridge.networks.replies import Scope, rate_limit_headers
 
 API_CALLS = PromCounter(
     "birdbridge_api_calls_total", "API calls by network and HTTP status", ["network", "status"]
@@ -32,6 +35,13 @@ _NUMBER = re.compile(r"/\d{3,}(?=/|$)")
 # Stop this many calls before the limit: never run an endpoint down to a certain 429, and
 # leave a call for the account's other apps (and `birdbridge check`).
 RESERVE = 1
+ACCOUNT = "*"  # the key of limits on the account as a whole
+
+
+def per_endpoint(what: str) -> str | None:
+    """X limits each endpoint on its own (docs.x.com fundamentals/rate-limits): the family of
+    ``"POST /2/tweets (edit)"`` is ``"POST /2/tweets"``."""
+    return what.split(" (")[0]
 
 
 @dataclass
@@ -51,11 +61,11 @@ class CallMeter:
         self,
         network: str,
         *,
-        per_endpoint: bool,
+        scope: Scope,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.network = network
-        self.per_endpoint = per_endpoint  # X: per endpoint; Mastodon: one budget per token
+        self.scope = scope  # "METHOD /path" -> the family whose limit it uses (None: account)
         self.clock = clock
         self._lock = threading.Lock()
         self._limits: dict[str, LimitState] = {}
@@ -68,31 +78,33 @@ class CallMeter:
         if limited:
             RATE_LIMITED.labels(self.network).inc()
         hour = self.clock().replace(minute=0, second=0, microsecond=0)
-        lowered = {k.lower(): v for k, v in headers.items()}
+        limits = rate_limit_headers(headers)
         with self._lock:
             self._unflushed[(hour, limited)] += 1
-            remaining = lowered.get("x-ratelimit-remaining") or lowered.get(
-                "x-rate-limit-remaining"
-            )
-            if remaining is not None and remaining.strip().lstrip("-").isdigit():
-                self._limits[self._key(method, url)] = LimitState(
-                    int(remaining), reset_time(lowered)
+            if limits.remaining is not None:
+                self._limits[self._key(endpoint_key(method, url))] = LimitState(
+                    limits.remaining, limits.reset_at or self.clock()
                 )
 
     def check(self, what: str) -> None:
-        """Raise RateLimited when the last reply left no call for ``what`` before its reset."""
-        key = what if self.per_endpoint else "*"
+        """Raise RateLimited when the last replies left no call for ``what`` (its family, or
+        the account as a whole) before the reset."""
+        family = self.scope(what)
         with self._lock:
-            state = self._limits.get(key)
-        if state is None or state.remaining > RESERVE:
-            return
-        if state.reset_at > self.clock():
+            states = [(key, self._limits.get(key)) for key in {self._key(what), ACCOUNT}]
+        now = self.clock()
+        for key, state in states:
+            if state is None or state.remaining > RESERVE or state.reset_at <= now:
+                continue
             RATE_LIMITED.labels(self.network).inc()
             raise RateLimited(
-                f"{'X' if self.network == 'twitter' else 'Mastodon'} {what}: no calls left until "
-                f"{state.reset_at:%H:%M:%S} UTC (rate-limit headers); waiting instead of calling",
+                f"{'X' if self.network == 'twitter' else 'Mastodon'} {what}: no calls left "
+                f"until {state.reset_at:%H:%M:%S} UTC (rate-limit headers); waiting instead "
+                "of calling",
                 retry_at=state.reset_at,
                 network=self.network,
+                scope=None if key == ACCOUNT else family,
+                status=None,
             )
 
     def drain(self) -> dict[tuple[datetime, bool], int]:
@@ -106,5 +118,5 @@ class CallMeter:
         with self._lock:
             self._unflushed.update(counts)
 
-    def _key(self, method: str, url: str) -> str:
-        return endpoint_key(method, url) if self.per_endpoint else "*"
+    def _key(self, what: str) -> str:
+        return self.scope(what) or ACCOUNT

@@ -19,12 +19,9 @@ from requests_oauthlib import OAuth1
 
 from birdbridge.config import TwitterConfig
 from birdbridge.errors import (
-    AuthRevoked,
     Permanent,
-    RateLimited,
     Transient,
     Unsupported,
-    UsageCapped,
 )
 from birdbridge.media.images import ImageLimits
 from birdbridge.models import (
@@ -41,11 +38,13 @@ from birdbridge.networks.base import (
     NetworkLimits,
     Recheck,
     UploadedMedia,
+    Verified,
     well_formed,
 )
 from birdbridge.networks.funnel import Funnel
 from birdbridge.networks.http import BaseUrlSession
-from birdbridge.networks.meter import CallMeter
+from birdbridge.networks.meter import CallMeter, per_endpoint
+from birdbridge.networks.replies import error_for_reply, json_or_none
 from birdbridge.networks.textmatch import same_text
 from birdbridge.networks.twitter_media import XMediaUploader
 from birdbridge.networks.twitter_posts import Includes, tweet_to_post
@@ -137,7 +136,7 @@ class TwitterNetwork(Funnel):
             wait_on_rate_limit=False,  # never sleep inside a library call: we reschedule instead
         )
         self.client.session = BaseUrlSession(config.api_base_url, timeout)
-        self.meter = CallMeter("twitter", per_endpoint=True)  # X limits each endpoint
+        self.meter = CallMeter("twitter", scope=per_endpoint)
         self.client.session.hooks["response"].append(self._observe)
         self._uploader = XMediaUploader(
             self.client.session,
@@ -155,37 +154,17 @@ class TwitterNetwork(Funnel):
     def _invoke(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             return function(*args, **kwargs)
-        except tweepy.TooManyRequests as exc:
-            if _usage_capped(exc):
-                raise UsageCapped(
-                    f"X {what}: the app's monthly usage cap is reached (429 usage-capped); "
-                    "X is paused for this link until the cap resets or `birdbridge resume`",
-                    retry_at=_reset_time(exc.response),
-                    network="twitter",
-                ) from None
-            raise RateLimited(
-                f"X {what}: rate limited (429){_detail(exc)}",
-                retry_at=_reset_time(exc.response),
-                network="twitter",
-            ) from None
-        except tweepy.Unauthorized as exc:
-            raise AuthRevoked(
-                f"X {what}: the credentials were refused (401){_detail(exc)}; check the link's "
-                "[links.twitter] keys and tokens, and that the app has read and write access",
-                network="twitter",
-            ) from None
-        except (tweepy.BadRequest, tweepy.Forbidden, tweepy.NotFound) as exc:
-            raise Permanent(
-                f"X {what}: refused ({exc.response.status_code}){_detail(exc)}", network="twitter"
-            ) from None
-        except tweepy.TwitterServerError as exc:
-            raise Transient(
-                f"X {what}: server error ({exc.response.status_code})", network="twitter"
-            ) from None
         except tweepy.HTTPException as exc:
-            status = exc.response.status_code
-            kind = Permanent if 400 <= status < 500 else Transient
-            raise kind(f"X {what}: HTTP {status}{_detail(exc)}", network="twitter") from None
+            response = exc.response
+            error = error_for_reply(
+                "twitter",
+                what,
+                response.status_code,
+                response.headers,
+                json_or_none(response.text),
+                per_endpoint,
+            )
+            raise (error or Transient(f"X {what}: unexpected reply", network="twitter")) from None
         except requests.Timeout:
             raise Transient(f"X {what}: timed out", network="twitter") from None
         except requests.RequestException as exc:
@@ -213,6 +192,9 @@ class TwitterNetwork(Funnel):
                 protected=bool(data.get("protected")),
             )
         return self._account
+
+    def verify(self) -> Verified:
+        return Verified()
 
     def limits(self) -> NetworkLimits:
         return NetworkLimits(
@@ -291,7 +273,7 @@ class TwitterNetwork(Funnel):
         try:
             return self._create(part, part.in_reply_to_id)
         except Permanent as exc:
-            if part.in_reply_to_id is None or not _is_reply_refusal(str(exc)):
+            if part.in_reply_to_id is None or not _is_reply_refusal(exc):
                 raise
             # 2026 self-serve reply restriction (api-facts section 2): post it standalone.
             log.warning(
@@ -341,7 +323,7 @@ class TwitterNetwork(Funnel):
         try:
             self._call("DELETE /2/tweets/:id", self.client.delete_tweet, post_id, user_auth=True)
         except Permanent as exc:
-            if "(404)" not in str(exc):
+            if exc.status != 404:
                 raise  # already gone is what we wanted; anything else is an error
 
     def edit(self, post_id: str, part: OutgoingPart) -> Published:
@@ -360,7 +342,7 @@ class TwitterNetwork(Funnel):
                 user_auth=True,
             )
         except Permanent as exc:
-            if "(403)" in str(exc) or "(400)" in str(exc):
+            if exc.status in (400, 403):
                 raise Unsupported(
                     f"X refused to edit post {post_id} ({exc}); editing needs X Premium and "
                     "a post inside X's edit window",
@@ -443,28 +425,6 @@ def _expect_list(body: Any, key: str) -> list[dict[str, Any]]:
     return [item for item in value if isinstance(item, dict)]
 
 
-def _detail(exc: tweepy.HTTPException) -> str:
-    messages = [m for m in exc.api_messages if m]
-    return f": {'; '.join(messages)}" if messages else ""
-
-
-def _reset_time(response: Any) -> datetime:
-    """X's reset header is Unix epoch seconds (docs.x.com fundamentals/rate-limits)."""
-    try:
-        return datetime.fromtimestamp(int(response.headers["x-rate-limit-reset"]), UTC)
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return datetime.now(UTC) + timedelta(minutes=15)  # X's windows are 15 minutes
-
-
-def _usage_capped(exc: tweepy.HTTPException) -> bool:
-    """docs.x.com fundamentals/response-codes-and-errors: problem type ".../usage-capped"."""
-    try:
-        body = exc.response.json()
-    except ValueError:
-        return False
-    return isinstance(body, dict) and "usage-capped" in str(body.get("type", ""))
-
-
-def _is_reply_refusal(message: str) -> bool:
-    lowered = message.lower()
-    return "(403)" in lowered and ("repl" in lowered or "conversation" in lowered)
+def _is_reply_refusal(exc: Permanent) -> bool:
+    lowered = str(exc).lower()
+    return exc.status == 403 and ("repl" in lowered or "conversation" in lowered)

@@ -21,7 +21,8 @@ from requests_oauthlib import OAuth1
 from birdbridge.errors import Permanent, Transient
 from birdbridge.models import MediaKind
 from birdbridge.networks.base import UploadedMedia
-from birdbridge.networks.media_http import check_reply, json_or_none
+from birdbridge.networks.meter import per_endpoint
+from birdbridge.networks.replies import check_reply, json_or_none
 
 CHUNK_BYTES = 4 * 1024 * 1024  # each APPEND carries at most this much (X allows 5 MB)
 MAX_PROCESSING_SECONDS = 900.0
@@ -127,7 +128,7 @@ class XMediaUploader:
         except requests.RequestException as exc:
             raise Transient(f"X {what}: {type(exc).__name__}: {exc}", network="twitter") from None
         body = json_or_none(response.text)
-        check_reply("twitter", what, response.status_code, response.headers, body)
+        check_reply("twitter", what, response.status_code, response.headers, body, per_endpoint)
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict):
             if response.status_code == 204 or route == "/2/media/metadata":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -289,14 +289,14 @@ class Store:
                 session.expunge(row)
             return paused
 
-    def resume(self, link: str | None = None, kind: str | None = None) -> int:
-        """Lift pauses (of one link and/or one kind); returns how many were lifted."""
+    def resume(self, link: str | None = None, kinds: Collection[str] | None = None) -> int:
+        """Lift pauses (of one link and/or of these kinds); returns how many were lifted."""
         with self._session() as session:
             query = update(LinkState).where(col(LinkState.paused_until).is_not(None))
             if link is not None:
                 query = query.where(col(LinkState.link) == link)
-            if kind is not None:
-                query = query.where(col(LinkState.paused_kind) == kind)
+            if kinds is not None:
+                query = query.where(col(LinkState.paused_kind).in_(list(kinds)))
             result = session.execute(
                 query.values(paused_until=None, paused_kind=None, paused_reason=None)
             )

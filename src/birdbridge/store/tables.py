@@ -25,7 +25,7 @@ class LinkState(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     last_error_at: datetime | None = Field(default=None, sa_column=_utc_column())
     # A paused side is neither polled nor published to until paused_until (or `resume`).
-    # kind: "rate_limit" | "usage_cap" | "auth".
+    # kind: "rate_limit" | "usage_cap" | "auth" | "permission" | "credits" (errors.py).
     paused_until: datetime | None = Field(default=None, sa_column=_utc_column())
     paused_kind: str | None = Field(default=None, max_length=16)
     paused_reason: str | None = Field(default=None, sa_column=Column(Text))
