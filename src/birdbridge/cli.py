@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from birdbridge.config import Config, load_config
 from birdbridge.config_checks import permission_warning
@@ -27,6 +28,8 @@ app = typer.Typer(
 # Piped output (cron mail, logs, tests) gets wide lines instead of cut-off table cells.
 console = Console(width=None if sys.stdout.isatty() else 240)
 errors = Console(stderr=True, width=None if sys.stderr.isatty() else 240)
+
+NOTES_SHOWN_FOR = timedelta(days=7)
 
 ConfigOption = Annotated[
     Path | None,
@@ -223,6 +226,22 @@ def status(config: ConfigOption = None) -> None:
                 d.last_error or "",
             )
         console.print(queue)
+    noted = store.noted(since=now - NOTES_SHOWN_FOR)
+    if noted:
+        notes = Table(title="fallbacks taken (last 7 days)")
+        for column in ("id", "link", "from", "post", "to", "status", "what happened"):
+            notes.add_column(column, overflow="fold")
+        for d in noted:
+            notes.add_row(
+                str(d.id),
+                d.link,
+                d.source_network,
+                d.source_id,
+                d.target_network,
+                d.status,
+                Text(d.notes or ""),  # stored text is shown as it is, never as markup
+            )
+        console.print(notes)
     store.close()
 
 

@@ -121,6 +121,13 @@ class PolicyConfig(_Strict):
     # cannot show): "link" adds the original post's URL, "drop" posts without it, "skip"
     # does not mirror the post. Always logged and counted.
     media_fallback: Literal["link", "drop", "skip"] = "link"
+    # When the target refuses a thread part as a reply (X's self-serve apps may reply only
+    # where the author was mentioned or quoted, since 2026-02-23; whether one's own threads
+    # are exempt is not documented): "standalone" posts it as a post of its own (the thread's
+    # order stays, its links do not), "skip" posts nothing more of that thread on the target,
+    # "fail" marks the delivery failed for the operator (`birdbridge retry` / `skip`). Always
+    # logged, counted and shown by `birdbridge status`.
+    reply_refused: Literal["standalone", "skip", "fail"] = "standalone"
 
     @field_validator("include_tags", "exclude_tags")
     @classmethod

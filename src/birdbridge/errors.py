@@ -109,6 +109,12 @@ class Duplicate(Permanent):
     interrupted publish it usually means the post is already there."""
 
 
+class ReplyRefused(Permanent):
+    """The target refused to publish this as a reply (X's self-serve rule of 2026-02-23: a
+    reply only where the author was mentioned or quoted). The link's ``reply_refused`` policy
+    decides what happens instead."""
+
+
 class AlreadyReposted(Permanent):
     """The account has already reposted this post (X 403 "already retweeted")."""
 

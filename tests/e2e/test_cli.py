@@ -161,3 +161,36 @@ def test_demo_runs_with_no_accounts() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "MISMATCH" not in result.stdout and "LEAK" not in result.stdout
     assert result.stdout.count("ok ") >= 4
+
+
+def test_check_verifies_the_x_token_may_post(rig: Rig, tmp_path: Path) -> None:
+    config = write_config(rig, tmp_path / "birdbridge.toml")
+    result = cli("check", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "ok: access level read-write: the token may post" in result.stdout
+
+
+def test_check_tells_a_read_only_x_token_before_the_first_post(rig: Rig, tmp_path: Path) -> None:
+    rig.x_user = rig.x.create_user("reader", access_level="read")
+    config = write_config(rig, tmp_path / "birdbridge.toml")
+    result = cli("check", "--config", str(config))
+    assert result.returncode == 1
+    assert "the X token may only read (x-access-level: read)" in result.stderr
+    assert 'App permissions to "Read and write"' in result.stderr
+    assert "regenerate the access token" in result.stderr
+
+
+def test_status_and_check_say_x_is_out_of_credits_and_the_fix(rig: Rig, tmp_path: Path) -> None:
+    config = write_config(rig, tmp_path / "birdbridge.toml")
+    assert cli("once", "--config", str(config)).returncode == 0
+    rig.x.set_credits(0)
+    rig.toot("waits")
+    cli("once", "--config", str(config))
+    status = cli("status", "--config", str(config))
+    assert status.returncode == 0, status.stderr
+    flat = " ".join(status.stdout.split())
+    assert "paused (credits)" in flat
+    assert "Add credits in the X developer console" in flat
+    check = cli("check", "--config", str(config))
+    assert "paused twitter (credits)" in check.stdout
+    assert "out of credits (402: credits depleted)" in check.stderr

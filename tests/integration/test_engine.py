@@ -207,7 +207,7 @@ def test_x_refusing_a_self_reply_posts_it_standalone(rig: Rig) -> None:
     report = engine.cycle()
     assert tweet_texts(rig) == ["first of two", "second of two"]
     assert "referenced_tweets" not in rig.tweets()[1] or not rig.tweets()[1]["referenced_tweets"]
-    assert any("refused a reply" in f for f in report.delivered.fallbacks)
+    assert any("as a reply" in f for f in report.delivered.fallbacks)
 
 
 # -- failures and recovery -----------------------------------------------------------------

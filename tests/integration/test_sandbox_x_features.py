@@ -500,6 +500,7 @@ def test_what_cannot_be_edited(x: XSandbox, alice: XUser, bob: XUser) -> None:
     assert response.status_code == 400
     assert response.json()["errors"][0]["parameters"] == {"reply.in_reply_to_tweet_id": [bobs]}
     # a retweet cannot be edited
+    x.retweet_reply_id = True  # the newest spec's reply shape: with the retweet's own id
     retweet = client.retweet(bobs).data["rest_id"]
     assert edit(client, retweet, "rt").json() == forbidden(EDIT_NOT_ELIGIBLE_DETAIL)
 
@@ -588,8 +589,15 @@ def test_api_edit_builds_the_version_from_the_request(
 # -- retweets ------------------------------------------------------------------------------
 
 
+def test_the_retweet_reply_has_no_id_by_default(x: XSandbox, alice: XUser) -> None:
+    """The manage-retweets guide's reply: {"data": {"retweeted": true}}, no id."""
+    source = x.create_post("alice", "worth sharing")["id"]
+    assert client_for(x, alice).retweet(source).data == {"retweeted": True}
+
+
 def test_retweet_with_tweepy(x: XSandbox, alice: XUser, bob: XUser) -> None:
     assert alice.access_token.startswith(f"{alice.id}-")  # tweepy reads the user id from it
+    x.retweet_reply_id = True  # the newest spec's reply shape: with the retweet's own id
     source = x.create_post("bob", "worth sharing")["id"]
     client = client_for(x, alice)
     done = client.retweet(source)
@@ -689,6 +697,7 @@ def test_retweet_rate_limits(x: XSandbox, alice: XUser, bob: XUser) -> None:
 def test_retweets_go_with_their_original(x: XSandbox, alice: XUser) -> None:
     source = x.create_post("alice", "mine")["id"]
     bob = x.create_user("bobby")
+    x.retweet_reply_id = True
     rest_id = client_for(x, bob).retweet(source).data["rest_id"]
     x.delete_post(source)
     assert x.get_post(rest_id) is None

@@ -27,7 +27,7 @@ def test_migrations_are_idempotent_and_reach_head(database_url: str) -> None:
     second = Store.open(database_url)  # a second worker starting on the same database
     with second.engine.connect() as connection:
         version = connection.execute(sqlalchemy.text("SELECT version_num FROM alembic_version"))
-        assert version.scalar_one() == "0004"
+        assert version.scalar_one() == "0005"
     first.close()
     second.close()
 

@@ -14,7 +14,7 @@ import requests
 import stamina
 
 from birdbridge.config import TwitterConfig
-from birdbridge.errors import AuthRevoked, Permanent, RateLimited, Transient
+from birdbridge.errors import AuthRevoked, Permanent, RateLimited, ReplyRefused, Transient
 from birdbridge.models import NetworkName, OutgoingPart, Visibility
 from birdbridge.networks.twitter import TwitterNetwork
 from birdbridge.sandbox.x import XSandbox, XUser
@@ -269,22 +269,20 @@ def test_publish_creates_a_post_and_a_reply(x_sandbox: XSandbox, net: TwitterNet
     assert stored_reply["referenced_tweets"] == [{"type": "replied_to", "id": first.id}]
 
 
-def test_refused_self_reply_is_posted_standalone_with_reply_fallback() -> None:
+def test_a_refused_reply_raises_reply_refused_and_posts_nothing() -> None:
+    """The adapter reports X's refusal as ReplyRefused; what happens instead is the engine's
+    `reply_refused` policy (tests/integration/test_x_real.py)."""
     with XSandbox(reply_restriction=True, self_replies_allowed=False) as x:
         user = x.create_user("alice", "Alice")
         net = network_for(x, user)
         parent = net.publish(OutgoingPart(text="1/2 a thread"), idempotency_key="a")
-        second = net.publish(
-            OutgoingPart(text="2/2 the end", in_reply_to_id=parent.id), idempotency_key="b"
-        )
-        assert second.reply_fallback is True
-        stored = x.get_post(second.id)
-        assert stored is not None
-        assert stored["text"] == "2/2 the end"
-        assert "referenced_tweets" not in stored
-        assert [p["text"] for p in x.posts("alice")] == ["1/2 a thread", "2/2 the end"]
-        refused = [r for r in x.api_requests("POST", r"^/2/tweets$") if r.status == 403]
-        assert len(refused) == 1
+        with pytest.raises(ReplyRefused) as refused:
+            net.publish(
+                OutgoingPart(text="2/2 the end", in_reply_to_id=parent.id), idempotency_key="b"
+            )
+        assert refused.value.status == 403
+        assert "mentioned" in str(refused.value)
+        assert [p["text"] for p in x.posts("alice")] == ["1/2 a thread"]
 
 
 def test_allowed_self_reply_under_the_restriction_stays_threaded() -> None:

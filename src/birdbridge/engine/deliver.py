@@ -7,7 +7,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from birdbridge.config import PolicyConfig
@@ -17,9 +17,11 @@ from birdbridge.engine.pauses import pause_for, pauses_side
 from birdbridge.engine.rendering import render_for
 from birdbridge.errors import (
     AccountRefused,
+    Duplicate,
     NetworkError,
     Permanent,
     RateLimited,
+    ReplyRefused,
     Transient,
     Unsupported,
 )
@@ -66,6 +68,14 @@ class _ClaimLost(Exception):
 
 class _Stopping(Exception):
     """Shutdown was asked for between two parts."""
+
+
+class _ReplyPolicy(Exception):
+    """The ``reply_refused`` policy ends this delivery: skipped or failed with ``message``."""
+
+    def __init__(self, message: str, *, skip: bool) -> None:
+        super().__init__(message)
+        self.skip = skip
 
 
 def retry_delay(attempt: int) -> timedelta:
@@ -144,6 +154,12 @@ class Deliverer:
             self.store.mark_retry(
                 delivery.id, "interrupted by shutdown", now, count_attempt=False, now=now
             )
+        except _ReplyPolicy as outcome:
+            if outcome.skip:
+                self.store.mark_skipped(delivery.id, str(outcome), now=now)
+                report.skipped += 1
+            else:
+                self._fail(delivery, str(outcome), report, refused=True)
         except RateLimited as exc:
             if pauses_side(exc):
                 blocked.add(delivery.target_network)
@@ -256,6 +272,7 @@ class Deliverer:
                     "reply_refused",
                     f"{target.name.label} refused a reply; part {index + 1} "
                     f"of {delivery.source_network} post {post.id} posted standalone",
+                    delivery.id,
                 )
             reply_to = published.id
             urls.append(published.url or published.id)
@@ -312,7 +329,9 @@ class Deliverer:
                 raise _ClaimLost
             self.store.mark_publishing(delivery.id, 0, "", now=self.clock())
             published = target.repost(found.id)
-            self.store.record_part(delivery, 0, published.id, published.url, now=self.clock())
+            self.store.record_part(
+                delivery, 0, published.id, published.url, now=self.clock(), repost_of=found.id
+            )
             report.parts += 1
         self._finish(delivery, post, target, [found.url or found.id], report, "reposted")
         return True
@@ -338,7 +357,9 @@ class Deliverer:
                 text = f"{post.text}\n\n{post.url}".strip()
         rendered = self._rendered(post, target, text)
         for kind, message in rendered.fallbacks:
-            self._fallback(report, kind, f"{post.network.label} post {post.id}: {message}")
+            self._fallback(
+                report, kind, f"{post.network.label} post {post.id}: {message}", delivery.id
+            )
         order = sorted(carried)
         max_per_post = limits.media.max_per_post if limits.media else 4
         groups = [
@@ -396,7 +417,10 @@ class Deliverer:
         for mirror in reversed(parts):
             if not self._claim(delivery):
                 raise _ClaimLost
-            target.delete(mirror.target_id)
+            if mirror.repost_of is not None:
+                target.unrepost(mirror.repost_of)  # never delete an id that may be the original
+            else:
+                target.delete(mirror.target_id)
             assert mirror.id is not None
             self.store.mark_part_deleted(mirror.id, now=self.clock())
 
@@ -486,6 +510,7 @@ class Deliverer:
                 "edit_not_carried",
                 f"{post.network.label} post {post.id} was edited; the mirror stays as it was "
                 f'({why}; policy edits = "update")',
+                delivery.id,
             )
             self.store.mark_done(delivery.id, now=self.clock())
             report.done += 1
@@ -495,6 +520,7 @@ class Deliverer:
             "edit_reposted",
             f"{post.network.label} post {post.id} was edited; its mirror is deleted and "
             f'posted again ({why}; policy edits = "repost")',
+            delivery.id,
         )
         self._delete_parts(delivery, target, parts)
         self._post(delivery, post, target, report)
@@ -516,6 +542,7 @@ class Deliverer:
                 f"media_{policy}",
                 f"{post.network.label} post {post.id}: media not carried "
                 f'({reason}); {outcome} (media_fallback = "{policy}")',
+                delivery.id,
             )
         if policy != "skip":
             return True
@@ -557,6 +584,7 @@ class Deliverer:
             report,
             "thread_broken",
             f"{delivery.source_network} post {delivery.source_id} posted as a new thread: {why}",
+            delivery.id,
         )
         return None
 
@@ -570,7 +598,8 @@ class Deliverer:
     ) -> Published:
         assert delivery.id is not None
         key = f"birdbridge-{delivery.idempotency_token}-{index}"
-        if delivery.publishing_part == index:
+        resent = delivery.publishing_part == index  # an earlier call may have published it
+        if resent:
             found = self._recover(delivery, part.text, target)
             if found is not None:
                 report.adopted += 1
@@ -586,6 +615,42 @@ class Deliverer:
         self.store.mark_publishing(delivery.id, index, part.text, now=self.clock())
         try:
             return target.publish(part, idempotency_key=key)
+        except Duplicate as exc:
+            if not resent:
+                # Never sent before: the duplicate is a post birdbridge did not write (the
+                # user posted the same words themselves). Nothing to adopt: refused for good.
+                raise Duplicate(
+                    f"{exc}: a post with the same text is already on {target.name.label} and "
+                    "birdbridge did not write it",
+                    network=exc.network,
+                    status=exc.status,
+                ) from None
+            # "Duplicate content" when sending again after an interrupted publish (a lost
+            # reply, a crash): the post is there, written by us: adopt it, never fail a
+            # live post.
+            found = self._find_published(delivery, part.text, target)
+            if found is None:
+                # Not in the timeline (yet: X's timelines lag): look again on the next try,
+                # with recovery first; after max_attempts the reason is shown as failed.
+                raise Transient(
+                    f"{exc}; not found among the account's recent posts yet, looked for "
+                    "again before any new attempt",
+                    network=exc.network,
+                    status=exc.status,
+                ) from None
+            report.adopted += 1
+            log.warning(
+                "link %s: delivery %s part %s: %s called it a duplicate; it was already "
+                "published as %s (adopted)",
+                self.link,
+                delivery.id,
+                index,
+                target.name.label,
+                found.id,
+            )
+            return found
+        except ReplyRefused as exc:
+            return self._reply_refused(delivery, index, part, target, key, exc, report)
         except Permanent as exc:
             if not part.media_ids or "media" not in str(exc).lower():
                 raise
@@ -594,6 +659,48 @@ class Deliverer:
             raise Transient(
                 f"{exc}; the media will be uploaded again", network=exc.network
             ) from None
+
+    def _reply_refused(
+        self,
+        delivery: Delivery,
+        index: int,
+        part: OutgoingPart,
+        target: Network,
+        key: str,
+        refusal: ReplyRefused,
+        report: DeliverReport,
+    ) -> Published:
+        """The target refused the part as a reply: the link's ``reply_refused`` policy."""
+        assert delivery.id is not None
+        where = (
+            f"part {index + 1} of {delivery.source_network} post {delivery.source_id} "
+            f"(a reply to {part.in_reply_to_id})"
+        )
+        policy = self.policy.reply_refused
+        if policy == "standalone":
+            self._fallback(
+                report,
+                "reply_refused",
+                f"{target.name.label} refused {where} as a reply; posted as a post of its own "
+                '(reply_refused = "standalone")',
+                delivery.id,
+            )
+            return target.publish(replace(part, in_reply_to_id=None), idempotency_key=key + "-s")
+        outcome = "nothing more of this thread is posted" if policy == "skip" else "failed"
+        message = (
+            f"{target.name.label} refused {where} as a reply ({refusal}); {outcome} "
+            f'(reply_refused = "{policy}")'
+        )
+        self._fallback(report, "reply_refused", message, delivery.id)
+        raise _ReplyPolicy(message, skip=policy == "skip")
+
+    def _find_published(self, delivery: Delivery, text: str, target: Network) -> Published | None:
+        """Our own post with this text published since the delivery's first attempt."""
+        started = as_utc(delivery.publishing_started_at) or self.clock()
+        ours = self.store.mirror_target_ids(
+            self.link, target.name.value, started - RECOVERY_LOOKBACK
+        )
+        return target.find_recent_own(text, started - RECOVERY_LOOKBACK, ours)
 
     def _recover(self, delivery: Delivery, text: str, target: Network) -> Published | None:
         """Did the interrupted call publish the part? Find out before publishing again."""
@@ -606,9 +713,14 @@ class Deliverer:
         )
         return target.find_recent_own(text, started, ours)
 
-    def _fallback(self, report: DeliverReport, kind: str, message: str) -> None:
-        """Honest fallbacks (promise 6): logged, returned in the report and counted."""
+    def _fallback(
+        self, report: DeliverReport, kind: str, message: str, delivery_id: int | None = None
+    ) -> None:
+        """Honest fallbacks (promise 6): logged, returned in the report, counted, and kept
+        with the delivery for `birdbridge status`."""
         report.fallbacks.append(message)
+        if delivery_id is not None:
+            self.store.add_note(delivery_id, message)
         FALLBACKS.labels(self.link, kind).inc()
         log.warning(
             "link %s: fallback: %s", self.link, message, extra={"link": self.link, "fallback": kind}

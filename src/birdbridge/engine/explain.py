@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from birdbridge.config import Config, LinkConfig
@@ -142,4 +142,31 @@ def _for_target(
     report.poll = list(rendered.poll.options) if rendered.poll else None
     report.quote_id = rendered.quote_id
     report.fallbacks = [message for _, message in rendered.fallbacks]
+    if target.name is NetworkName.TWITTER and (len(rendered.parts) > 1 or post.is_self_reply):
+        report.fallbacks.append(_reply_rule(store, link))
     return report
+
+
+REPLY_OUTCOMES = {
+    "standalone": "each refused part is posted as a post of its own",
+    "skip": "the rest of the thread is not posted on X",
+    "fail": "the delivery is marked failed for you to retry or skip",
+}
+
+
+def _reply_rule(store: Store, link: LinkConfig) -> str:
+    """What happens if X refuses a part as a reply, and whether it has done so on this link."""
+    policy = link.policy.reply_refused
+    line = (
+        "X lets self-serve apps reply only where the author was mentioned or quoted "
+        f"(2026-02-23); if it refuses a part as a reply, {REPLY_OUTCOMES[policy]} "
+        f'(reply_refused = "{policy}")'
+    )
+    refused = [
+        d
+        for d in store.noted(datetime.min.replace(tzinfo=UTC), link.name)
+        if d.notes and "as a reply" in d.notes and d.target_network == "twitter"
+    ]
+    if refused:
+        line += f"; X has refused replies on this link before (delivery {refused[-1].id})"
+    return line

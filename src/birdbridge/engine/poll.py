@@ -112,6 +112,8 @@ def _ours(store: Store, link: str, post: Post) -> str | None:
         return "published by birdbridge (a mirror)"
     if post.edit_of is not None and store.is_mirror_target(link, network, post.edit_of):
         return "published by birdbridge (a new version of a mirror we edited)"
+    if post.reposted is not None and store.is_our_repost(link, network, post.reposted.id):
+        return "published by birdbridge (a native repost of a mirrored post)"
     if any(same_text(text, post.text) for text in store.in_flight_texts(link, network)):
         # Published but not yet recorded (a crash or a timeout mid-publish): recovery adopts it.
         return "published by birdbridge (in flight)"

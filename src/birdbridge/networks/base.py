@@ -121,7 +121,13 @@ class Network(Protocol):
         ...
 
     def repost(self, post_id: str) -> Published:
-        """A native repost/boost of ``post_id`` by the account."""
+        """A native repost/boost of ``post_id`` by the account (the existing one when the
+        account has reposted it already)."""
+        ...
+
+    def unrepost(self, post_id: str) -> None:
+        """Undo the account's repost/boost of ``post_id`` (the reposted post's id, never the
+        repost's own); nothing to undo is not an error."""
         ...
 
     def get_post(self, post_id: str) -> Post: ...

@@ -401,6 +401,15 @@ class MastodonNetwork(Funnel):
         status = self._call("POST /api/v1/statuses/:id/reblog", self.api.status_reblog, post_id)
         return _published(status)
 
+    def unrepost(self, post_id: str) -> None:
+        """POST /api/v1/statuses/:id/unreblog: 200 with the status also when there was no
+        boost (Api::V1::Statuses::ReblogsController#destroy)."""
+        try:
+            self._call("POST /api/v1/statuses/:id/unreblog", self.api.status_unreblog, post_id)
+        except Permanent as exc:
+            if exc.status != 404:
+                raise  # the boosted status is gone: so is the boost
+
     def get_post(self, post_id: str) -> Post:
         status = self._call("GET /api/v1/statuses/:id", self.api.status, post_id)
         return self._to_post(status)

@@ -36,7 +36,8 @@ Scope = Callable[[str], str | None]
 DEFAULT_WAIT = {"twitter": timedelta(minutes=15), "mastodon": timedelta(minutes=5)}
 
 # X's problem types (docs.x.com fundamentals/response-codes-and-errors); matched on the last
-# path segment, so api.twitter.com/2/problems/... and api.x.com/2/problems/... both work.
+# path segment, since live replies use both api.twitter.com/2/problems/... and
+# api.x.com/2/problems/... (and the older ".../problems/credits" for credits).
 CREDITS_DEPLETED = "credits-depleted"
 USAGE_CAPPED = "usage-capped"
 OAUTH1_PERMISSIONS = "oauth1-permissions"
@@ -108,7 +109,7 @@ def error_for_reply(
     text = f"{label} {what}: "
     common: dict[str, Any] = {"network": network, "status": status, "problem": problem}
     lowered = f"{problem or ''} {detail}".lower()
-    if status == 402 or _is(problem, CREDITS_DEPLETED):
+    if status == 402 or _is(problem, CREDITS_DEPLETED) or _is(problem, "credits"):
         # Pay-per-use: every request is refused until credits are added (docs.x.com
         # x-api/getting-started/pricing); a pause, never a failed delivery.
         return CreditsDepleted(
@@ -164,6 +165,13 @@ def _forbidden(
         return Duplicate(text + f"refused as a duplicate ({status}{_colon(detail)})", **common)
     if any(w in lowered for w in ALREADY_REPOSTED_WORDS):
         return AlreadyReposted(text + f"already reposted ({status}{_colon(detail)})", **common)
+    if _is(common["problem"], "client-forbidden") and "attached to a project" in lowered:
+        # X v2 needs keys of an app inside a Project (xdevplatform/samples#160).
+        return AccountRefused(
+            text + f"the X app may not use API v2 ({status}{_colon(detail)})",
+            fix="Attach the app to a Project in the X developer console",
+            **common,
+        )
     if any(w in lowered for w in ACCOUNT_DISABLED_WORDS):
         return AccountRefused(
             text + f"the account may not act ({status}{_colon(detail)})",

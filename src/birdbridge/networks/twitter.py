@@ -19,7 +19,9 @@ from requests_oauthlib import OAuth1
 
 from birdbridge.config import TwitterConfig
 from birdbridge.errors import (
+    AlreadyReposted,
     Permanent,
+    ReplyRefused,
     Transient,
     Unsupported,
 )
@@ -44,7 +46,7 @@ from birdbridge.networks.base import (
 from birdbridge.networks.funnel import Funnel
 from birdbridge.networks.http import BaseUrlSession
 from birdbridge.networks.meter import CallMeter, per_endpoint
-from birdbridge.networks.replies import error_for_reply, json_or_none
+from birdbridge.networks.replies import X_READ_ONLY_FIX, error_for_reply, json_or_none
 from birdbridge.networks.textmatch import same_text
 from birdbridge.networks.twitter_media import XMediaUploader
 from birdbridge.networks.twitter_posts import Includes, tweet_to_post
@@ -120,6 +122,9 @@ FIRST_POLL_PAGE = 5  # the minimum max_results: the first poll only needs the ne
 TIME_CURSOR = "t:"
 # Clock skew allowance when searching our own recent posts after a crash.
 RECOVERY_MARGIN = timedelta(minutes=5)
+# X's 403 detail for a reply to a deleted post ("You attempted to reply to a Tweet that is
+# deleted or not visible to you.").
+PARENT_GONE = "deleted or not visible"
 
 
 class TwitterNetwork(Funnel):
@@ -149,6 +154,7 @@ class TwitterNetwork(Funnel):
             ),
         )
         self._account: Account | None = None
+        self.access_level: str | None = None  # the last x-access-level header seen
 
     # -- the funnel ------------------------------------------------------------------
     def _invoke(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -193,8 +199,32 @@ class TwitterNetwork(Funnel):
             )
         return self._account
 
+    def _observe(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        super()._observe(response, *args, **kwargs)
+        level = response.headers.get("x-access-level")
+        if level:
+            self.access_level = level
+
     def verify(self) -> Verified:
-        return Verified()
+        """The token's permission, from the ``x-access-level`` header X sends on user-context
+        replies ("read", "read-write", "read-write-directmessages"; developer docs, App
+        permissions): a read-only token fails at the first post, so say it now."""
+        self.account()
+        level = self.access_level
+        if level is None:
+            return Verified(
+                facts=(
+                    "X did not report the token's access level (x-access-level): write "
+                    "access is verified by the first post",
+                )
+            )
+        if "write" not in level:
+            return Verified(
+                problems=(
+                    f"the X token may only read (x-access-level: {level}). {X_READ_ONLY_FIX}",
+                )
+            )
+        return Verified(facts=(f"access level {level}: the token may post",))
 
     def limits(self) -> NetworkLimits:
         return NetworkLimits(
@@ -273,14 +303,18 @@ class TwitterNetwork(Funnel):
         try:
             return self._create(part, part.in_reply_to_id)
         except Permanent as exc:
-            if part.in_reply_to_id is None or not _is_reply_refusal(exc):
+            if part.in_reply_to_id is None or exc.status != 403:
                 raise
-            # 2026 self-serve reply restriction (api-facts section 2): post it standalone.
-            log.warning(
-                "X refused the reply to %s (%s); posting it standalone", part.in_reply_to_id, exc
-            )
-            published = self._create(part, None)
-            return Published(id=published.id, url=published.url, reply_fallback=True)
+            if PARENT_GONE in str(exc).lower():
+                # The parent is gone (deleted meanwhile): keep the words, lose the threading.
+                log.warning("X: the post %s replied to is gone; posting standalone", exc)
+                published = self._create(part, None)
+                return Published(id=published.id, url=published.url, reply_fallback=True)
+            if _is_reply_refusal(exc):
+                # The 2026 self-serve reply rule (api-facts section 2): the engine's
+                # `reply_refused` policy decides what happens instead.
+                raise ReplyRefused(str(exc), network="twitter", status=exc.status) from None
+            raise
 
     def _create(self, part: OutgoingPart, in_reply_to_id: str | None) -> Published:
         poll = part.poll
@@ -354,20 +388,64 @@ class TwitterNetwork(Funnel):
         return Published(id=new_id, url=f"{self.account().url}/status/{new_id}")
 
     def repost(self, post_id: str) -> Published:
-        """A native retweet of ``post_id`` (POST /2/users/:id/retweets)."""
-        body = self._call(
-            "POST /2/users/:id/retweets", self.client.retweet, post_id, user_auth=True
-        )
+        """A native retweet of ``post_id`` (POST /2/users/:id/retweets). The guide's reply is
+        ``{"data": {"retweeted": true}}`` with no id of the retweet (only the newest spec adds
+        ``rest_id``): the loop guard needs that id, so it is looked up when missing; and a
+        retweet that exists already (a retry after a lost reply) is that one."""
+        started = datetime.now(UTC)
+        try:
+            body = self._call(
+                "POST /2/users/:id/retweets", self.client.retweet, post_id, user_auth=True
+            )
+        except AlreadyReposted:
+            return self._find_retweet(post_id, since=None)
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict) or not data.get("retweeted"):
             raise Transient(
                 "X POST /2/users/:id/retweets: reply says nothing was retweeted", network="twitter"
             )
-        # The retweet's own id ("rest_id") is what the timeline will show: the guard needs it.
         retweet_id = str(data.get("rest_id") or data.get("id") or "")
-        if not retweet_id:
-            raise Transient("X POST /2/users/:id/retweets: reply has no id", network="twitter")
-        return Published(id=retweet_id, url=f"{self.account().url}/status/{retweet_id}")
+        if retweet_id:
+            return Published(id=retweet_id, url=f"{self.account().url}/status/{retweet_id}")
+        return self._find_retweet(post_id, since=started)
+
+    def _find_retweet(self, post_id: str, since: datetime | None) -> Published:
+        """The account's retweet of ``post_id``, from its own recent timeline (an owned read)."""
+        account = self.account()
+        params: dict[str, Any] = {"max_results": PAGE_SIZE, "tweet_fields": TWEET_FIELDS}
+        if since is not None:
+            start = since - RECOVERY_MARGIN
+            params["start_time"] = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = self._call(
+            "GET /2/users/:id/tweets",
+            self.client.get_users_tweets,
+            account.id,
+            user_auth=True,
+            **params,
+        )
+        for tweet in _expect_list(body, "data"):
+            references = tweet.get("referenced_tweets") or []
+            if any(
+                isinstance(r, dict) and r.get("type") == "retweeted" and str(r.get("id")) == post_id
+                for r in references
+            ):
+                found = str(tweet["id"])
+                return Published(id=found, url=f"{account.url}/status/{found}")
+        raise Transient(
+            f"X retweeted {post_id} but the retweet is not in the timeline yet; looked again "
+            "on the next attempt",
+            network="twitter",
+        )
+
+    def unrepost(self, post_id: str) -> None:
+        """DELETE /2/users/:id/retweets/:source_tweet_id (docs.x.com posts/retweets): the
+        documented way to undo a retweet; succeeds with no action when there is none."""
+        self._call(
+            "DELETE /2/users/:id/retweets/:source_tweet_id",
+            self.client.unretweet,
+            post_id,
+            user_auth=True,
+        )
 
     def get_post(self, post_id: str) -> Post:
         """One post by id (``birdbridge explain``)."""

@@ -14,6 +14,7 @@ from birdbridge.render.cw import cw_line, split_cw_line
 from birdbridge.render.entities import (
     MentionStyle,
     defuse_mentions,
+    limit_cashtags,
     quiet_handle,
     rewrite_entities,
 )
@@ -74,6 +75,12 @@ def compose(
         text, quote_id = _quote(post, text, target, lookups, fallbacks)
     text = sanitize(text).strip()
     spoiler = " ".join(sanitize(spoiler).split())
+    if target.network is NetworkName.TWITTER:
+        text, defused = limit_cashtags(text)
+        if defused:
+            fallbacks.append(
+                ("cashtags", f"X takes one cashtag per post: {', '.join(defused)} left as text")
+            )
     if target.network is NetworkName.MASTODON and not spoiler:
         spoiler, text = split_cw_line(text)  # an X "CW: ..." first line becomes a real CW
     poll = None

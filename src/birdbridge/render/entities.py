@@ -33,6 +33,15 @@ _X_MENTION = regex.compile(
     r"(?![@\uff20\u00c0-\u024f]|://)"
 )
 
+# twitter-text's validCashtag: "$" and 1-6 letters (optionally "." or "_" and 1-2 more) after
+# a space or the start, before a space, punctuation or the end.
+_X_CASHTAG = regex.compile(
+    r"(?:^|(?<=\s))\$[a-z]{1,6}(?:[._][a-z]{1,2})?(?=$|\s|[!'#%&()*+,\\\-./:;<=>?@\[\]^_{|}~$\"])",
+    regex.IGNORECASE,
+)
+# X's self-serve rule (2026): at most one cashtag per post (docs.x.com posts/manage-tweets).
+X_MAX_CASHTAGS = 1
+
 _LINK = regex.compile(r"(https?://[^\s<>\"]+)", regex.IGNORECASE)
 
 MentionStyle = Literal["plain", "link", "skip"]
@@ -114,3 +123,24 @@ def defuse_mentions(text: str, target: NetworkName) -> str:
 
 def _joined(match: regex.Match[str]) -> str:
     return match.group(0)[0] + WORD_JOINER + match.group(0)[1:]
+
+
+def limit_cashtags(text: str, keep: int = X_MAX_CASHTAGS) -> tuple[str, list[str]]:
+    """``text`` with every cashtag after the first ``keep`` written so that X does not read it
+    as one (a word joiner after "$": "$⁠AAPL" reads the same); and the defused ones."""
+    defused: list[str] = []
+    pieces = _LINK.split(text)  # a "$" inside a link is no cashtag, and must stay intact
+    seen = 0
+
+    def defuse(match: regex.Match[str]) -> str:
+        nonlocal seen
+        seen += 1
+        if seen <= keep:
+            return match.group(0)
+        defused.append(match.group(0))
+        return "$" + WORD_JOINER + match.group(0)[1:]
+
+    out = "".join(
+        piece if index % 2 else _X_CASHTAG.sub(defuse, piece) for index, piece in enumerate(pieces)
+    )
+    return out, defused

@@ -111,6 +111,13 @@ _FLAGS = frozenset(  # regional indicator pairs of ISO 3166 regions (and a few U
 # twitter-text: a screen name, unless followed by another at sign, an accented latin letter or
 # "://" (end_mention_match): "@bob@other.example" mentions nobody on X.
 _MENTION_RE = re.compile(r"(?<![\w@])[@\uff20]([A-Za-z0-9_]{1,15})\b(?![@\uff20\u00c0-\u024f]|://)")
+# twitter-text's validCashtag: "$" and 1-6 letters (optionally "." or "_" and 1-2 more),
+# after a space or the start, before a space, punctuation or the end.
+_CASHTAG_RE = regex.compile(
+    r"(?:^|(?<=[\s]))\$([a-z]{1,6}(?:[._][a-z]{1,2})?)"
+    r"(?=$|\s|[!'#%&()*+,\\\-./:;<=>?@\[\]^_{|}~$\"])",
+    regex.IGNORECASE,
+)
 _HASHTAG_RE = regex.compile(
     r"(?<![\w#&])[#\uff03]([\p{L}\p{M}\p{N}_]*[\p{L}\p{M}][\p{L}\p{M}\p{N}_]*)"
 )
@@ -228,6 +235,12 @@ def text_is_valid(text: str) -> bool:
 PROBLEMS = "https://api.twitter.com/2/problems/"
 # 403 detail strings, as X sends them (sources in the final report / module docs):
 DUPLICATE_DETAIL = "You are not allowed to create a Tweet with duplicate content."
+# Self-serve apps: "Posts created via the API are limited to a maximum of 1 cashtag ...
+# Requests that include more than 1 cashtag will be rejected" (XD:x-api/posts/manage-tweets/
+# integrate.mdx, 2026-04-13). The 403 detail is the one several public clients quote; the
+# rest of the body is like X's other 403s (title Forbidden, type about:blank).
+MAX_CASHTAGS = 1
+CASHTAGS_DETAIL = "Posts are limited to a maximum of one cashtag"
 TOO_LONG_DETAIL = (
     "Your Tweet text is too long. For more information on how Twitter determines text "
     "length see https://github.com/twitter/twitter-text."
@@ -244,6 +257,17 @@ APP_ONLY_FORBIDDEN_DETAIL = (
     "Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context]."
 )
 INVALID_REQUEST_DETAIL = "One or more parameters to your request was invalid."
+# Pay-per-use, out of credits: 402 {"title": "Payment Required", "detail": "credits depleted",
+# "type": ".../credits-depleted"} (koala73/worldmonitor#7156, 2026-08; the docs give no body).
+CREDITS_DEPLETED_TYPE = "https://api.x.com/2/problems/credits-depleted"
+CREDITS_DEPLETED_DETAIL = "credits depleted"
+PRICE_POST, PRICE_POST_WITH_URL = 0.015, 0.20
+PRICE_POST_READ, PRICE_OWNED_READ = 0.005, 0.001
+ACCESS_LEVELS = ("read", "read-write", "read-write-directmessages")
+OAUTH1_PERMISSIONS_DETAIL = (
+    "Your client app is not configured with the appropriate oauth1 app permissions for this "
+    "endpoint."
+)
 # Quote posts: "Quote-posting (using the `quote_tweet_id` parameter) requires an Enterprise
 # plan. It is not available on self-serve (pay-per-use) tiers." (XD:x-api/posts/create-post.mdx,
 # removed from self-serve on 2026-04-20, api-facts §2). The body X sends was not found: this
@@ -634,6 +658,9 @@ class XUser:
     access_token: str  # "<user id>-<random>", as X issues them (tweepy reads the id from it)
     access_token_secret: str
     premium: bool = False  # X Premium: needed to edit posts through the API
+    # The app's permission when the token was made: "read", "read-write" or
+    # "read-write-directmessages"; X reports it in the x-access-level header.
+    access_level: str = "read-write"
 
 
 class EditRefused(ValueError):
@@ -667,8 +694,11 @@ class XSandbox(SandboxServer):
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        reply_restriction: bool = False,
+        reply_restriction: bool = True,
         self_replies_allowed: bool = True,
+        credits_usd: float | None = None,
+        retweet_reply_id: bool = False,
+        timeline_lag_s: float = 0.0,
         media_processing_seconds: float = 0.5,
         media_ttl: float = DEFAULT_MEDIA_TTL,
         media_link_in_text: bool = True,
@@ -692,8 +722,21 @@ class XSandbox(SandboxServer):
         self.media_processing_seconds = float(media_processing_seconds)  # keep <= 1 s
         self.media_ttl = float(media_ttl)  # expires_after_secs of uploaded media
         self.media_limits: dict[str, int] = dict(DEFAULT_MEDIA_LIMITS)  # bytes, by category
+        # The self-serve reply rule (2026-02-23): a reply only where the parent's author
+        # mentioned or quoted the replier. Whether one's own thread is exempt is not
+        # documented (api-facts section 2): allowed by default, refusable for tests.
         self.reply_restriction = reply_restriction
         self.self_replies_allowed = self_replies_allowed
+        # Pay-per-use credits in USD (None: not metered). At zero every request is refused
+        # with 402 credits-depleted until credits are added (set_credits).
+        self.credits_usd = credits_usd
+        self.spent_usd = 0.0
+        # The retweet reply: the manage-retweets guide shows {"data": {"retweeted": true}};
+        # only the newest openapi.json adds the retweet's own id (``rest_id``).
+        self.retweet_reply_id = retweet_reply_id
+        # X's timelines are eventually consistent: a post can take a moment to show in its
+        # author's timeline (a test sets this to see what recovery does meanwhile).
+        self.timeline_lag_s = float(timeline_lag_s)
         self.consumer_key = _rand(25)
         self.consumer_secret = _rand(50)
         self.bearer_token = "AAAAAAAAAAAAAAAAAAAAA" + _rand(60)
@@ -769,6 +812,7 @@ class XSandbox(SandboxServer):
         self.route("DELETE", r"/_sandbox/posts/(?P<id>\d+)", self._control_delete_post)
         self.route("POST", r"/_sandbox/posts/(?P<id>\d+)/edit", self._control_edit_post)
         self.route("POST", r"/_sandbox/rate_limits", self._control_rate_limit)
+        self.route("POST", r"/_sandbox/credits", self._control_credits)
 
     # -- Python API ------------------------------------------------------------------
     def create_user(
@@ -777,7 +821,10 @@ class XSandbox(SandboxServer):
         name: str | None = None,
         protected: bool = False,
         premium: bool = False,
+        access_level: str = "read-write",
     ) -> XUser:
+        if access_level not in ACCESS_LEVELS:
+            raise ValueError(f"access_level must be one of {ACCESS_LEVELS}")
         if not re.fullmatch(r"[A-Za-z0-9_]{1,15}", username):
             raise ValueError(f"invalid X username {username!r}")
         with self._lock:
@@ -795,6 +842,7 @@ class XSandbox(SandboxServer):
                 access_token=f"{user_id}-{_rand(40)}",
                 access_token_secret=_rand(45),
                 premium=premium,
+                access_level=access_level,
             )
             self._users[user_id] = user
             self._by_username[username.lower()] = user_id
@@ -901,6 +949,11 @@ class XSandbox(SandboxServer):
     def user(self, username: str) -> XUser:
         with self._lock:
             return self._user_by_name(username)
+
+    def set_credits(self, usd: float | None) -> None:
+        """The pay-per-use balance (None: not metered)."""
+        with self._lock:
+            self.credits_usd = usd
 
     def stop(self) -> None:
         try:
@@ -1422,6 +1475,9 @@ class XSandbox(SandboxServer):
                     PROBLEMS + "unsupported-authentication",
                 )
                 return json_response(body, 403)
+            refused = self._refusal(request, auth)
+            if refused is not None:
+                return self._with_access_level(refused, auth)
             with self._lock:
                 limit, window = self._limits.get(endpoint_key, (900, DEFAULT_WINDOW_S))
                 now = time.time()
@@ -1429,14 +1485,73 @@ class XSandbox(SandboxServer):
                 if slot is None or now >= slot[1]:
                     slot = self._windows[(endpoint_key, auth.key)] = [0, now + window]
                 if slot[0] >= limit:
-                    return self._too_many(limit, slot[1])
+                    return self._with_access_level(self._too_many(limit, slot[1]), auth)
                 slot[0] += 1
                 headers = self._rl_headers(limit, limit - int(slot[0]), slot[1])
                 response = handler(request, auth)
+                self._bill(endpoint_key, request, auth, response)
             response.headers.update(headers)
-            return response
+            return self._with_access_level(response, auth)
 
         return wrapped
+
+    def _refusal(self, request: Request, auth: _Auth) -> Response | None:
+        """Account-level refusals before any endpoint work: no credits left, or a write with a
+        token of a read-only app."""
+        if self.credits_usd is not None and self.credits_usd <= 0:
+            # Pay-per-use: "API requests will be blocked until you add credits" (XD:x-api/
+            # getting-started/pricing.mdx); the 402 body as seen in public issue threads.
+            return json_response(
+                problem(402, CREDITS_DEPLETED_DETAIL, "Payment Required", CREDITS_DEPLETED_TYPE),
+                402,
+            )
+        if request.method != "GET" and auth.user is not None and auth.user.access_level == "read":
+            # A read-only app's token may not write: 403 oauth1-permissions, as quoted in
+            # plhery/node-twitter-api-v2#493 (and on the api.x.com host in 2026).
+            return json_response(
+                problem(
+                    403, OAUTH1_PERMISSIONS_DETAIL, "Forbidden", PROBLEMS + "oauth1-permissions"
+                ),
+                403,
+            )
+        return None
+
+    @staticmethod
+    def _with_access_level(response: Response, auth: _Auth) -> Response:
+        # "All authenticated API requests return an x-access-level header ... read, read-write,
+        # and read-write-directmessages" (XD:fundamentals/developer-apps.mdx until 2026-01-16;
+        # still seen on v2 replies to OAuth 1.0a requests, plhery/node-twitter-api-v2#469).
+        if auth.user is not None:
+            response.headers["x-access-level"] = auth.user.access_level
+        return response
+
+    def _bill(self, endpoint_key: str, request: Request, auth: _Auth, response: Response) -> None:
+        """Take a successful call's price from the credits (with the lock held)."""
+        if self.credits_usd is None or not 200 <= response.status < 300:
+            return
+        price = self._price(endpoint_key, request, auth, response)
+        self.spent_usd += price
+        self.credits_usd -= price
+
+    def _price(self, endpoint_key: str, request: Request, auth: _Auth, response: Response) -> float:
+        """XD:x-api/getting-started/pricing.mdx (rates from 2026-04-20): a post $0.015, a post
+        with a URL $0.20, a post read $0.005 per post returned, owned reads (one's own
+        timeline; an ids lookup is not on that list) $0.001 per post returned; "only
+        successful responses that return data are billed" (post-cap.mdx). X's per-UTC-day
+        deduplication of reads is not modelled: the sandbox bills every read."""
+        body = response.body if isinstance(response.body, dict) else {}
+        if endpoint_key == "POST /2/tweets":
+            data = body.get("data") or {}
+            text = str(data.get("text") or "")
+            return PRICE_POST_WITH_URL if _URL_RE.search(text) else PRICE_POST
+        data = body.get("data")
+        returned = len(data) if isinstance(data, list) else (1 if isinstance(data, dict) else 0)
+        if endpoint_key == "GET /2/users/:id/tweets":
+            owned = auth.user is not None and request.path_params.get("id") == auth.user.id
+            return returned * (PRICE_OWNED_READ if owned else PRICE_POST_READ)
+        if endpoint_key in ("GET /2/tweets", "GET /2/tweets/:id"):
+            return returned * PRICE_POST_READ
+        return 0.0
 
     def _authenticate(self, request: Request) -> _Auth | Response:
         unauthorized = json_response(problem(401, "Unauthorized"), 401)
@@ -1505,10 +1620,14 @@ class XSandbox(SandboxServer):
         token = request.arg("pagination_token")
         below = int(token[1:], 36) if token else None
 
+        shown_before = datetime.now(UTC) - timedelta(seconds=self.timeline_lag_s)
         rows = [
             r
             for r in self._tweets.values()
-            if r["author_id"] == user_id and not r["deleted"] and self._is_latest(r)
+            if r["author_id"] == user_id
+            and not r["deleted"]
+            and self._is_latest(r)
+            and r["created_at"] <= shown_before
         ]  # an edited post shows once, at the id of its newest version (XD:…/edit-posts.mdx)
         rows.sort(key=lambda r: int(r["id"]), reverse=True)
         rows = rows[:3200]  # the timeline depth (tweepy get_users_tweets docstring)
@@ -1652,6 +1771,8 @@ class XSandbox(SandboxServer):
             bad = self._check_media_ids(author, media)
             if bad:
                 return bad
+        if len(_CASHTAG_RE.findall(text)) > MAX_CASHTAGS:
+            return json_response(problem(403, CASHTAGS_DETAIL), 403)
         if text and self._is_duplicate(author.id, text):
             return json_response(problem(403, DUPLICATE_DETAIL), 403)
         record = self._store(
@@ -1726,9 +1847,10 @@ class XSandbox(SandboxServer):
         return json_response({"data": {"deleted": True}})
 
     def _retweet(self, request: Request, auth: _Auth) -> Response:
-        """POST /2/users/:id/retweets ``{"tweet_id"}`` -> ``{"data": {"retweeted": true,
-        "rest_id": <id of the new retweet>}}`` (XD openapi.json 2.168 `RepostPostResponseData`;
-        docs.x.com manage-retweets quickstart shows only ``retweeted``)."""
+        """POST /2/users/:id/retweets ``{"tweet_id"}`` -> ``{"data": {"retweeted": true}}`` as
+        the manage-retweets quickstart shows; with ``retweet_reply_id`` also ``"rest_id": <id
+        of the new retweet>`` (XD openapi.json 2.168 `RepostPostResponseData`). A client must
+        work with both."""
         user = auth.user
         assert user is not None
         if request.path_params["id"] != user.id:
@@ -1760,7 +1882,10 @@ class XSandbox(SandboxServer):
         if self._retweet_by(user.id, target["id"]) is not None:
             return json_response(problem(403, ALREADY_RETWEETED_DETAIL), 403)
         record = self._store(user, "", retweet_of=target["id"])
-        return json_response({"data": {"retweeted": True, "rest_id": record["id"]}})
+        data: dict[str, Any] = {"retweeted": True}
+        if self.retweet_reply_id:
+            data["rest_id"] = record["id"]
+        return json_response({"data": data})
 
     def _unretweet(self, request: Request, auth: _Auth) -> Response:
         """DELETE /2/users/:id/retweets/:source_tweet_id -> ``{"data": {"retweeted": false}}``,
@@ -1791,10 +1916,18 @@ class XSandbox(SandboxServer):
                 body.get("name"),
                 bool(body.get("protected", False)),
                 premium=bool(body.get("premium", False)),
+                access_level=str(body.get("access_level", "read-write")),
             )
         except ValueError as exc:
             return json_response({"error": str(exc)}, 422)
         return json_response(asdict(user), 201)
+
+    def _control_credits(self, request: Request) -> Response:
+        """POST /_sandbox/credits ``{"usd": N | null}``: the pay-per-use balance."""
+        body = request.json() or {}
+        usd = body.get("usd")
+        self.set_credits(None if usd is None else float(usd))
+        return json_response({"usd": self.credits_usd, "spent_usd": self.spent_usd})
 
     def _control_create_post(self, request: Request) -> Response:
         body = request.json() or {}

@@ -458,8 +458,11 @@ class Store:
         target_id: str,
         target_url: str | None,
         now: datetime | None = None,
+        *,
+        repost_of: str | None = None,
     ) -> None:
-        """Record one published part in the mirror map, right after the network call."""
+        """Record one published part in the mirror map, right after the network call
+        (``repost_of``: the part is a native repost of that target post)."""
         now = now or utcnow()
         with self._session() as session:
             session.add(
@@ -472,6 +475,7 @@ class Store:
                     target_id=target_id,
                     target_url=target_url,
                     created_at=now,
+                    repost_of=repost_of,
                 )
             )
             session.execute(
@@ -575,6 +579,30 @@ class Store:
             session.add(row)
             return True
 
+    def add_note(self, delivery_id: int, note: str) -> None:
+        """Remember a fallback this delivery took (shown by `birdbridge status`)."""
+        with self._session() as session:
+            row = session.get(Delivery, delivery_id)
+            if row is None or note in (row.notes or "").split("\n"):
+                return  # a retry that takes the same fallback again says nothing new
+            row.notes = f"{row.notes}\n{note}" if row.notes else note
+            session.add(row)
+
+    def noted(self, since: datetime, link: str | None = None) -> list[Delivery]:
+        """Deliveries updated since ``since`` that took a fallback, oldest first."""
+        with self._session() as session:
+            query = (
+                select(Delivery)
+                .where(col(Delivery.notes).is_not(None), Delivery.updated_at >= since)
+                .order_by(col(Delivery.id))
+            )
+            if link is not None:
+                query = query.where(Delivery.link == link)
+            rows = list(session.exec(query))
+            for row in rows:
+                session.expunge(row)
+            return rows
+
     def save_media_state(self, delivery_id: int, state: str) -> None:
         """Record uploaded media ids (and fallbacks) as soon as each upload is done."""
         self._update(delivery_id, media_state=state)
@@ -649,6 +677,20 @@ class Store:
             if row is not None:
                 session.expunge(row)
             return row
+
+    def is_our_repost(self, link: str, network: str, reposted_id: str) -> bool:
+        """Did birdbridge repost ``reposted_id`` on ``network`` (and not undo it)? The loop
+        guard for reposts whose own id the network did not tell."""
+        with self._session() as session:
+            row = session.exec(
+                select(Mirror.id).where(
+                    Mirror.link == link,
+                    Mirror.target_network == network,
+                    Mirror.repost_of == reposted_id,
+                    col(Mirror.deleted_at).is_(None),
+                )
+            ).first()
+            return row is not None
 
     def mirror_target_ids(self, link: str, target_network: str, since: datetime) -> set[str]:
         """Ids of posts birdbridge published on ``target_network`` since ``since``."""

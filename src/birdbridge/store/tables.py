@@ -85,6 +85,9 @@ class Delivery(SQLModel, table=True):
     # JSON: per source media index, the uploaded target media id and when it expires, or the
     # fallback decided for it. Kept so a retry after a crash or a 5xx reuses the uploads.
     media_state: str | None = Field(default=None, sa_column=Column(Text))
+    # Fallbacks taken while delivering (a reply X refused, media not carried, ...), one per
+    # line: `birdbridge status` shows them, so no fallback is silent.
+    notes: str | None = Field(default=None, sa_column=Column(Text))
     lease_owner: str | None = Field(default=None, max_length=64)
     lease_until: datetime | None = Field(default=None, sa_column=_utc_column())
     created_at: datetime = Field(sa_column=_utc_column(nullable=False))
@@ -116,6 +119,10 @@ class Mirror(SQLModel, table=True):
     target_id: str = Field(max_length=64)
     target_url: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    # A native repost: the target post it reposts. Undone with the network's "undo repost"
+    # call on that post (X: DELETE /2/users/:id/retweets/:source_tweet_id), never by deleting
+    # an id, which could be the reposted post itself.
+    repost_of: str | None = Field(default=None, max_length=64)
     # Set when the target post was deleted (its source was deleted, or it was replaced):
     # nothing may reply to, quote or boost it any more.
     deleted_at: datetime | None = Field(default=None, sa_column=_utc_column())
