@@ -14,7 +14,7 @@ from rich.text import Text
 
 from birdbridge.config import Config, load_config
 from birdbridge.config_checks import permission_warning
-from birdbridge.errors import BirdbridgeError, ConfigError, NetworkError
+from birdbridge.errors import AccountRefused, BirdbridgeError, ConfigError, NetworkError
 from birdbridge.store import DeliveryStatus, Store
 
 if TYPE_CHECKING:
@@ -132,8 +132,9 @@ def check(config: ConfigOption = None) -> None:
                 verified = adapter.verify()
             except NetworkError as exc:
                 problems += 1
+                fix = f". {exc.fix}" if isinstance(exc, AccountRefused) and exc.fix else ""
                 errors.print(
-                    f"  {network.label}: {exc}", style="red", markup=False, highlight=False
+                    f"  {network.label}: {exc}{fix}", style="red", markup=False, highlight=False
                 )
                 continue
             lock = " (protected: its posts are never mirrored)" if account.protected else ""

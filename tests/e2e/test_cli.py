@@ -194,3 +194,13 @@ def test_status_and_check_say_x_is_out_of_credits_and_the_fix(rig: Rig, tmp_path
     check = cli("check", "--config", str(config))
     assert "paused twitter (credits)" in check.stdout
     assert "out of credits (402: credits depleted)" in check.stderr
+
+
+def test_explain_says_what_happens_if_x_refuses_a_reply(rig: Rig, tmp_path: Path) -> None:
+    config = write_config(rig, tmp_path / "birdbridge.toml", policy={"reply_refused": "skip"})
+    toot = rig.toot(" ".join(f"word{i}" for i in range(60)))  # two parts on X
+    result = cli("explain", str(toot["url"]), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    flat = " ".join(result.stdout.split())
+    assert "if it refuses a part as a reply, the rest of the thread is not posted on X" in flat
+    assert 'reply_refused = "skip"' in flat

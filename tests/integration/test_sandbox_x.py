@@ -431,3 +431,66 @@ def test_control_api(x: XSandbox) -> None:
         ("r", False),
     ]
     assert x.api_requests() == []  # control calls are not API calls
+
+
+# -- account-level refusals and 2026 rules, as the real API answers them -------------------
+
+
+def test_out_of_credits_is_402_credits_depleted(x: XSandbox, alice: XUser) -> None:
+    client = client_for(x, alice, return_type=requests.Response)
+    x.set_credits(0.01)
+    assert client.create_tweet(text="the last cent", user_auth=True).status_code == 201
+    assert x.credits_usd is not None and x.credits_usd < 0  # a balance may go slightly negative
+    with pytest.raises(tweepy.HTTPException) as refused:
+        client.get_me(user_auth=True)
+    response = refused.value.response
+    assert response.status_code == 402
+    assert response.json() == {
+        "title": "Payment Required",
+        "detail": "credits depleted",
+        "type": "https://api.x.com/2/problems/credits-depleted",
+        "status": 402,
+    }
+    x.set_credits(None)
+    assert client.get_me(user_auth=True).status_code == 200
+
+
+def test_a_read_only_token_reads_and_is_refused_writes(x: XSandbox) -> None:
+    reader = x.create_user("reader", access_level="read")
+    client = client_for(x, reader, return_type=requests.Response)
+    me = client.get_me(user_auth=True)
+    assert me.headers["x-access-level"] == "read"
+    with pytest.raises(tweepy.Forbidden) as refused:
+        client.create_tweet(text="not allowed", user_auth=True)
+    body = refused.value.response.json()
+    assert body["type"].endswith("/2/problems/oauth1-permissions")
+    assert body["detail"] == (
+        "Your client app is not configured with the appropriate oauth1 app permissions for "
+        "this endpoint."
+    )
+    assert x.posts("reader") == []
+
+
+def test_a_read_write_token_says_so(x: XSandbox, bob: XUser) -> None:
+    response = client_for(x, bob, return_type=requests.Response).get_me(user_auth=True)
+    assert response.headers["x-access-level"] == "read-write"
+
+
+def test_one_cashtag_per_post(x: XSandbox, bob: XUser) -> None:
+    client = client_for(x, bob)
+    client.create_tweet(text="$AAPL is up", user_auth=True)
+    client.create_tweet(text="$AAPL and $\u2060GOOG, and $5 is no cashtag", user_auth=True)
+    with pytest.raises(tweepy.Forbidden) as refused:
+        client.create_tweet(text="$AAPL and $GOOG", user_auth=True)
+    assert (
+        refused.value.response.json()["detail"] == "Posts are limited to a maximum of one cashtag"
+    )
+
+
+def test_a_timeline_can_lag(x: XSandbox, bob: XUser) -> None:
+    x.timeline_lag_s = 60
+    client = client_for(x, bob)
+    client.create_tweet(text="not in the timeline yet", user_auth=True)
+    assert client.get_users_tweets(bob.id, user_auth=True).data is None
+    x.timeline_lag_s = 0
+    assert len(client.get_users_tweets(bob.id, user_auth=True).data) == 1
