@@ -182,6 +182,9 @@ class BridgeConfig(_Strict):
     # Serve /healthz and /metrics on this port (the PORT variable of PaaS platforms counts
     # too); unset: no HTTP server.
     http_port: int | None = Field(default=None, ge=1, le=65535)
+    # The address to serve them on. Unset: 127.0.0.1 (this machine only), or 0.0.0.0 where the
+    # platform routes traffic in (PORT set by a PaaS, or BIRDBRIDGE_HTTP_HOST as in the image).
+    http_host: str | None = Field(default=None, min_length=1, max_length=255)
 
 
 class Config(_Strict):
@@ -231,6 +234,7 @@ class EnvironmentOverrides(BaseSettings):
     config_path: str | None = Field(default=None, validation_alias="BIRDBRIDGE_CONFIG")
     config_toml: str | None = Field(default=None, validation_alias="BIRDBRIDGE_CONFIG_TOML")
     port: int | None = Field(default=None, validation_alias="PORT")
+    http_host: str | None = Field(default=None, validation_alias="BIRDBRIDGE_HTTP_HOST")
 
 
 def normalise_database_url(url: str) -> str:
@@ -335,6 +339,9 @@ def parse_config(text: str, source: str, environ: Mapping[str, str] | None = Non
         bridge["database_url"] = overrides.database_url
     if overrides.port and "http_port" not in bridge:
         bridge["http_port"] = overrides.port  # PaaS platforms say where to listen in PORT
+        bridge.setdefault("http_host", "0.0.0.0")  # and route to the container from outside
+    if overrides.http_host:
+        bridge["http_host"] = overrides.http_host
     if bridge:
         resolved["bridge"] = bridge
     try:
@@ -353,6 +360,7 @@ def _settings_environ(environ: Mapping[str, str]) -> dict[str, str]:
         "BIRDBRIDGE_CONFIG",
         "BIRDBRIDGE_CONFIG_TOML",
         "PORT",
+        "BIRDBRIDGE_HTTP_HOST",
     )
     return {name: environ[name] for name in names if environ.get(name)}
 

@@ -119,12 +119,17 @@ class Bridge:
                 port,
                 self.store,
                 lambda: bool(scheduler.running),
+                host=self.config.bridge.http_host or "127.0.0.1",
                 links=[engine.name for engine in self.engines],
             ).start()
         except OSError as exc:
             log.error("cannot serve /healthz and /metrics on port %s: %s", port, exc)
             return None
-        log.info("serving /healthz and /metrics on port %s", server.port)
+        log.info(
+            "serving /healthz and /metrics on %s port %s",
+            self.config.bridge.http_host or "127.0.0.1",
+            server.port,
+        )
         return server
 
     def _after_clock_jump(self, scheduler: BackgroundScheduler, jump: float) -> None:

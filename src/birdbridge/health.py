@@ -1,14 +1,20 @@
 """``/healthz`` and ``/metrics`` over HTTP, for container health checks and Prometheus.
 
 ``/healthz`` answers 200 only while the scheduler runs and the database answers a query;
-otherwise 503 with the reason, so an orchestrator restarts a wedged worker.
+otherwise 503 with the reason, so an orchestrator restarts a wedged worker. It says nothing
+about the links (no names, no counts): it may be reachable from outside.
+
+The server is small on purpose: a few worker threads, a bounded queue of waiting connections
+(more are closed at once), and a socket timeout, so idle or slow clients cannot pile up
+threads or hold the workers.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -17,6 +23,41 @@ from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from birdbridge.metrics import QueueCollector
 from birdbridge.store import Store
 
+WORKERS = 4  # probes and scrapes are rare and quick
+WAITING = 8  # connections queued for a worker; more are closed at once
+SOCKET_TIMEOUT = 3.0  # seconds a client may take to send its request
+
+
+class _PooledHTTPServer(HTTPServer):
+    """Each connection handled by a small pool; beyond ``WAITING`` queued ones, closed."""
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ops-http")
+        self._slots = threading.BoundedSemaphore(WORKERS + WAITING)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # too many at once: drop, never queue without end
+            return
+        self._pool.submit(self._handle, request, client_address)
+
+    def _handle(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that went away or timed out is nothing to report
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
 
 class OpsServer:
     def __init__(
@@ -24,15 +65,14 @@ class OpsServer:
         port: int,
         store: Store,
         scheduler_alive: Callable[[], bool],
-        host: str = "0.0.0.0",
+        host: str = "127.0.0.1",
         links: list[str] | None = None,
     ) -> None:
         self.store = store
         self.scheduler_alive = scheduler_alive
         self.registry = CollectorRegistry()
         self.registry.register(QueueCollector(store, links or []))
-        self._httpd = ThreadingHTTPServer((host, port), self._handler())
-        self._httpd.daemon_threads = True
+        self._httpd = _PooledHTTPServer((host, port), self._handler())
 
     @property
     def port(self) -> int:
@@ -65,6 +105,8 @@ class OpsServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = SOCKET_TIMEOUT  # StreamRequestHandler sets it on the socket
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # probes every few seconds would drown the log
 

@@ -7,6 +7,7 @@ import json
 import signal
 import socket
 import sqlite3
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -26,9 +27,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def get(url: str) -> tuple[int, str]:
+def get(url: str, timeout: float = 5) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
@@ -147,3 +148,37 @@ def test_pause_shows_in_status_and_resume_lifts_it(rig: Rig, tmp_path: Path) -> 
     assert cli("once", "--config", str(config)).returncode == 0
     assert len(rig.toots()) == 1
     assert cli("resume", "nobody", "--config", str(config)).returncode == 1
+
+
+def test_the_ops_server_binds_this_machine_by_default_and_the_platforms_address_with_port() -> None:
+    from birdbridge.config import parse_config
+
+    text = (
+        '[[links]]\nname = "a"\ndirection = "both"\n[links.twitter]\nconsumer_key = "k"\n'
+        'consumer_secret = "s"\naccess_token = "t"\naccess_token_secret = "ts"\n'
+        '[links.mastodon]\napi_base_url = "https://m.example"\naccess_token = "m"\n'
+    )
+    alone = parse_config("[bridge]\nhttp_port = 8080\n" + text, "<test>", environ={})
+    assert alone.bridge.http_host is None  # served on 127.0.0.1: this machine only
+    paas = parse_config(text, "<test>", environ={"PORT": "5000"})
+    assert (paas.bridge.http_port, paas.bridge.http_host) == (5000, "0.0.0.0")
+    image = parse_config(text, "<test>", environ={"PORT": "8080", "BIRDBRIDGE_HTTP_HOST": "::"})
+    assert image.bridge.http_host == "::"
+
+
+def test_idle_connections_neither_pile_up_threads_nor_block_healthz(store: Store) -> None:
+    server = OpsServer(0, store, lambda: True).start()
+    idle: list[socket.socket] = []
+    try:
+        before = threading.active_count()
+        for _ in range(100):  # connect and say nothing
+            idle.append(socket.create_connection(("127.0.0.1", server.port)))
+        url = f"http://127.0.0.1:{server.port}/healthz"
+        # The idle ones time out or are turned away, never a thread each; a probe that keeps
+        # asking (as orchestrators do) gets its answer.
+        wait_for(lambda: get(url, timeout=2) == (200, "ok\n"), timeout=120, what="healthz")
+        assert threading.active_count() - before <= 4
+    finally:
+        for connection in idle:
+            connection.close()
+        server.stop()

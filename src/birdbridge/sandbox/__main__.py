@@ -31,6 +31,8 @@ def main() -> None:
 #        -d '{{"username": "{args.user}", "text": "hello from X"}}'
 #   curl -s -X POST {masto.url}/_sandbox/posts -H 'Content-Type: application/json' \\
 #        -d '{{"username": "{args.user}", "text": "hello from Mastodon"}}'
+# X is pay-per-use (${x.credits_usd:.2f} of credits to start); run them out to see the pause:
+#   curl -s -X POST {x.url}/_sandbox/credits -H 'Content-Type: application/json' -d '{{"usd": 0}}'
 # Save the lines below as birdbridge.toml, then run `birdbridge once` (twice) or `run`.
 
 [bridge]

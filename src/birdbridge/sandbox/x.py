@@ -262,6 +262,7 @@ INVALID_REQUEST_DETAIL = "One or more parameters to your request was invalid."
 CREDITS_DEPLETED_TYPE = "https://api.x.com/2/problems/credits-depleted"
 CREDITS_DEPLETED_DETAIL = "credits depleted"
 PRICE_POST, PRICE_POST_WITH_URL = 0.015, 0.20
+DEFAULT_CREDITS_USD = 25.0  # a first top-up
 PRICE_POST_READ, PRICE_OWNED_READ = 0.005, 0.001
 ACCESS_LEVELS = ("read", "read-write", "read-write-directmessages")
 OAUTH1_PERMISSIONS_DETAIL = (
@@ -696,7 +697,7 @@ class XSandbox(SandboxServer):
         *,
         reply_restriction: bool = True,
         self_replies_allowed: bool = True,
-        credits_usd: float | None = None,
+        credits_usd: float | None = DEFAULT_CREDITS_USD,
         retweet_reply_id: bool = False,
         timeline_lag_s: float = 0.0,
         media_processing_seconds: float = 0.5,
@@ -727,8 +728,9 @@ class XSandbox(SandboxServer):
         # documented (api-facts section 2): allowed by default, refusable for tests.
         self.reply_restriction = reply_restriction
         self.self_replies_allowed = self_replies_allowed
-        # Pay-per-use credits in USD (None: not metered). At zero every request is refused
-        # with 402 credits-depleted until credits are added (set_credits).
+        # Pay-per-use credits in USD (None: not metered), as every self-serve account is
+        # since 2026-02: each billable call takes its price, and at zero every request is
+        # refused with 402 credits-depleted until credits are added (set_credits).
         self.credits_usd = credits_usd
         self.spent_usd = 0.0
         # The retweet reply: the manage-retweets guide shows {"data": {"retweeted": true}};
