@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,14 +62,36 @@ def test_server_errors_and_dropped_connections_are_download_errors(
         download(url, tmp_path / "c.bin", max_bytes=10_000_000, timeout=0.3)
 
 
-def test_leftovers_of_a_crashed_process_are_swept(tmp_path: Path) -> None:
-    pid = os.fork()
-    if pid == 0:  # a child that exits at once: its pid is then free
-        os._exit(0)
-    os.waitpid(pid, 0)
-    stale = tmp_path / "birdbridge-media" / str(pid)
-    stale.mkdir(parents=True)
-    (stale / "half-downloaded.mp4").write_bytes(b"x" * 1000)
+def test_leftovers_of_a_killed_process_are_swept_even_with_the_same_pid(tmp_path: Path) -> None:
+    """In a container every run is PID 1: a folder named after a pid that is alive again
+    must still be swept when no process holds it."""
+    killed = tmp_path / "birdbridge-media" / f"{os.getpid()}-deadbeef"
+    killed.mkdir(parents=True)
+    (killed / ".lock").write_bytes(b"")  # its process died: nobody holds the lock
+    (killed / "half-downloaded.mp4").write_bytes(b"x" * 1000)
+    older = tmp_path / "birdbridge-media" / "1"  # a folder of an older version (no lock file)
+    older.mkdir()
     mine = process_workdir(tmp_path)
-    assert not stale.exists()
-    assert mine.exists() and mine.name == str(os.getpid())
+    assert not killed.exists() and not older.exists()
+    assert mine.exists() and mine.name.startswith(f"{os.getpid()}-")
+    assert process_workdir(tmp_path) == mine  # one folder per process
+
+
+def test_a_folder_another_process_holds_is_kept(tmp_path: Path) -> None:
+    code = (
+        "import sys, time; from pathlib import Path; "
+        "from birdbridge.media.workdir import process_workdir; "
+        "print(process_workdir(Path(sys.argv[1])), flush=True); time.sleep(60)"
+    )
+    other = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert other.stdout is not None
+        theirs = Path(other.stdout.readline().strip())
+        mine = process_workdir(tmp_path)
+        assert theirs.exists() and mine != theirs
+    finally:
+        other.kill()
+        other.wait()
+    assert stat.S_IMODE(mine.stat().st_mode) == 0o700

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import stat
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy
 from sqlalchemy.exc import IntegrityError
 
+from birdbridge.errors import ConfigError
 from birdbridge.store import DeliveryStatus, NewDelivery, Store
 from birdbridge.store.store import utcnow
 
@@ -251,3 +256,39 @@ def test_a_source_whose_deletion_is_done_is_not_read_again(store: Store) -> None
     assert deletion.id is not None
     store.mark_done(deletion.id)
     assert [d.source_id for d in store.recent_sources("a", "twitter", since)] == ["2"]
+
+
+def test_a_database_from_a_newer_birdbridge_is_named_not_a_traceback(database_url: str) -> None:
+    store = Store.open(database_url)
+    with store.engine.begin() as connection:
+        connection.execute(sqlalchemy.text("UPDATE alembic_version SET version_num = '0099'"))
+    store.close()
+    with pytest.raises(ConfigError) as refused:
+        Store.open(database_url)
+    message = str(refused.value)
+    assert "schema revision '0099', written by a newer birdbridge" in message
+    assert "knows up to '0005'" in message
+
+
+def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "state.db"
+    store = Store.open(f"sqlite:///{path}")
+    store.record_poll("a", "twitter", account_id="1", cursor="1", deliveries=[new("1")])
+    files = [path, path.with_name("state.db-wal"), path.with_name("state.db-shm")]
+    modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in files if f.exists()}
+    store.close()
+    assert modes["state.db"] == 0o600
+    assert all(mode == 0o600 for mode in modes.values()), modes
+
+
+def test_two_processes_starting_on_a_fresh_sqlite_file_both_work(tmp_path: Path) -> None:
+    code = "import sys; from birdbridge.store import Store; Store.open(sys.argv[1]).close()"
+    for round_ in range(5):
+        url = f"sqlite:///{tmp_path / f'fresh-{round_}.db'}"
+        starts = [
+            subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE, text=True)
+            for _ in range(3)
+        ]
+        for process in starts:
+            _, stderr = process.communicate(timeout=120)
+            assert process.returncode == 0, stderr
