@@ -10,11 +10,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PORT=8080
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY src ./src
-# The README's install, without the test extra. ffmpeg is optional (video transcoding);
-# add it with: apt-get update && apt-get install -y --no-install-recommends ffmpeg
-RUN pip install . && useradd --create-home --uid 10001 birdbridge \
+# The README's install, without the test extra, with every dependency pinned by
+# constraints.txt (a reproducible build). ffmpeg is optional (video transcoding); add it with:
+# apt-get update && apt-get install -y --no-install-recommends ffmpeg
+RUN pip install -c constraints.txt . && useradd --create-home --uid 10001 birdbridge \
     && mkdir -p /data && chown birdbridge /data
 
 USER birdbridge

@@ -15,6 +15,7 @@ from rich.text import Text
 from birdbridge.config import Config, load_config
 from birdbridge.config_checks import permission_warning
 from birdbridge.errors import AccountRefused, BirdbridgeError, ConfigError, NetworkError
+from birdbridge.redaction import redact, register
 from birdbridge.store import DeliveryStatus, Store
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="Keep an X (Twitter) account and a Mastodon account in step.",
+    # A traceback must never print local variables: they hold tokens.
+    pretty_exceptions_show_locals=False,
 )
 # Piped output (cron mail, logs, tests) gets wide lines instead of cut-off table cells.
 console = Console(width=None if sys.stdout.isatty() else 240)
@@ -48,6 +51,7 @@ def _load(config_path: Path | None) -> Config:
     except ConfigError as exc:
         errors.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(2) from None
+    register(config.secrets())  # redacted in logs, in what the store keeps, and in output
     source = Path(config.source)
     if source.is_file() and (warning := permission_warning(source)):
         errors.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
@@ -122,7 +126,7 @@ def check(config: ConfigOption = None) -> None:
         for side, state in store.pauses(link.name).items():
             console.print(
                 f"  paused {side} ({state.paused_kind}) until "
-                f"{_when(state.paused_until)} UTC: {state.paused_reason}",
+                f"{_when(state.paused_until)} UTC: {redact(state.paused_reason or '')}",
                 highlight=False,
             )
         for network, adapter in adapters.items():
@@ -134,7 +138,10 @@ def check(config: ConfigOption = None) -> None:
                 problems += 1
                 fix = f". {exc.fix}" if isinstance(exc, AccountRefused) and exc.fix else ""
                 errors.print(
-                    f"  {network.label}: {exc}{fix}", style="red", markup=False, highlight=False
+                    redact(f"  {network.label}: {exc}{fix}"),
+                    style="red",
+                    markup=False,
+                    highlight=False,
                 )
                 continue
             lock = " (protected: its posts are never mirrored)" if account.protected else ""
@@ -181,7 +188,8 @@ def status(config: ConfigOption = None) -> None:
             f"paused ({row.paused_kind}) until {_when(row.paused_until)}" if paused else "running"
         )
         made, limited = calls.get((row.link, row.network), (0, 0))
-        table.add_row(
+        _literal_row(
+            table,
             row.link,
             row.network,
             state,
@@ -192,7 +200,7 @@ def status(config: ConfigOption = None) -> None:
             str(row.done),
             _when(row.next_retry),
             f"{made}" + (f", {limited} got 429" if limited else ""),
-            (row.paused_reason if paused else row.last_error) or "",
+            redact((row.paused_reason if paused else row.last_error) or ""),
         )
     console.print(table)
     failed = store.deliveries(
@@ -214,7 +222,8 @@ def status(config: ConfigOption = None) -> None:
         ):
             queue.add_column(column, overflow="fold")
         for d in failed:
-            queue.add_row(
+            _literal_row(
+                queue,
                 str(d.id),
                 d.link,
                 d.source_network,
@@ -224,7 +233,7 @@ def status(config: ConfigOption = None) -> None:
                 d.status,
                 str(d.attempts),
                 _when(d.next_attempt_at),
-                d.last_error or "",
+                redact(d.last_error or ""),
             )
         console.print(queue)
     noted = store.noted(since=now - NOTES_SHOWN_FOR)
@@ -233,14 +242,15 @@ def status(config: ConfigOption = None) -> None:
         for column in ("id", "link", "from", "post", "to", "status", "what happened"):
             notes.add_column(column, overflow="fold")
         for d in noted:
-            notes.add_row(
+            _literal_row(
+                notes,
                 str(d.id),
                 d.link,
                 d.source_network,
                 d.source_id,
                 d.target_network,
                 d.status,
-                Text(d.notes or ""),  # stored text is shown as it is, never as markup
+                redact(d.notes or ""),
             )
         console.print(notes)
     store.close()
@@ -413,6 +423,12 @@ def demo(
     from birdbridge.demo import run_demo
 
     raise typer.Exit(run_demo(console, extra_posts=posts))
+
+
+def _literal_row(table: Table, *cells: str) -> None:
+    """A row of values from the config, the database or an API, shown as they are: never read
+    as markup (a "[redacted]" or "[links.twitter]" would vanish)."""
+    table.add_row(*(Text(cell) for cell in cells))
 
 
 def _when(value: datetime | None) -> str:

@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -205,8 +206,9 @@ class Config(_Strict):
         return self
 
     def secrets(self) -> list[str]:
-        """Every token value, so the logs can redact them wherever they appear."""
-        values = []
+        """Every token value and the database password, so that they are redacted wherever
+        they would appear."""
+        values = [password] if (password := _database_password(self.bridge.database_url)) else []
         for link in self.links:
             for section in (link.twitter, link.mastodon):
                 values += [
@@ -221,6 +223,14 @@ class Config(_Strict):
             if link.name == name:
                 return link
         raise ConfigError(f"{self.source}: no link named {name!r}")
+
+
+def _database_password(url: str) -> str | None:
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return None
+    return unquote(password) if password else None
 
 
 class EnvironmentOverrides(BaseSettings):

@@ -15,7 +15,10 @@ from typing import Any
 
 import structlog
 
-REDACTED = "[redacted]"
+from birdbridge.redaction import REDACTED, known, redact, register
+
+__all__ = ["REDACTED", "Redactor", "configure_logging"]
+
 _QUIET = ("urllib3", "requests_oauthlib", "oauthlib", "tweepy", "httpx", "httpcore", "alembic")
 
 
@@ -23,14 +26,11 @@ class Redactor:
     """A structlog processor replacing secret values anywhere in an event."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        # Longest first, so a secret containing another is replaced whole.
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        register(secrets)
 
     def scrub(self, value: Any) -> Any:
         if isinstance(value, str):
-            for secret in self.secrets:
-                value = value.replace(secret, REDACTED)
-            return value
+            return redact(value)
         if isinstance(value, dict):
             return {k: self.scrub(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
@@ -40,7 +40,7 @@ class Redactor:
     def __call__(
         self, _logger: Any, _method: str, event: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
-        if not self.secrets:
+        if not known():
             return event
         return {key: self.scrub(value) for key, value in event.items()}
 

@@ -204,3 +204,28 @@ def test_explain_says_what_happens_if_x_refuses_a_reply(rig: Rig, tmp_path: Path
     flat = " ".join(result.stdout.split())
     assert "if it refuses a part as a reply, the rest of the thread is not posted on X" in flat
     assert 'reply_refused = "skip"' in flat
+
+
+def test_a_token_echoed_in_an_error_is_redacted_in_the_database_the_log_and_status(
+    rig: Rig, tmp_path: Path
+) -> None:
+    token = rig.m_user.access_token
+    config = write_config(rig, tmp_path / "birdbridge.toml", bridge={"log_format": "json"})
+    assert cli("once", "--config", str(config)).returncode == 0
+    rig.masto.add_fault(
+        kind="status",
+        status=422,
+        method="POST",
+        path="^/api/v1/statuses$",
+        times=None,
+        body={"error": f"Validation failed: token {token} is not welcome here"},
+    )
+    rig.tweet("meets an error that echoes the token")
+    once = cli("once", "--config", str(config))
+    [failed] = rig.store.deliveries(statuses=["failed"])
+    assert failed.last_error is not None and token not in failed.last_error
+    assert "token [redacted] is not welcome" in failed.last_error
+    status = cli("status", "--config", str(config))
+    assert "[redacted]" in status.stdout
+    for output in (once.stdout, once.stderr, status.stdout, status.stderr):
+        assert token not in output

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
+from birdbridge.redaction import redact
 from birdbridge.store.database import create_db_engine, migrate
 from birdbridge.store.tables import ApiCalls, Delivery, LinkState, Mirror
 
@@ -262,7 +263,7 @@ class Store:
         now = now or utcnow()
         with self._session() as session:
             state = session.get(LinkState, (link, network)) or LinkState(link=link, network=network)
-            state.last_error = error
+            state.last_error = redact(error)
             state.last_error_at = now
             session.add(state)
 
@@ -272,7 +273,7 @@ class Store:
             state = session.get(LinkState, (link, network)) or LinkState(link=link, network=network)
             state.paused_until = until
             state.paused_kind = kind
-            state.paused_reason = reason
+            state.paused_reason = redact(reason)
             session.add(state)
 
     def pauses(self, link: str, now: datetime | None = None) -> dict[str, LinkState]:
@@ -526,7 +527,7 @@ class Store:
                 row.publishing_part = None
                 row.publishing_text = None
                 row.publishing_started_at = None
-            row.last_error = error
+            row.last_error = redact(error)
             row.next_attempt_at = next_attempt_at
             row.lease_owner = None
             row.lease_until = None
@@ -547,7 +548,7 @@ class Store:
         self._update(
             delivery_id,
             status=DeliveryStatus.FAILED.value,
-            last_error=error,
+            last_error=redact(error),
             lease_owner=None,
             lease_until=None,
             updated_at=now,
@@ -559,7 +560,7 @@ class Store:
         self._update(
             delivery_id,
             status=DeliveryStatus.SKIPPED.value,
-            last_error=reason,
+            last_error=redact(reason),
             lease_owner=None,
             lease_until=None,
             updated_at=now,
@@ -585,6 +586,7 @@ class Store:
             row = session.get(Delivery, delivery_id)
             if row is None or note in (row.notes or "").split("\n"):
                 return  # a retry that takes the same fallback again says nothing new
+            note = redact(note)
             row.notes = f"{row.notes}\n{note}" if row.notes else note
             session.add(row)
 
