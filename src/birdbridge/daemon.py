@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,8 @@ from birdbridge.store import Store
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE = 8.0  # seconds; containers send SIGKILL 10 s after SIGTERM by default
+STALLED_INTERVALS = 3  # /healthz: a link without a completed cycle for this many intervals
+STALLED_MINIMUM = 300.0  # seconds, whatever the interval
 
 
 class Bridge:
@@ -39,6 +42,8 @@ class Bridge:
         self.config = config
         self.store = store or Store.open(config.bridge.database_url)
         self.stop = threading.Event()
+        self._started = time.monotonic()
+        self._completed: dict[str, float] = {}  # link -> when its last cycle completed
         # Unique per process: a restarted daemon must not think a dead one's claims are its own.
         worker = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.engines = [
@@ -70,11 +75,12 @@ class Bridge:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         start = datetime.now(UTC)
+        self._started = time.monotonic()
         for index, engine in enumerate(self.engines):
             # Spread the links' first polls over the interval instead of all at once.
             first = start + timedelta(seconds=(interval * index / len(self.engines)) % interval)
             scheduler.add_job(
-                self._guarded(engine.cycle),
+                self._guarded(engine.cycle, cycle=True),
                 "interval",
                 seconds=interval,
                 jitter=min(interval / 10, 30),
@@ -119,6 +125,7 @@ class Bridge:
                 port,
                 self.store,
                 lambda: bool(scheduler.running),
+                stalled=self.stalled,
                 host=self.config.bridge.http_host or "127.0.0.1",
                 links=[engine.name for engine in self.engines],
             ).start()
@@ -142,7 +149,7 @@ class Bridge:
         for job in scheduler.get_jobs():
             job.modify(next_run_time=now)
 
-    def _guarded(self, job: Callable[[], CycleReport]) -> Callable[[], None]:
+    def _guarded(self, job: Callable[[], CycleReport], cycle: bool = False) -> Callable[[], None]:
         def run() -> None:
             if self.stop.is_set():
                 return
@@ -151,10 +158,21 @@ class Bridge:
             except Exception:  # the daemon outlives any one cycle's surprise
                 log.exception("unexpected error in a link cycle; the next cycle will retry")
                 return
+            if cycle and not report.busy:
+                self._completed[report.link] = time.monotonic()
             for error in report.errors:
                 log.warning("link %s: %s", report.link, error)
 
         return run
+
+    def stalled(self) -> bool:
+        """Has any link gone several poll intervals without completing a cycle (a cycle that
+        fails every time, a wedged call)? /healthz turns 503 then, naming no link."""
+        limit = max(STALLED_INTERVALS * self.config.bridge.poll_interval, STALLED_MINIMUM)
+        now = time.monotonic()
+        return any(
+            now - self._completed.get(engine.name, self._started) > limit for engine in self.engines
+        )
 
     def _install_signal_handlers(self) -> None:
         def handle(signum: int, _frame: FrameType | None) -> None:

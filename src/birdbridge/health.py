@@ -67,9 +67,11 @@ class OpsServer:
         scheduler_alive: Callable[[], bool],
         host: str = "127.0.0.1",
         links: list[str] | None = None,
+        stalled: Callable[[], bool] = lambda: False,
     ) -> None:
         self.store = store
         self.scheduler_alive = scheduler_alive
+        self.stalled = stalled
         self.registry = CollectorRegistry()
         self.registry.register(QueueCollector(store, links or []))
         self._httpd = _PooledHTTPServer((host, port), self._handler())
@@ -96,6 +98,8 @@ class OpsServer:
             return 503, "scheduler not running\n"
         if not self.store.ping():
             return 503, "database not answering\n"
+        if self.stalled():
+            return 503, "a link has not completed a cycle for several poll intervals\n"
         return 200, "ok\n"
 
     def metrics(self) -> bytes:

@@ -182,3 +182,21 @@ def test_idle_connections_neither_pile_up_threads_nor_block_healthz(store: Store
         for connection in idle:
             connection.close()
         server.stop()
+
+
+def test_healthz_turns_503_when_a_link_stops_completing_cycles(rig: Rig) -> None:
+    from birdbridge.daemon import Bridge
+
+    bridge = Bridge(rig.config(), rig.store)
+    server = OpsServer(0, rig.store, lambda: True, stalled=bridge.stalled).start()
+    try:
+        url = f"http://127.0.0.1:{server.port}/healthz"
+        assert get(url) == (200, "ok\n")
+        bridge._started -= 3600  # an hour without a completed cycle of the link
+        status, text = get(url)
+        assert status == 503 and "has not completed a cycle" in text
+        assert "alice" not in text  # /healthz names no link
+        bridge._guarded(bridge.engines[0].cycle, cycle=True)()  # a cycle completes
+        assert get(url) == (200, "ok\n")
+    finally:
+        server.stop()

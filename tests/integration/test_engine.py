@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+import sqlalchemy
 
 from birdbridge.render.html import html_to_text
 from birdbridge.render.length import x_weighted_length
@@ -496,3 +497,32 @@ def test_a_remote_mention_from_mastodon_pings_nobody_on_x(rig: Rig) -> None:
     [tweet] = rig.tweets()
     assert tweet["text"] == "hello @bob@other.example"
     assert not (tweet.get("entities") or {}).get("mentions")
+
+
+def test_an_unexpected_error_in_one_delivery_stays_in_that_delivery(rig: Rig) -> None:
+    """A delivery whose stored post cannot be read (a corrupt row, say) must not stop the
+    pass: the others go out, it is retried and then failed with the reason."""
+    engine = rig.engine("mastodon-to-twitter", bridge={"max_attempts": 2})
+    engine.cycle()
+    rig.x.set_credits(0)  # hold the deliveries in the outbox while a row is broken
+    rig.toot("broken on purpose")
+    rig.toot("still goes out")
+    engine.cycle()
+    first, _ = rig.store.deliveries()
+    with rig.store.engine.begin() as connection:
+        connection.execute(
+            sqlalchemy.text("UPDATE delivery SET payload = '{not json' WHERE id = :id"),
+            {"id": first.id},
+        )
+    rig.x.set_credits(5)
+    rig.store.resume("alice")
+    report = engine.cycle()
+    assert tweet_texts(rig) == ["still goes out"]
+    assert report.delivered.retried == 1
+    broken = rig.store.delivery(first.id)
+    assert broken is not None and "unexpected error: JSONDecodeError" in (broken.last_error or "")
+    rig.clock.advance(hours=2)
+    engine.cycle()
+    broken = rig.store.delivery(first.id)
+    assert broken is not None and broken.status == DeliveryStatus.FAILED
+    assert "gave up after 2 attempts: unexpected error" in (broken.last_error or "")

@@ -31,7 +31,7 @@ from birdbridge.metrics import FALLBACKS
 from birdbridge.models import NetworkName, OutgoingPart, Post, Published
 from birdbridge.networks.base import Network
 from birdbridge.render.compose import Rendered
-from birdbridge.store import DeliveryStatus, Store
+from birdbridge.store import DatabaseError, DeliveryStatus, Store
 from birdbridge.store.store import as_utc
 from birdbridge.store.tables import Delivery, Mirror
 
@@ -199,6 +199,27 @@ class Deliverer:
                 )
         except (Permanent, NetworkError) as exc:
             self._fail(delivery, str(exc), report, refused=True)
+        except DatabaseError:
+            raise  # the database, not this post: the pass cannot go on, the cycle reports it
+        except Exception as exc:  # one post's surprise stays in that post
+            self._unexpected(delivery, exc, report, now)
+
+    def _unexpected(
+        self, delivery: Delivery, exc: Exception, report: DeliverReport, now: datetime
+    ) -> None:
+        """An error no network raised (a bug, a crafted post, a corrupt row): that delivery
+        is retried later and failed with the reason after ``max_attempts``; the pass goes on
+        with the others (promise 4: one bad post never blocks the rest)."""
+        assert delivery.id is not None
+        reason = f"unexpected error: {type(exc).__name__}: {exc}"
+        log.exception("link %s: delivery %s: %s", self.link, delivery.id, reason)
+        attempts = self.store.mark_retry(
+            delivery.id, reason, now + retry_delay(delivery.attempts + 1), now=now
+        )
+        if attempts >= self.max_attempts:
+            self._fail(delivery, f"gave up after {attempts} attempts: {reason}", report)
+        else:
+            report.retried += 1
 
     def _fail(
         self, delivery: Delivery, reason: str, report: DeliverReport, refused: bool = False

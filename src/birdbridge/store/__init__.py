@@ -1,5 +1,8 @@
 """The state database. The only package that writes SQL; the engine calls named operations."""
 
+from sqlalchemy.exc import SQLAlchemyError as DatabaseError
+
 from birdbridge.store.store import DeliveryStatus, NewDelivery, Store
 
-__all__ = ["DeliveryStatus", "NewDelivery", "Store"]
+# What the store raises when the database itself fails (a network drop, a full disk).
+__all__ = ["DatabaseError", "DeliveryStatus", "NewDelivery", "Store"]
