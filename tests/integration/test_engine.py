@@ -526,3 +526,16 @@ def test_an_unexpected_error_in_one_delivery_stays_in_that_delivery(rig: Rig) ->
     broken = rig.store.delivery(first.id)
     assert broken is not None and broken.status == DeliveryStatus.FAILED
     assert "gave up after 2 attempts: unexpected error" in (broken.last_error or "")
+
+
+def test_a_toot_with_a_lone_surrogate_is_stored_cleaned_and_the_page_arrives(rig: Rig) -> None:
+    """A lone UTF-16 surrogate is valid JSON but not UTF-8: neither database takes it. Every
+    poll would fail on it for ever; cleaned on the way in, it and its neighbours cross."""
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    rig.toot("before")
+    rig.toot("half an emoji: \ud83d here")
+    rig.toot("after")
+    report = engine.cycle()
+    assert report.errors == []
+    assert tweet_texts(rig) == ["before", "half an emoji: \ufffd here", "after"]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from prometheus_client import Counter as PromCounter
 
@@ -145,12 +146,35 @@ def well_formed(
     network: NetworkName, items: Iterable[T], convert: Callable[[T], Post]
 ) -> list[Post]:
     """Convert each item; one malformed item is logged and skipped, never blocks the poll
-    (promise 4: one bad post never blocks the rest)."""
+    (promise 4: one bad post never blocks the rest). Text that cannot be stored (a lone
+    surrogate: valid JSON, not valid UTF-8) is cleaned on the way in."""
     posts = []
     for item in items:
         try:
-            posts.append(convert(item))
-        except NetworkError as exc:
+            posts.append(storable(convert(item)))
+        except (NetworkError, ValueError, KeyError, TypeError) as exc:
             MALFORMED.labels(network.value).inc()
             log.error("skipping a malformed post from %s: %s", network.label, exc)
     return posts
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(post: Post) -> Post:
+    """``post`` with every lone surrogate (a half of a UTF-16 pair that JSON can carry but
+    UTF-8 cannot: SQLite and PostgreSQL refuse it) replaced by U+FFFD. One code point for one,
+    so entity offsets stay right."""
+    data = post.to_json()
+    cleaned = _clean(data)
+    return post if cleaned == data else Post.from_json(cleaned)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {key: _clean(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(item) for item in value]
+    return value
