@@ -248,3 +248,30 @@ def test_a_read_only_x_token_pauses_the_side_with_the_fix(rig: Rig) -> None:
     assert "regenerate the access token" in (pause.paused_reason or "")
     [delivery] = rig.store.deliveries()
     assert delivery.status == DeliveryStatus.PENDING
+
+
+# -- private stays private, even when the account changes ----------------------------------
+
+
+def test_locking_the_x_account_while_running_stops_mirroring_at_once(rig: Rig) -> None:
+    engine = started(rig, "twitter-to-mastodon")
+    rig.tweet("public, mirrored")
+    engine.cycle()
+    rig.x.set_protected("alice")  # the account is locked; the daemon keeps running
+    rig.tweet("written after locking: followers only")
+    report = engine.cycle()
+    assert [t["content"] for t in rig.toots()] == ["<p>public, mirrored</p>"]
+    assert any("private" in reason for _, reason in report.polls["twitter"].skipped)
+
+
+def test_a_followers_only_boost_of_ones_own_mirrored_toot_is_not_retweeted(rig: Rig) -> None:
+    """The native-repost shortcut checks the boost's own audience: a followers-only boost of
+    a public toot stays on Mastodon."""
+    engine = started(rig, "mastodon-to-twitter")
+    toot = rig.toot("public toot")
+    engine.cycle()
+    rig.toot("", reblog_of=str(toot["id"]), visibility="private")
+    report = engine.cycle()
+    assert len(rig.tweets()) == 1
+    assert rig.x.api_requests("POST", r"^/2/users/[^/]+/retweets$") == []
+    assert any("private" in reason for _, reason in report.polls["mastodon"].skipped)

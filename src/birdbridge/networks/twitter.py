@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -79,9 +80,12 @@ EXPANSIONS = [
     "attachments.poll_ids",
     "referenced_tweets.id",
     "referenced_tweets.id.author_id",
+    # The author comes along at no extra call: the account's `protected` flag is learnt with
+    # every poll that returns posts, not once per process.
+    "author_id",
 ]
 POLL_FIELDS = ["id", "options", "duration_minutes", "end_datetime", "voting_status"]
-USER_FIELDS = ["id", "username"]
+USER_FIELDS = ["id", "username", "protected"]
 READ_PARAMS: dict[str, Any] = {
     "tweet_fields": TWEET_FIELDS,
     "expansions": EXPANSIONS,
@@ -271,10 +275,26 @@ class TwitterNetwork(Funnel):
             token = meta.get("next_token")
             if not token:
                 break
+        account = self._learn_protected(account, includes)
         posts = well_formed(self.name, tweets, lambda t: self._to_post(t, account, includes))
         posts.sort(key=lambda p: int(p.id))
         next_cursor = str(newest) if newest else (posts[-1].id if posts else cursor)
         return FetchResult(posts=posts, cursor=next_cursor)
+
+    def _learn_protected(self, account: Account, includes: Includes) -> Account:
+        """The account as this reply shows it: locked since the last poll means every post
+        read now is followers-only (promise 3), whatever the cached account said."""
+        user = includes.users.get(account.id)
+        if user is None or "protected" not in user:
+            return account
+        protected = bool(user["protected"])
+        if protected != account.protected:
+            log.warning(
+                "X account %s is now %s", account.handle, "protected" if protected else "public"
+            )
+            account = replace(account, protected=protected)
+            self._account = account
+        return account
 
     def _first_poll(self, account: Account) -> FetchResult:
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

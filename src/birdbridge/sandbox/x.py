@@ -22,7 +22,7 @@ import string
 import tempfile
 import time
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
@@ -951,6 +951,14 @@ class XSandbox(SandboxServer):
     def user(self, username: str) -> XUser:
         with self._lock:
             return self._user_by_name(username)
+
+    def set_protected(self, username: str, protected: bool = True) -> XUser:
+        """Lock (or unlock) an account, as its owner would in the app."""
+        with self._lock:
+            user = replace(self._user_by_name(username), protected=protected)
+            self._users[user.id] = user
+            self._by_token[user.access_token] = user
+            return user
 
     def set_credits(self, usd: float | None) -> None:
         """The pay-per-use balance (None: not metered)."""
