@@ -83,6 +83,28 @@ def test_edits_repost_replaces_the_mirror_when_x_refuses_the_edit(rig: Rig) -> N
     assert [m.target_id for m in live] == [new["id"]]
 
 
+def test_edits_repost_interrupted_after_the_deletion_still_posts_the_new_version(
+    rig: Rig,
+) -> None:
+    """The mirror is deleted, then posting the new version meets a 503: the new version is
+    owed, and the next attempt posts it (once), never "nothing to edit"."""
+    engine = started(rig, "mastodon-to-twitter", policy={"edits": "repost"})
+    toot = rig.toot("tpyo")
+    engine.cycle()
+    mastodon_client(rig).status_update(toot["id"], status="typo")
+    # the first POST /2/tweets is the edit X refuses (no Premium); the second, the new version
+    rig.x.add_fault(kind="status", status=503, method="POST", path=r"^/2/tweets$", skip=1, times=1)
+    rig.clock.advance(seconds=RECHECK)
+    engine.cycle()
+    assert rig.tweets() == []  # the old one is gone, the new one not there yet
+    rig.clock.advance(minutes=10)
+    report = engine.cycle()
+    assert [t["text"] for t in rig.tweets()] == ["typo"]
+    assert report.delivered.skipped == 0
+    edit = [d for d in rig.store.deliveries() if d.kind == "edit"]
+    assert [d.status for d in edit] == ["done"]
+
+
 def test_a_boost_of_someone_else_follows_the_reposts_key(rig: Rig) -> None:
     bob = rig.masto.create_user("bob", "Bob")
     original = rig.masto.create_post(bob.username, "worth reading")

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 # Mastodon keeps Idempotency-Keys for 1 hour (docs: methods/statuses); stay inside it.
 IDEMPOTENCY_WINDOW = {NetworkName.MASTODON: timedelta(minutes=55)}
 RECOVERY_LOOKBACK = timedelta(minutes=10)
+REPOSTING = "reposting"  # Delivery.phase of an edit carried as delete-and-post-again
 
 
 @dataclass
@@ -453,6 +454,12 @@ class Deliverer:
         parts = self.store.mirror_parts(
             self.link, delivery.source_network, delivery.source_id, delivery.target_network
         )
+        if delivery.phase == REPOSTING:
+            # Interrupted while replacing the mirror: what is left of it goes, the new
+            # version is owed and goes out.
+            self._delete_parts(delivery, target, parts)
+            self._post(delivery, post, target, report)
+            return
         if not parts or post.is_repost:
             self.store.mark_skipped(
                 delivery.id, "nothing to edit: no live mirror of this post", now=self.clock()
@@ -543,6 +550,7 @@ class Deliverer:
             f'posted again ({why}; policy edits = "repost")',
             delivery.id,
         )
+        self.store.set_phase(delivery.id, REPOSTING)  # owed before anything is deleted
         self._delete_parts(delivery, target, parts)
         self._post(delivery, post, target, report)
 

@@ -580,6 +580,9 @@ class Store:
             session.add(row)
             return True
 
+    def set_phase(self, delivery_id: int, phase: str | None) -> None:
+        self._update(delivery_id, phase=phase)
+
     def add_note(self, delivery_id: int, note: str) -> None:
         """Remember a fallback this delivery took (shown by `birdbridge status`)."""
         with self._session() as session:

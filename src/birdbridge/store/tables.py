@@ -88,6 +88,10 @@ class Delivery(SQLModel, table=True):
     # Fallbacks taken while delivering (a reply X refused, media not carried, ...), one per
     # line: `birdbridge status` shows them, so no fallback is silent.
     notes: str | None = Field(default=None, sa_column=Column(Text))
+    # "reposting": an edit the target could not make is being carried by deleting the mirror
+    # and posting the new version; set before the first deletion, so that after any
+    # interruption the new version is still owed (and posted), never skipped.
+    phase: str | None = Field(default=None, max_length=16)
     lease_owner: str | None = Field(default=None, max_length=64)
     lease_until: datetime | None = Field(default=None, sa_column=_utc_column())
     created_at: datetime = Field(sa_column=_utc_column(nullable=False))
