@@ -46,10 +46,8 @@ def test_sigterm_stops_within_seconds_with_exit_0(rig: Rig, tmp_path: Path) -> N
     wait_for(lambda: both_cursors_set(rig), what="the first poll")
     rig.tweet("mirrored while running")
     wait_for(lambda: "mirrored while running" in toots(rig), what="the mirror")
-    started = time.monotonic()
     daemon.send_signal(signal.SIGTERM)
-    assert daemon.wait(timeout=10) == 0
-    assert time.monotonic() - started < 10
+    assert daemon.wait(timeout=10) == 0  # within a container's 10 s grace, or it raises
     log = (tmp_path / "daemon.log").read_text()
     assert "stopped" in log
     assert rig.x_user.access_token_secret not in log and rig.m_user.access_token not in log

@@ -432,15 +432,15 @@ def test_garbage_and_dropped_replies_are_transient(
     assert [r.fault for r in mastodon_sandbox.api_requests(path=path)].count(kind) == 1
 
 
-def test_timeout_is_transient_and_quick(
+def test_a_slow_reply_is_given_up_as_transient(
     mastodon_sandbox: MastodonSandbox, alice: MastodonUser
 ) -> None:
+    """The server would answer after 3 s: with a 0.5 s timeout the client must give up (a
+    client without one would get the answer, and no error)."""
     net = network_for(mastodon_sandbox, alice, timeout=0.5)
-    mastodon_sandbox.add_fault(kind="timeout", path="verify_credentials", delay=3)
-    started = time.monotonic()
+    mastodon_sandbox.add_fault(kind="delay", path="verify_credentials", delay=3, times=None)
     with pytest.raises(Transient):
         net.account()
-    assert time.monotonic() - started < 1.5
 
 
 @pytest.fixture
@@ -460,14 +460,13 @@ def test_failing_instance_endpoints_neither_hang_nor_leak_library_errors(
     mastodon_sandbox: MastodonSandbox, alice: MastodonUser, failing_instance: str
 ) -> None:
     net = network_for(mastodon_sandbox, alice, timeout=0.5)
-    started = time.monotonic()
     try:
         limits = net.limits()
     except BirdbridgeError:
         pass
     else:  # a fallback is acceptable, as long as it is usable
         assert limits.max_characters > 0
-    assert time.monotonic() - started < 2.5
+    # No hang (pytest-timeout would end the test), and no retry storm:
     assert 1 <= len(mastodon_sandbox.api_requests("GET", r"^/api/v[12]/instance$")) <= 4
     mastodon_sandbox.clear_faults()
     assert network_for(mastodon_sandbox, alice).limits().max_characters == 500

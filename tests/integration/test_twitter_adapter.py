@@ -4,7 +4,6 @@ restriction), recovery search, deletes, and the mapping of every failure onto ou
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -410,23 +409,21 @@ def test_garbage_and_dropped_replies_are_transient(
     assert [r.fault for r in x_sandbox.api_requests(path=path)].count(kind) == 1
 
 
-def test_timeout_is_transient_and_quick(x_sandbox: XSandbox, alice: XUser) -> None:
+def test_a_slow_reply_is_given_up_as_transient(x_sandbox: XSandbox, alice: XUser) -> None:
+    """The server would answer after 3 s: with a 0.5 s timeout the client must give up (a
+    client without one would get the answer, and no error)."""
     net = network_for(x_sandbox, alice, timeout=0.5)
-    x_sandbox.add_fault(kind="timeout", path=r"^/2/users/me$", delay=3)
-    started = time.monotonic()
+    x_sandbox.add_fault(kind="delay", path=r"^/2/users/me$", delay=3, times=None)
     with pytest.raises(Transient):
         net.account()
-    assert time.monotonic() - started < 1.5
 
 
-def test_timeout_on_publish_is_transient(x_sandbox: XSandbox, alice: XUser) -> None:
+def test_a_slow_publish_is_given_up_as_transient(x_sandbox: XSandbox, alice: XUser) -> None:
     net = network_for(x_sandbox, alice, timeout=0.5)
     net.account()
-    x_sandbox.add_fault(kind="timeout", path=r"^/2/tweets$", delay=3)
-    started = time.monotonic()
+    x_sandbox.add_fault(kind="delay", path=r"^/2/tweets$", delay=3)
     with pytest.raises(Transient):
         net.publish(OutgoingPart(text="slow"), idempotency_key="k")
-    assert time.monotonic() - started < 1.5
 
 
 # -- where requests go, and how they are signed ------------------------------------------
