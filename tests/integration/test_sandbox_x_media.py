@@ -184,12 +184,8 @@ def test_simple_upload_alt_text_post_and_read_back(x: XSandbox, alice: XUser, ap
     assert x.media(f"3_{media_id}")["alt_text"] == "A red square"
 
 
-def test_json_base64_upload_sniffs_the_bytes_not_the_declared_type(api: Api) -> None:
-    body = {
-        "media": base64.b64encode(jpeg()).decode(),
-        "media_category": "tweet_image",
-        "media_type": "image/png",
-    }
+def test_json_base64_upload_sniffs_the_bytes(api: Api) -> None:
+    body = {"media": base64.b64encode(jpeg()).decode(), "media_category": "tweet_image"}
     r = api.call("POST", "/2/media/upload", json=body)
     assert r.status_code == 200
     assert r.json()["data"]["image"]["image_type"] == "image/jpeg"
@@ -395,3 +391,157 @@ def test_the_media_link_can_be_left_out_of_the_text() -> None:
         server.create_user("dave")
         post = server.create_post("dave", "plain", media=[{"type": "photo", "data": jpeg()}])
         assert post["text"] == "plain" and "urls" not in post.get("entities", {})
+
+
+# -- request bodies as the newest openapi.json declares them (2.167) ----------------------
+
+UNDECLARED = "is not defined in the schema and the schema does not allow additional properties"
+
+
+def invalid(r: requests.Response) -> tuple[dict[str, Any], str]:
+    """The parameters and message of X's networknt-style invalid-request body."""
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["title"] == "Invalid Request"
+    assert body["detail"] == "One or more parameters to your request was invalid."
+    assert body["type"] == "https://api.twitter.com/2/problems/invalid-request"
+    (error,) = body["errors"]
+    return error["parameters"], error["message"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("media_type", "image/jpeg"), ("command", "INIT"), ("shared", "false"), ("alt", "x")],
+)
+def test_one_shot_refuses_what_its_schema_does_not_declare(
+    x: XSandbox, api: Api, name: str, value: str
+) -> None:
+    files = {"media": ("blob", jpeg(), "application/octet-stream")}
+    r = api.call(
+        "POST", "/2/media/upload", files=files, data={"media_category": "tweet_image", name: value}
+    )
+    assert invalid(r) == ({name: [value]}, f"$.{name}: {UNDECLARED}")
+    r = api.call(
+        "POST",
+        "/2/media/upload",
+        json={
+            "media": base64.b64encode(jpeg()).decode(),
+            "media_category": "tweet_image",
+            name: value,
+        },
+    )
+    assert invalid(r)[1] == f"$.{name}: {UNDECLARED}"
+    assert x.uploads() == []
+
+
+def test_one_shot_requires_media_and_a_category_from_its_enum(api: Api) -> None:
+    files = {"media": ("blob", jpeg(), "application/octet-stream")}
+    r = api.call("POST", "/2/media/upload", files=files)
+    assert invalid(r) == ({"media_category": []}, "$.media_category: is missing but it is required")
+    r = api.call(
+        "POST", "/2/media/upload", data={"media_category": "tweet_image"}, files={"x": ("", b"")}
+    )
+    assert invalid(r)[1] == "$.x: " + UNDECLARED
+    r = api.call("POST", "/2/media/upload", json={"media_category": "tweet_image"})
+    assert invalid(r)[1] == "$.media: is missing but it is required"
+    r = api.upload(jpeg(), category="amplify_video")  # initialize takes it, the one-shot not
+    assert invalid(r) == (
+        {"media_category": ["amplify_video"]},
+        "$.media_category: does not have a value in the enumeration "
+        "[tweet_image, tweet_video, tweet_gif, dm_image, dm_video, dm_gif, subtitles]",
+    )
+
+
+def test_initialize_declares_five_properties_and_requires_none(x: XSandbox, api: Api) -> None:
+    init = "/2/media/upload/initialize"
+    r = api.call("POST", init, json={"media_type": "image/jpeg", "command": "INIT"})
+    assert invalid(r) == ({"command": ["INIT"]}, f"$.command: {UNDECLARED}")
+    r = api.call("POST", init, json={"total_bytes": "100"})
+    assert invalid(r)[1] == "$.total_bytes: string found, integer expected"
+    r = api.call("POST", init, json={"total_bytes": 17179869185})
+    assert invalid(r)[1] == "$.total_bytes: must have a maximum value of 17179869184"
+    r = api.call("POST", init, json={"shared": "yes"})
+    assert invalid(r)[1] == "$.shared: string found, boolean expected"
+    r = api.call("POST", init, json={"additional_owners": ["12", "bob"]})
+    assert invalid(r)[1] == "$.additional_owners[1]: does not match the regex pattern ^[0-9]{1,19}$"
+    r = api.call("POST", init, json={"media_category": "tweet_photo"})
+    assert invalid(r)[1] == (
+        "$.media_category: does not have a value in the enumeration [amplify_video, tweet_gif, "
+        "tweet_image, tweet_video, dm_gif, dm_image, dm_video, subtitles]"
+    )
+    r = api.call("POST", init, json={"media_type": "image/heic"})
+    assert "$.media_type: does not have a value in the enumeration [video/mp4," in invalid(r)[1]
+    # Nothing is required: the category follows the content type (best-practices.mdx).
+    r = api.call("POST", init, json={"media_type": "video/mp4"})
+    assert r.status_code == 200 and r.json()["data"]["media_key"].startswith("7_")
+    r = api.call("POST", init, json={})
+    assert r.status_code == 200 and r.json()["data"]["media_key"].startswith("3_")
+    r = api.call("POST", init, json={"media_category": "amplify_video", "shared": False})
+    assert r.status_code == 200 and r.json()["data"]["media_key"].startswith("13_")
+
+
+def test_append_declares_media_and_segment_index_only(api: Api) -> None:
+    init = {"media_type": "image/jpeg", "total_bytes": 10, "media_category": "tweet_image"}
+    media_id = api.call("POST", "/2/media/upload/initialize", json=init).json()["data"]["id"]
+    path = f"/2/media/upload/{media_id}/append"
+    chunk = {"media": ("blob", b"0123456789", "application/octet-stream")}
+    r = api.call("POST", path, files=chunk, data={"segment_index": "0", "media_id": media_id})
+    assert invalid(r) == ({"media_id": [media_id]}, f"$.media_id: {UNDECLARED}")
+    r = api.call("POST", path, files=chunk, data={"segment_index": "0", "command": "APPEND"})
+    assert invalid(r)[1] == f"$.command: {UNDECLARED}"
+    r = api.call("POST", path, files=chunk)
+    assert invalid(r)[1] == "$.segment_index: is missing but it is required"
+    r = api.call("POST", path, files=chunk, data={"segment_index": "1000"})
+    assert invalid(r)[1] == "$.segment_index: must have a maximum value of 999"
+    r = api.call(
+        "POST", path, json={"media": base64.b64encode(b"x").decode(), "segment_index": "0"}
+    )
+    assert invalid(r)[1] == "$.segment_index: string found, integer expected"
+    r = api.call("POST", "/2/media/upload/abc/append", files=chunk, data={"segment_index": "0"})
+    assert invalid(r)[1] == "The `id` query parameter value [abc] is not valid"
+    r = api.call(
+        "POST", path, json={"media": base64.b64encode(b"0123456789").decode(), "segment_index": 0}
+    )
+    assert r.status_code == 200 and isinstance(r.json()["data"]["expires_at"], int)
+
+
+@pytest.mark.parametrize("reply", ["204", "200"])
+def test_append_can_answer_with_an_empty_body(x: XSandbox, api: Api, reply: str) -> None:
+    x.media_append_reply = reply
+    init = {"media_type": "image/jpeg", "total_bytes": 10, "media_category": "tweet_image"}
+    media_id = api.call("POST", "/2/media/upload/initialize", json=init).json()["data"]["id"]
+    chunk = {"media": ("blob", b"0123456789", "application/octet-stream")}
+    r = api.call(
+        "POST", f"/2/media/upload/{media_id}/append", files=chunk, data={"segment_index": "0"}
+    )
+    assert r.status_code == int(reply) and r.content == b""
+
+
+def test_the_command_form_of_the_quickstart_is_refused(api: Api) -> None:
+    """The chunked quickstart's cURL still shows command=INIT on POST /2/media/upload; the
+    newest schema of that operation does not declare `command` (nor `media_type`)."""
+    fields = {"command": "INIT", "media_type": "video/mp4", "total_bytes": "100"}
+    chunk = {"media": ("blob", b"0123456789", "application/octet-stream")}
+    r = api.call("POST", "/2/media/upload", files=chunk, data=fields)
+    assert invalid(r)[1] == f"$.command: {UNDECLARED}"
+
+
+def test_status_command_is_optional_and_only_status(api: Api) -> None:
+    final = api.chunked(gif(), "image/gif", "tweet_gif", chunk=200)
+    r = api.call("GET", "/2/media/upload", params={"media_id": final["id"]})
+    assert r.status_code == 200 and r.json()["data"]["processing_info"]["state"]
+    r = api.call("GET", "/2/media/upload", params={"media_id": final["id"], "command": "INIT"})
+    assert invalid(r)[1] == "The `command` query parameter value [INIT] is not one of [STATUS]"
+    r = api.call("GET", "/2/media/upload", params={"command": "STATUS"})
+    assert invalid(r)[1] == "The `media_id` query parameter can not be empty"
+
+
+def test_metadata_id_is_a_string_and_other_properties_pass(api: Api) -> None:
+    media_id = api.upload(jpeg()).json()["data"]["id"]
+    r = api.call("POST", "/2/media/metadata", json={"id": int(media_id)})
+    assert invalid(r)[1] == "$.id: integer found, string expected"
+    r = api.call("POST", "/2/media/metadata", json={"id": "m1"})
+    assert invalid(r)[1] == "$.id: does not match the regex pattern ^[0-9]{1,19}$"
+    # CreateMediaMetadataRequest has no additionalProperties rule
+    body = {"id": media_id, "metadata": {"alt_text": {"text": "ok"}}, "extra": 1}
+    assert api.call("POST", "/2/media/metadata", json=body).status_code == 200
