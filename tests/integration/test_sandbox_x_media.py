@@ -8,6 +8,7 @@ import base64
 import io
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,15 @@ from requests_oauthlib import OAuth1
 
 from birdbridge.sandbox.x import XSandbox, XUser
 
-MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 40_000
+from ..media_files import (
+    SPS_HIGH_444,
+    gif_bytes,
+    make_video,
+    mp4_bytes,
+    needs_ffmpeg,
+)
+
+MP4 = mp4_bytes(mdat_size=40_000)  # 96x64, 1 s, 10 fps, as its boxes say
 HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 1_000
 
 
@@ -545,3 +554,156 @@ def test_metadata_id_is_a_string_and_other_properties_pass(api: Api) -> None:
     # CreateMediaMetadataRequest has no additionalProperties rule
     body = {"id": media_id, "metadata": {"alt_text": {"text": "ok"}}, "extra": 1}
     assert api.call("POST", "/2/media/metadata", json=body).status_code == 200
+
+
+# -- processing checks the file's real properties (best-practices.mdx) --------------------
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
+
+def processed(api: Api, data: bytes, media_type: str, category: str) -> dict[str, Any]:
+    """The last STATUS of a chunked upload."""
+    final = api.chunked(data, media_type, category)
+    api.wait(final["id"])
+    return api.status(final["id"]).json()["data"]
+
+
+def test_a_video_is_known_by_its_real_size_and_length(x: XSandbox, api: Api) -> None:
+    data = (FIXTURES / "tiny.mp4").read_bytes()  # 96x64, 1 s
+    status = processed(api, data, "video/mp4", "tweet_video")
+    assert status["processing_info"]["state"] == "succeeded"
+    stored = x.media(status["id"])
+    assert (stored["width"], stored["height"]) == (96, 64)
+    tweet_id = api.tweet([status["id"]]).json()["data"]["id"]
+    got = api.client.get_tweet(
+        tweet_id,
+        expansions=["attachments.media_keys"],
+        media_fields=["duration_ms", "width", "height"],
+        user_auth=True,
+    )
+    (media,) = got.includes["media"]
+    assert (media.width, media.height) == (96, 64)
+    assert 900 <= media.duration_ms <= 1100
+
+
+@pytest.mark.parametrize(
+    ("boxes", "message"),
+    [
+        (
+            {"seconds": 150.2},
+            "Duration 2.minutes+30.seconds+200.milliseconds exceeds max duration of "
+            "2.minutes+20.seconds",
+        ),
+        (
+            {"seconds": 0.3},
+            "Duration 300.milliseconds is less than min duration of 500.milliseconds",
+        ),
+        (
+            {"size": (1920, 1080)},
+            "Unsupported video dimensions 1920x1080: must be between 32x32 and 1280x1024",
+        ),
+        (
+            {"size": (720, 1280)},
+            "Unsupported video dimensions 720x1280: must be between 32x32 and 1280x1024",
+        ),
+        (
+            {"size": (16, 16)},
+            "Unsupported video dimensions 16x16: must be between 32x32 and 1280x1024",
+        ),
+        ({"size": (1200, 100)}, "Unsupported aspect ratio 1200:100: must be between 1:3 and 3:1"),
+        ({"fps": 120}, "Frame rate 120.00 exceeds max frame rate of 60"),
+        ({"pixel_aspect": (4, 3)}, "Unsupported pixel aspect ratio 4:3: must be 1:1"),
+        ({"sps": SPS_HIGH_444}, "Unsupported pixel format yuv444p: only YUV 4:2:0"),
+    ],
+)
+def test_a_video_breaking_a_rule_fails_processing(
+    api: Api, boxes: dict[str, Any], message: str
+) -> None:
+    status = processed(api, mp4_bytes(**boxes), "video/mp4", "tweet_video")
+    info = status["processing_info"]
+    assert info["state"] == "failed"
+    assert info["error"] == {"code": 3, "name": "UnsupportedMedia", "message": message}
+    assert media_error(api.tweet([status["id"]])) == "Your media IDs are invalid."
+
+
+@pytest.mark.parametrize(
+    "boxes",
+    [
+        {"seconds": 140, "fps": 60, "size": (1280, 1024)},
+        {"seconds": 0.5, "size": (32, 96)},  # 1:3 exactly
+        {"version": 1, "moov_last": True, "large_mdat": True, "brand": b"qt  "},
+    ],
+)
+def test_a_video_at_the_limits_is_taken(api: Api, boxes: dict[str, Any]) -> None:
+    media_type = "video/quicktime" if boxes.get("brand") == b"qt  " else "video/mp4"
+    status = processed(api, mp4_bytes(**boxes), media_type, "tweet_video")
+    assert status["processing_info"]["state"] == "succeeded"
+
+
+def test_an_mp4_without_a_movie_box_is_unsupported(api: Api) -> None:
+    data = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 4_000
+    info = processed(api, data, "video/mp4", "tweet_video")["processing_info"]
+    assert info["error"] == {
+        "code": 3,
+        "name": "UnsupportedMedia",
+        "message": "file is currently unsupported",
+    }
+
+
+@pytest.mark.parametrize(
+    ("size", "frames", "message"),
+    [
+        ((1300, 100), 3, "GIF dimensions 1300x100 exceed max dimensions of 1280x1080"),
+        ((40, 30), 351, "GIF has 351 frames, more than the max of 350"),
+        (
+            (1280, 1000),
+            240,
+            "GIF has 307200000 pixels (width * height * frames), more than the max of 300000000",
+        ),
+    ],
+)
+def test_a_gif_breaking_a_rule_fails_processing(
+    api: Api, size: tuple[int, int], frames: int, message: str
+) -> None:
+    info = processed(api, gif_bytes(size, frames), "image/gif", "tweet_gif")["processing_info"]
+    assert info["state"] == "failed" and info["error"]["message"] == message
+
+
+def test_a_gif_within_the_rules_is_taken(x: XSandbox, api: Api) -> None:
+    status = processed(api, gif_bytes((1280, 1080), 350 // 2), "image/gif", "tweet_gif")
+    assert status["processing_info"]["state"] == "succeeded"
+    assert (x.media(status["id"])["width"], x.media(status["id"])["height"]) == (1280, 1080)
+
+
+@pytest.mark.parametrize(
+    ("data", "media_type", "category"),
+    [
+        (gif_bytes(), "image/gif", "tweet_video"),
+        (MP4, "video/mp4", "tweet_gif"),
+        (jpeg(), "image/jpeg", "tweet_gif"),
+    ],
+)
+def test_a_category_that_does_not_match_the_file_fails(
+    api: Api, data: bytes, media_type: str, category: str
+) -> None:
+    info = processed(api, data, media_type, category)["processing_info"]
+    assert info["state"] == "failed" and info["error"]["name"] == "InvalidMedia"
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize(
+    ("video", "taken"),
+    [
+        ({"size": (64, 48), "fps": 60}, True),
+        ({"size": (64, 48), "fps": 90}, False),
+        ({"size": (1920, 1080), "fps": 5, "seconds": 0.6}, False),
+        ({"size": (64, 48), "pix_fmt": "yuv444p"}, False),
+        ({"size": (32, 32), "fps": 1, "seconds": 141}, False),
+    ],
+)
+def test_real_videos_made_by_ffmpeg(
+    api: Api, tmp_path: Path, video: dict[str, Any], taken: bool
+) -> None:
+    data = make_video(tmp_path / "v.mp4", **video).read_bytes()
+    info = processed(api, data, "video/mp4", "tweet_video")["processing_info"]
+    assert info["state"] == ("succeeded" if taken else "failed"), info

@@ -32,8 +32,10 @@ import regex
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
+from birdbridge.sandbox import x_media_rules as media_rules
 from birdbridge.sandbox import x_media_schema as media_schema
 from birdbridge.sandbox._http import Request, Response, SandboxServer, json_response
+from birdbridge.sandbox.x_media_probe import read_movie
 
 # --------------------------------------------------------------------------------------
 # Weighted length (twitter-text v3: config/v3.json; XD:fundamentals/counting-characters)
@@ -971,6 +973,7 @@ class XSandbox(SandboxServer):
             "width": None,
             "height": None,
             "duration_ms": None,
+            "error": None,  # the processing error when it fails
             "uploaded": uploaded,
         }
         self._media[media_id] = rec
@@ -1023,14 +1026,18 @@ class XSandbox(SandboxServer):
             rec["width"], rec["height"] = _image_size(rec["path"], sniffed)
             return None
         # GIFs and videos are transcoded asynchronously: pending -> in_progress -> result.
-        expected = ("image/gif",) if rec["family"] == "tweet_gif" else VIDEO_TYPES
-        rec["valid"] = sniffed in expected
+        # The category must match the file (tweet_gif: a GIF; tweet_video: an mp4/mov), and
+        # the file's real properties must keep X's rules (x_media_rules.py, best-practices.mdx).
         rec["state"] = "processing"
         rec["processing_seconds"] = float(self.media_processing_seconds)
-        if rec["valid"] and sniffed == "image/gif":
-            rec["width"], rec["height"] = _image_size(rec["path"], sniffed)
-        elif rec["valid"]:
-            rec["width"], rec["height"], rec["duration_ms"] = 1280, 720, 10000
+        expected = ("image/gif",) if rec["family"] == "tweet_gif" else VIDEO_TYPES
+        if sniffed not in expected:
+            rec["valid"], rec["error"] = False, dict(PROCESSING_ERROR)
+            return None
+        check = media_rules.gif_error if sniffed == "image/gif" else media_rules.video_error
+        error, learnt = check(rec["path"])
+        rec.update(learnt)
+        rec["valid"], rec["error"] = error is None, error
         return None
 
     def _media_state(self, rec: dict[str, Any], now: float) -> str:
@@ -1052,9 +1059,9 @@ class XSandbox(SandboxServer):
                 info["progress_percent"] = min(99, int(100 * elapsed / total))
         elif state == "succeeded":
             info["progress_percent"] = 100
-        else:  # the v1.1 STATUS reference's failed example
-            info["progress_percent"] = 99
-            info["error"] = dict(PROCESSING_ERROR)
+        else:  # the v1.1 STATUS reference's failed example, or a rule the file breaks
+            info["progress_percent"] = 100 if (rec["error"] or {}).get("code") == 3 else 99
+            info["error"] = dict(rec["error"] or PROCESSING_ERROR)
         return info
 
     def _upload_data(self, rec: dict[str, Any], now: float) -> dict[str, Any]:
@@ -1098,11 +1105,15 @@ class XSandbox(SandboxServer):
             sniffed = sniff_media_type(file.read(32))
         default_type = {"photo": "image/jpeg", "animated_gif": "image/gif", "video": "video/mp4"}
         content_type = item.get("content_type") or sniffed or default_type[kind]
-        width, height = (None, None)
+        width, height, duration_ms = None, None, None
         if content_type in IMAGE_TYPES:
             width, height = _image_size(rec["path"], content_type)
-        elif kind == "video":
-            width, height = 1280, 720
+        elif kind != "photo":  # the file's own size and length; made-up ones if unreadable
+            movie = read_movie(rec["path"])
+            width = movie.width if movie and movie.width else 1280
+            height = movie.height if movie and movie.height else 720
+            if kind == "video":
+                duration_ms = round(movie.duration * 1000) if movie and movie.duration else 10000
         size = rec["path"].stat().st_size
         rec.update(
             content_type=content_type,
@@ -1113,7 +1124,7 @@ class XSandbox(SandboxServer):
             alt_text=item.get("alt_text"),
             width=item.get("width") or width,
             height=item.get("height") or height,
-            duration_ms=item.get("duration_ms") or (10000 if kind == "video" else None),
+            duration_ms=item.get("duration_ms") or duration_ms,
         )
         return rec
 
