@@ -51,8 +51,11 @@ def full_box(kind: bytes, version: int, body: bytes) -> bytes:
 
 
 SPS_BASELINE = bytes([0x67, 66, 0xC0, 30, 0xF0])  # profile 66: 4:2:0 implied
-SPS_HIGH_420 = bytes([0x67, 100, 0x00, 30, 0xA0])  # ue(0) sps id, ue(1) chroma 4:2:0
-SPS_HIGH_444 = bytes([0x67, 244, 0x00, 30, 0x90])  # ue(0) sps id, ue(3) chroma 4:4:4
+# High profiles: ue(0) sps id, ue(chroma_format_idc), [separate_colour_plane_flag if 3],
+# ue(bit_depth_luma_minus8)
+SPS_HIGH_420 = bytes([0x67, 100, 0x00, 30, 0b1010_1000])  # 4:2:0, 8 bits
+SPS_HIGH_444 = bytes([0x67, 244, 0x00, 30, 0b1001_0001])  # 4:4:4, 8 bits
+SPS_HIGH10_420 = bytes([0x67, 110, 0x00, 30, 0b1010_0110])  # 4:2:0, ue(2): 10 bits
 
 
 def mp4_bytes(
