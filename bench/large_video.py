@@ -22,12 +22,39 @@ from pathlib import Path
 from typing import Any
 
 
+def _box(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I4s", len(body) + 8, kind) + body
+
+
+def _movie_box(seconds: int = 60, width: int = 1280, height: int = 720, fps: int = 30) -> bytes:
+    """A ``moov`` that says what X checks (ISO/IEC 14496-12 mvhd, tkhd, mdhd, hdlr, stts):
+    the X sandbox reads a video's real duration, size and frame rate when processing it."""
+    scale = 90000
+    times = struct.pack(">4xIIII", 0, 0, scale, seconds * scale)
+    matrix = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    mvhd = _box(b"mvhd", times + struct.pack(">IH10x", 0x10000, 0x100) + matrix + bytes(28))
+    tkhd = _box(
+        b"tkhd",
+        struct.pack(">4xIII4xI", 0, 0, 1, seconds * scale)
+        + bytes(16)
+        + matrix
+        + struct.pack(">II", width << 16, height << 16),
+    )
+    mdhd = _box(b"mdhd", times + struct.pack(">HH", 0x55C4, 0))
+    hdlr = _box(b"hdlr", bytes(8) + b"vide" + bytes(12) + b"Video\x00")
+    stts = _box(b"stts", struct.pack(">4xIII", 1, seconds * fps, scale // fps))
+    minf = _box(b"minf", _box(b"stbl", stts))
+    return _box(b"moov", mvhd + _box(b"trak", tkhd + _box(b"mdia", mdhd + hdlr + minf)))
+
+
 def make_mp4(path: Path, size: int) -> None:
-    """An MP4 container: an ``ftyp`` box, then an ``mdat`` box padded to ``size`` bytes."""
+    """An MP4 container: ``ftyp``, a ``moov`` (1280x720, 60 s, 30 fps), then an ``mdat``
+    box padded to ``size`` bytes."""
     ftyp = struct.pack(">I4s4sI4s4s", 24, b"ftyp", b"isom", 0x200, b"isom", b"mp41")
-    mdat_size = size - len(ftyp)
+    moov = _movie_box()
+    mdat_size = size - len(ftyp) - len(moov)
     with path.open("wb") as file:
-        file.write(ftyp)
+        file.write(ftyp + moov)
         file.write(struct.pack(">I4s", mdat_size, b"mdat"))
         block = bytes(range(256)) * 4096  # 1 MiB
         remaining = mdat_size - 8

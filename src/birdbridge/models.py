@@ -85,6 +85,10 @@ class Media:
     alt_text: str = ""
     width: int | None = None
     height: int | None = None
+    # What the source API says of a video before it is downloaded (X duration_ms, Mastodon
+    # meta.original duration and frame_rate): enough to refuse it without fetching it.
+    duration: float | None = None  # seconds
+    frame_rate: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -93,6 +97,8 @@ class Media:
             "alt_text": self.alt_text,
             "width": self.width,
             "height": self.height,
+            "duration": self.duration,
+            "frame_rate": self.frame_rate,
         }
 
     @classmethod
@@ -103,6 +109,8 @@ class Media:
             alt_text=data.get("alt_text") or "",
             width=data.get("width"),
             height=data.get("height"),
+            duration=data.get("duration"),  # absent from posts stored before it existed
+            frame_rate=data.get("frame_rate"),
         )
 
 

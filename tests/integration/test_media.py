@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from birdbridge.media.probe import probe_video
 from birdbridge.render.html import html_to_text
 
 from ..conftest import Rig
+from ..media_files import gif_bytes, make_video, mp4_bytes, needs_ffmpeg
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 MP4 = (FIXTURES / "tiny.mp4").read_bytes()
@@ -401,3 +403,136 @@ def test_alt_text_over_the_target_limit_is_cut_at_a_word(rig: Rig) -> None:
     engine.cycle()
     alt = only(x_media(rig, only(rig.tweets())))["alt_text"]
     assert len(alt) <= 1000 and alt.endswith("word…")
+
+
+# -- X's rules for videos, checked before anything is uploaded ------------------------------
+
+X_MEDIA_ENDPOINTS = r"^/2/media/"
+
+
+def no_ffmpeg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A machine without ffmpeg and ffprobe: an empty PATH (shutil.which finds nothing)."""
+    empty = tmp_path / "empty-path"
+    empty.mkdir(exist_ok=True)
+    monkeypatch.setenv("PATH", str(empty))
+
+
+def media_file_downloads(rig: Rig) -> list[Any]:
+    return rig.masto.api_requests("GET", r"^/system/media_attachments/")
+
+
+@pytest.mark.parametrize("ffmpeg", [False, pytest.param(True, marks=needs_ffmpeg)])
+def test_a_video_over_140_s_to_x_falls_back_and_nothing_is_uploaded(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ffmpeg: bool
+) -> None:
+    if ffmpeg:  # a real 150 s video (tiny frames, one per second)
+        video = make_video(tmp_path / "long.mp4", seconds=150, size=(32, 32), fps=1).read_bytes()
+    else:  # boxes that say 150.2 s, read without ffprobe
+        no_ffmpeg(monkeypatch, tmp_path)
+        video = mp4_bytes(seconds=150.2, size=(320, 240), fps=25)
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    toot = rig.toot("a long clip", media=[{"type": "video", "data": video}])
+    report = engine.cycle()
+    seconds = "150.0" if ffmpeg else "150.2"
+    assert report.delivered.fallbacks == [
+        f"Mastodon post {toot['id']}: media not carried (video 1: video of {seconds} s is "
+        f'over X\'s 140 s); posted with a link to the original (media_fallback = "link")'
+    ]
+    assert rig.x.api_requests(path=X_MEDIA_ENDPOINTS) == []  # not one upload call
+    tweet = only(rig.tweets())
+    assert tweet_text(tweet).startswith("a long clip")
+    assert toot["url"] in [u["expanded_url"] for u in tweet["entities"]["urls"]]
+    assert "attachments" not in tweet
+
+
+def test_a_1920x1080_video_without_ffmpeg_is_not_even_downloaded(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    no_ffmpeg(monkeypatch, tmp_path)
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    video = mp4_bytes(size=(1920, 1080), fps=30)
+    rig.toot("full hd", media=[{"type": "video", "data": video}])
+    report = engine.cycle()
+    (fallback,) = report.delivered.fallbacks
+    assert (
+        "video of 1920x1080 is over X's 1280x1024 and ffmpeg is not installed "
+        "(as the source post says; not downloaded)" in fallback
+    )
+    assert media_file_downloads(rig) == []  # Mastodon's meta.original told enough
+    assert rig.x.api_requests(path=X_MEDIA_ENDPOINTS) == []
+    assert tweet_text(only(rig.tweets())).startswith("full hd")
+
+
+def test_a_120_fps_video_without_ffmpeg_falls_back_after_reading_its_boxes(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    no_ffmpeg(monkeypatch, tmp_path)
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    rig.toot("fast", media=[{"type": "video", "data": mp4_bytes(size=(320, 240), fps=120)}])
+    report = engine.cycle()
+    (fallback,) = report.delivered.fallbacks
+    assert "video at 120 fps is over X's 60 fps and ffmpeg is not installed" in fallback
+    assert len(media_file_downloads(rig)) == 1  # the source did not say its frame rate
+    assert rig.x.api_requests(path=X_MEDIA_ENDPOINTS) == []
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize(
+    ("made", "expected"),
+    [
+        ({"size": (1920, 1080), "fps": 60, "seconds": 1}, {"size": (1280, 720), "fps": 60}),
+        ({"size": (96, 64), "fps": 120, "seconds": 1}, {"size": (96, 64), "fps": 60}),
+        ({"size": (96, 64), "pix_fmt": "yuv444p"}, {"size": (96, 64), "pix_fmt": "yuv420p"}),
+    ],
+)
+def test_a_video_breaking_x_s_frame_rules_is_transcoded_and_taken(
+    rig: Rig, tmp_path: Path, made: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    source = make_video(tmp_path / "source.mp4", audio=True, **made)
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    rig.toot("fitted", media=[{"type": "video", "data": source.read_bytes(), "description": "d"}])
+    report = engine.cycle()
+    assert report.delivered.fallbacks == []
+    media = only(x_media(rig, only(rig.tweets())))
+    assert media["type"] == "video" and media["state"] == "succeeded"
+    assert (media["width"], media["height"]) == expected["size"]
+    stored = probe_video(Path(media["path"]), use_ffprobe=False)
+    assert stored is not None
+    if "fps" in expected:
+        assert stored.frame_rate == pytest.approx(expected["fps"], abs=0.01)
+    if "pix_fmt" in expected:
+        assert stored.pixel_format == expected["pix_fmt"]
+    # X was asked once: initialize, appends, finalize, STATUS, metadata; nothing failed
+    assert all(r.status in (200, 204) for r in rig.x.api_requests(path=X_MEDIA_ENDPOINTS))
+
+
+@needs_ffmpeg
+def test_an_animated_gif_over_x_s_gif_rules_travels_as_a_video(rig: Rig) -> None:
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    colors = ["red", "green", "blue", "white", "black"] * 2  # 10 frames, 1 s
+    frames = [Image.new("RGB", (1300, 800), c) for c in colors]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    rig.toot("wide gif", media=[{"type": "image", "data": buffer.getvalue()}])
+    report = engine.cycle()
+    assert report.delivered.fallbacks == []
+    media = only(x_media(rig, only(rig.tweets())))
+    assert media["type"] == "video" and (media["width"], media["height"]) == (1280, 786)
+
+
+def test_an_animated_gif_over_x_s_gif_rules_without_ffmpeg_falls_back(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    no_ffmpeg(monkeypatch, tmp_path)
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    rig.toot("many frames", media=[{"type": "image", "data": gif_bytes((40, 30), 351)}])
+    report = engine.cycle()
+    (fallback,) = report.delivered.fallbacks
+    assert "animated GIF of 351 frames is over X's 350 and ffmpeg is not installed" in fallback
+    assert rig.x.api_requests(path=X_MEDIA_ENDPOINTS) == []

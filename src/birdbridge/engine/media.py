@@ -19,7 +19,15 @@ from typing import Any
 from birdbridge.errors import Permanent
 from birdbridge.media.download import Downloaded, DownloadError, download
 from birdbridge.media.images import ImageError, fit_image, is_animated
-from birdbridge.media.video import ffmpeg_available, transcode_to_mp4
+from birdbridge.media.rules import VideoProps
+from birdbridge.media.video import ffmpeg_available
+from birdbridge.media.videofit import (
+    NO_FFMPEG,
+    Unfit,
+    check_announced,
+    fit_video_file,
+    gif_problems,
+)
 from birdbridge.models import Media, MediaKind, Post
 from birdbridge.networks.base import MediaLimits, Network
 from birdbridge.render.alt import fit_alt_text
@@ -81,7 +89,7 @@ class MediaCarrier:
     ) -> dict[str, str]:
         try:
             uploaded = self._carry(item, target, limits, folder, index)
-        except (MediaUnfit, Permanent) as exc:
+        except (MediaUnfit, Unfit, Permanent) as exc:
             reason = f"{item.kind.value} {index + 1}: {exc}"
             prepared.fallbacks.append((index, reason))
             return {"fallback": reason}
@@ -91,10 +99,21 @@ class MediaCarrier:
     def _carry(
         self, item: Media, target: Network, limits: MediaLimits, folder: Path, index: int
     ) -> Any:
+        label = target.name.label
         if item.kind not in limits.kinds:
-            raise MediaUnfit(f"{target.name.label} cannot show {item.kind.value} posts")
+            raise MediaUnfit(f"{label} cannot show {item.kind.value} posts")
+        if item.kind in (MediaKind.VIDEO, MediaKind.GIF):
+            # What the source says of it (size, length): refused here, nothing is fetched
+            announced = VideoProps(
+                duration=item.duration,
+                width=item.width,
+                height=item.height,
+                frame_rate=item.frame_rate,
+                via="the source post",
+            )
+            check_announced(announced, limits.video_rules, label)
         file = self._download(item, limits, folder, index)
-        path, mime, kind = self._fit(item, file, limits, folder)
+        path, mime, kind = self._fit(item, file, limits, folder, label)
         alt = fit_alt_text(item.alt_text, limits.alt_text_chars)
         return target.upload_media(path, mime, kind, alt)
 
@@ -121,15 +140,13 @@ class MediaCarrier:
         return min(limit * 4, MAX_VIDEO_DOWNLOAD) if ffmpeg_available() else limit
 
     def _fit(
-        self, item: Media, file: Downloaded, limits: MediaLimits, folder: Path
+        self, item: Media, file: Downloaded, limits: MediaLimits, folder: Path, label: str
     ) -> tuple[Path, str, MediaKind]:
         mime = file.mime
         if mime is None:
             raise MediaUnfit("not a picture, GIF or video format birdbridge knows")
         if mime == "image/gif" and is_animated(file.path):
-            if mime in limits.image.types and file.size <= limits.gif_bytes:
-                return file.path, mime, MediaKind.GIF
-            raise MediaUnfit(f"animated GIF of {file.size} bytes is over the limit")
+            return self._fit_gif(file, limits, folder, label)
         if mime.startswith("image/"):
             try:
                 path, fitted = fit_image(file.path, mime, limits.image, folder)
@@ -137,21 +154,35 @@ class MediaCarrier:
                 raise MediaUnfit(str(exc)) from None
             return path, fitted, MediaKind.IMAGE
         if mime.startswith("video/"):
-            return self._fit_video(item, file, limits, folder)
+            kind = MediaKind.GIF if item.kind is MediaKind.GIF else MediaKind.VIDEO
+            path, fitted = self._fit_video(file.path, mime, limits, folder, label)
+            return path, fitted, kind
         raise MediaUnfit(f"{mime} is not something the target can show")
 
-    def _fit_video(
-        self, item: Media, file: Downloaded, limits: MediaLimits, folder: Path
+    def _fit_gif(
+        self, file: Downloaded, limits: MediaLimits, folder: Path, label: str
     ) -> tuple[Path, str, MediaKind]:
-        kind = MediaKind.GIF if item.kind is MediaKind.GIF else MediaKind.VIDEO
-        limit = limits.video_bytes  # a GIF that is an mp4 travels as a video on both networks
-        if file.mime in limits.video_types and file.size <= limit:
-            return file.path, str(file.mime), kind
-        converted = transcode_to_mp4(file.path, folder)
-        if converted is not None and converted.stat().st_size <= limit:
-            return converted, "video/mp4", kind
-        why = "ffmpeg is not installed" if not ffmpeg_available() else "transcoding did not help"
-        raise MediaUnfit(
-            f"{file.mime} of {file.size} bytes does not fit ({sorted(limits.video_types)}, "
-            f"at most {limit} bytes) and {why}"
+        """An animated GIF file travels as a GIF when it keeps the target's GIF rules, else
+        (with ffmpeg) as an mp4 video, which both networks play as a loop-like clip."""
+        problems = gif_problems(file.path, limits.gif_rules, limits.gif_bytes, label)
+        if "image/gif" in limits.image.types and not problems:
+            return file.path, "image/gif", MediaKind.GIF
+        if not ffmpeg_available() or not limits.video_types:
+            raise MediaUnfit(f"{'; '.join(problems) or 'GIF not taken'} and {NO_FFMPEG}")
+        path, mime = self._fit_video(file.path, "image/gif", limits, folder, label)
+        return path, mime, MediaKind.GIF
+
+    @staticmethod
+    def _fit_video(
+        path: Path, mime: str, limits: MediaLimits, folder: Path, label: str
+    ) -> tuple[Path, str]:
+        # a GIF that is an mp4 travels as a video on both networks: the video size limit
+        return fit_video_file(
+            path,
+            mime,
+            rules=limits.video_rules,
+            video_types=limits.video_types,
+            max_bytes=limits.video_bytes,
+            target=label,
+            folder=folder,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -14,6 +14,7 @@ from prometheus_client import Counter as PromCounter
 
 from birdbridge.errors import NetworkError
 from birdbridge.media.images import ImageLimits
+from birdbridge.media.rules import GifRules, VideoRules
 from birdbridge.models import (
     Account,
     FetchResult,
@@ -47,6 +48,10 @@ class MediaLimits:
     video_bytes: int
     video_types: frozenset[str]  # MIME types accepted for video and GIF-as-video
     alt_text_chars: int
+    # Rules on a video's real properties (length, frame size, frame rate, pixel format) and
+    # an animated GIF file's; the defaults are "no rule" (birdbridge.media.rules).
+    video_rules: VideoRules = field(default_factory=VideoRules)
+    gif_rules: GifRules = field(default_factory=GifRules)
 
 
 @dataclass(frozen=True)

@@ -492,6 +492,13 @@ def _to_media(attachment: Any) -> Media | None:
 
 def _media_limits(instance: Any) -> MediaLimits:
     """The instance's own limits (docs: entities/Instance, configuration.media_attachments)."""
+    # imported here so that the video rules touch this one function of the module
+    from birdbridge.media.rules import VideoRules
+
+    def positive(key: str) -> int | None:
+        value = media.get(key)
+        return int(value) if isinstance(value, int | float) and value > 0 else None
+
     media = _dig(instance, "configuration", "media_attachments") or {}
     statuses = _dig(instance, "configuration", "statuses") or {}
     types = frozenset(str(t) for t in media.get("supported_mime_types") or DEFAULT_MIME_TYPES)
@@ -512,6 +519,14 @@ def _media_limits(instance: Any) -> MediaLimits:
         video_bytes=video_bytes,
         video_types=video_types,
         alt_text_chars=int(media.get("description_limit") or 1500),
+        # video_frame_rate_limit and video_matrix_limit (width * height) are the server's
+        # MediaAttachment::MAX_VIDEO_FRAME_RATE and MAX_VIDEO_MATRIX_LIMIT (docs: entities/
+        # Instance); an instance that does not publish them gets no rule. Its
+        # MAX_VIDEO_FRAMES (36000) is not published, so it is not checked.
+        video_rules=VideoRules(
+            max_frame_rate=positive("video_frame_rate_limit"),
+            max_pixels=positive("video_matrix_limit"),
+        ),
     )
 
 

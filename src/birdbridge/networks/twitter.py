@@ -27,6 +27,7 @@ from birdbridge.errors import (
     Unsupported,
 )
 from birdbridge.media.images import ImageLimits
+from birdbridge.media.rules import GifRules, VideoRules
 from birdbridge.models import (
     Account,
     FetchResult,
@@ -106,7 +107,13 @@ X_POLL_LIMITS = PollLimits(
     multiple=False,
 )
 # docs.x.com x-api/media/introduction: images 5 MB, GIF 15 MB, video 512 MB; 4 photos or 1
-# GIF/video per post; alt text up to 1000 characters.
+# GIF/video per post; alt text up to 1000 characters. Video and GIF rules: x-api/media/
+# quickstart/best-practices.mdx (xdevplatform/docs 5c7cc744, 2026-06-01), "Advanced": 60 FPS or
+# less; between 32x32 and 1280x1024 (read literally, width <= 1280 and height <= 1024, although
+# the same page recommends a 720x1280 portrait); 0.5 to 140 seconds; aspect ratio 1:3 to 3:1;
+# pixel aspect 1:1; only YUV 4:2:0 (8-bit: the 10-bit formats are transcoded to be safe).
+# "Animated GIF recommendations": <= 1280x1080, <= 350 frames, width * height * frames <= 300
+# million.
 X_MEDIA_LIMITS = MediaLimits(
     max_per_post=4,
     kinds=frozenset({MediaKind.IMAGE, MediaKind.GIF, MediaKind.VIDEO}),
@@ -119,6 +126,22 @@ X_MEDIA_LIMITS = MediaLimits(
     video_bytes=512 * 1024 * 1024,
     video_types=frozenset({"video/mp4", "video/quicktime"}),
     alt_text_chars=1000,
+    video_rules=VideoRules(
+        min_seconds=0.5,
+        max_seconds=140,
+        min_width=32,
+        min_height=32,
+        max_width=1280,
+        max_height=1024,
+        max_frame_rate=60,
+        min_aspect=1 / 3,
+        max_aspect=3,
+        pixel_formats=frozenset({"yuv420p", "yuvj420p"}),
+        square_pixels=True,
+    ),
+    gif_rules=GifRules(
+        max_width=1280, max_height=1080, max_frames=350, max_total_pixels=300_000_000
+    ),
 )
 PAGE_SIZE = 100  # the endpoint's maximum (5..100)
 FIRST_POLL_PAGE = 5  # the minimum max_results: the first poll only needs the newest id

@@ -1,10 +1,21 @@
 """X media upload through API v2 (tweepy 4.17 has none: api-facts section 1, tweepy#2217).
 
-Pictures: simple upload (``POST /2/media/upload``). GIFs and videos: chunked upload
+Pictures: the one-shot upload (``POST /2/media/upload``). GIFs and videos: chunked upload
 (``initialize`` / ``append`` / ``finalize``) read from disk one chunk at a time, then the
 ``STATUS`` command until processing succeeds, honouring ``check_after_secs``
 (docs.x.com x-api/media/quickstart/media-upload-chunked). Alt text: ``POST /2/media/metadata``.
 Every call is signed with OAuth 1.0a on the same session as tweepy's calls.
+
+Each request carries only the properties the newest API reference declares (xdevplatform/docs
+openapi.json 2.167: every media request schema says ``additionalProperties: false``), and each
+reply is read only for what is used: the media id, ``processing_info`` and
+``expires_after_secs``; nothing from APPEND or the alt-text call.
+
+Why the one-shot upload for pictures rather than the chunked flow for every file: a picture
+then costs one request instead of three (initialize, append, finalize). X bills and rate-limits
+per request (pay-per-use, api-facts section 2; promise 7: cheap on X), and the one-shot
+operation is declared for ``tweet_image`` in the same reference, so nothing is gained by the
+longer flow for a file of at most 5 MB.
 """
 
 from __future__ import annotations
@@ -57,6 +68,7 @@ class XMediaUploader:
                 "POST",
                 "/2/media/metadata",
                 json={"id": media_id, "metadata": {"alt_text": {"text": alt_text}}},
+                need_data=False,
             )
         ttl = data.get("expires_after_secs") or DEFAULT_TTL
         return UploadedMedia(
@@ -69,8 +81,10 @@ class XMediaUploader:
                 "POST /2/media/upload",
                 "POST",
                 "/2/media/upload",
+                # MediaUploadRequest: `media` and `media_category` (X sniffs the type from
+                # the bytes; `media_type` is not a property of this operation)
                 files={"media": (path.name, file, mime)},
-                data={"media_category": "tweet_image", "media_type": mime},
+                data={"media_category": "tweet_image"},
             )
 
     def _chunked(self, path: Path, mime: str, category: str) -> dict[str, Any]:
@@ -81,7 +95,9 @@ class XMediaUploader:
             "/2/media/upload/initialize",
             json={"media_type": mime, "total_bytes": size, "media_category": category},
         )
-        media_id = str(init["id"])
+        media_id = str(init.get("id") or "")
+        if not media_id:
+            raise Transient("X media initialize: reply has no media id", network="twitter")
         with path.open("rb") as file:
             index = 0
             while chunk := file.read(CHUNK_BYTES):
@@ -91,6 +107,7 @@ class XMediaUploader:
                     f"/2/media/upload/{media_id}/append",
                     files={"media": ("chunk", chunk, "application/octet-stream")},
                     data={"segment_index": str(index)},
+                    need_data=False,  # v2 documents {"data":{"expires_at"}}; v1.1 sent nothing
                 )
                 index += 1
         final = self._request(
@@ -122,16 +139,20 @@ class XMediaUploader:
                 params={"command": "STATUS", "media_id": media_id},
             )
 
-    def _request(self, what: str, method: str, route: str, **kwargs: Any) -> dict[str, Any]:
+    def _request(
+        self, what: str, method: str, route: str, *, need_data: bool = True, **kwargs: Any
+    ) -> dict[str, Any]:
+        """The reply's ``data`` object; with ``need_data=False`` any 2xx will do (its body,
+        empty or not JSON at all, is not read)."""
         try:
             response = self.session.request(method, self.base_url + route, auth=self.auth, **kwargs)
         except requests.RequestException as exc:
             raise Transient(f"X {what}: {type(exc).__name__}: {exc}", network="twitter") from None
         body = json_or_none(response.text)
         check_reply("twitter", what, response.status_code, response.headers, body, per_endpoint)
+        if not need_data:
+            return {}
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict):
-            if response.status_code == 204 or route == "/2/media/metadata":
-                return {}
             raise Transient(f"X {what}: reply has no data object", network="twitter")
         return data

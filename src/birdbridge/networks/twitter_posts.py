@@ -183,12 +183,14 @@ def to_media(item: dict[str, Any] | None) -> Media | None:
             MediaSource(url=str(v["url"]), content_type="video/mp4", bit_rate=v.get("bit_rate"))
             for v in mp4
         )
+    duration_ms = item.get("duration_ms")  # media.fields duration_ms (data-dictionary Media)
     return Media(
         kind=kind,
         sources=sources,
         alt_text=str(item.get("alt_text") or ""),
         width=item.get("width"),
         height=item.get("height"),
+        duration=duration_ms / 1000 if isinstance(duration_ms, int | float) else None,
     )
 
 

@@ -13,9 +13,11 @@ from html.parser import HTMLParser
 
 from birdbridge.models import Hashtag, Mention
 
-# Private-use characters that bracket mentions and hashtags while the text is assembled, so
-# their final offsets can be read off once paragraphs are joined and trimmed.
-_MENTION_OPEN, _MENTION_CLOSE, _TAG_OPEN, _TAG_CLOSE = "\ue000", "\ue001", "\ue002", "\ue003"
+# Control characters that bracket mentions and hashtags while the text is assembled, so
+# their final offsets can be read off once paragraphs are joined and trimmed. Any of them in
+# the source text is dropped (render/sanitize.py removes C0 controls anyway); private-use
+# characters, used before, are text some fonts draw as icons and must survive.
+_MENTION_OPEN, _MENTION_CLOSE, _TAG_OPEN, _TAG_CLOSE = "\x01", "\x02", "\x03", "\x04"
 _MARKERS = str.maketrans("", "", _MENTION_OPEN + _MENTION_CLOSE + _TAG_OPEN + _TAG_CLOSE)
 
 
