@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import io
 from collections import Counter
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import requests
 from PIL import Image
@@ -132,3 +133,59 @@ def test_a_spent_statuses_family_waits_without_pausing_reads(rig: Rig) -> None:
     rig.toot("still read")
     engine.cycle()
     assert "still read" in tweet_texts(rig)
+
+
+# -- item 10: scopes --------------------------------------------------------------------------
+
+
+def test_a_token_without_write_media_pauses_mastodon_and_posts_nothing_as_a_link(
+    rig: Rig,
+) -> None:
+    rig.m_user = replace(
+        rig.m_user,
+        access_token=rig.masto.create_token(rig.m_user.username, ["read", "write:statuses"]),
+    )
+    engine = rig.engine("twitter-to-mastodon")
+    engine.cycle()
+    rig.tweet("plain first")
+    tweet = rig.tweet("with a picture", media=[{"type": "photo", "data": photo()}])
+    rig.tweet("plain after")
+    report = engine.cycle()
+    pause = rig.store.pauses("alice", rig.clock())["mastodon"]
+    assert pause.paused_kind == "permission"
+    reason = pause.paused_reason or ""
+    assert "outside the authorized scopes" in reason and "write:media" in reason
+    assert any("write:media" in e for e in report.errors)
+    # Nothing failed, nothing was uploaded, nothing went out as a link instead.
+    assert not report.delivered.fallbacks
+    assert not rig.store.deliveries(statuses=[DeliveryStatus.FAILED])
+    assert rig.masto.uploads() == []
+    assert toot_texts(rig) == ["plain first"]
+    assert all(tweet["id"] not in t["content"] for t in rig.toots())
+    picture_post = [d for d in rig.store.deliveries() if d.source_id == tweet["id"]]
+    assert picture_post[0].status == DeliveryStatus.PENDING and picture_post[0].attempts == 0
+    # The operator makes a token with write:media and resumes: nothing was lost.
+    rig.m_user = replace(
+        rig.m_user, access_token=rig.masto.create_token(rig.m_user.username, ["read", "write"])
+    )
+    assert rig.store.resume("alice") == 1
+    rig.engine("twitter-to-mastodon").cycle()
+    assert toot_texts(rig) == ["plain first", "with a picture", "plain after"]
+    assert [len(t["media_attachments"]) for t in rig.toots()] == [0, 1, 0]
+
+
+def test_a_token_that_may_not_post_pauses_mastodon_with_the_scope_named(rig: Rig) -> None:
+    rig.m_user = replace(
+        rig.m_user, access_token=rig.masto.create_token(rig.m_user.username, ["read"])
+    )
+    engine = rig.engine("twitter-to-mastodon")
+    engine.cycle()
+    rig.tweet("needs write:statuses")
+    engine.cycle()
+    pause = rig.store.pauses("alice", rig.clock())["mastodon"]
+    assert pause.paused_kind == "permission"
+    assert "write or write:statuses" in (pause.paused_reason or "")
+    assert rig.toots() == []
+    assert not rig.store.deliveries(statuses=[DeliveryStatus.FAILED])
+    rig.clock.advance(minutes=5)
+    assert rig.store.pauses("alice", rig.clock() + timedelta(minutes=50))

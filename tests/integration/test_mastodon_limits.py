@@ -17,7 +17,7 @@ import stamina
 from PIL import Image
 
 from birdbridge.config import MastodonConfig
-from birdbridge.errors import RateLimited
+from birdbridge.errors import MissingPermission, RateLimited
 from birdbridge.models import MediaKind, OutgoingPart
 from birdbridge.networks.base import UploadedMedia
 from birdbridge.networks.mastodon import MastodonNetwork
@@ -39,9 +39,9 @@ def alice(mastodon_sandbox: MastodonSandbox) -> MastodonUser:
     return mastodon_sandbox.create_user("alice", "Alice")
 
 
-def network_for(m: MastodonSandbox, token: str) -> MastodonNetwork:
+def network_for(m: MastodonSandbox, token: str, *, target: bool = True) -> MastodonNetwork:
     config = MastodonConfig(api_base_url=m.url, access_token=token)
-    return MastodonNetwork(config, timeout=5)
+    return MastodonNetwork(config, timeout=5, target=target)
 
 
 @pytest.fixture
@@ -160,3 +160,68 @@ def test_a_429_of_the_api_as_a_whole_is_the_whole_accounts(
         net.fetch_since(None)
     assert caught.value.scope is None
     assert abs(seconds_from_now(caught.value.retry_at) - SEVEN_MINUTES) < 3
+
+
+# -- item 10: scopes ------------------------------------------------------------------------------
+
+
+def test_verify_names_each_missing_scope_with_the_fix(
+    mastodon_sandbox: MastodonSandbox, alice: MastodonUser
+) -> None:
+    token = mastodon_sandbox.create_token("alice", ["profile", "read:statuses", "write:statuses"])
+    net = network_for(mastodon_sandbox, token)
+    net.account()  # `profile` is enough for verify_credentials
+    verified = net.verify()
+    assert verified.facts == ("token scopes: profile read:statuses write:statuses",)
+    [problem] = verified.problems
+    assert "lacks the scope write:media (or write)" in problem
+    assert "upload pictures and videos" in problem and "[links.mastodon]" in problem
+
+
+@pytest.mark.parametrize(
+    ("scopes", "target", "lacking"),
+    [
+        (["read", "write"], True, []),
+        (["read:accounts", "read:statuses", "write:statuses", "write:media"], True, []),
+        (["read"], True, ["write:statuses", "write:media"]),
+        (["read"], False, []),  # Mastodon is only a source: reading is all it needs
+        (["write"], False, ["read:accounts", "read:statuses"]),
+        (["profile", "write"], True, ["read:statuses"]),
+    ],
+)
+def test_what_the_token_needs_depends_on_the_links_direction(
+    mastodon_sandbox: MastodonSandbox,
+    alice: MastodonUser,
+    scopes: list[str],
+    target: bool,
+    lacking: list[str],
+) -> None:
+    token = mastodon_sandbox.create_token("alice", scopes)
+    verified = network_for(mastodon_sandbox, token, target=target).verify()
+    named = [p.split("lacks the scope ")[1].split(" ")[0] for p in verified.problems]
+    assert named == lacking
+
+
+def test_before_4_3_the_scopes_cannot_be_verified_and_that_is_no_problem(
+    mastodon_sandbox: MastodonSandbox, alice: MastodonUser
+) -> None:
+    mastodon_sandbox.set_version("4.2.10")
+    for scopes in (["read", "write"], ["read:accounts", "read:statuses", "write"]):
+        token = mastodon_sandbox.create_token("alice", scopes)
+        verified = network_for(mastodon_sandbox, token).verify()
+        assert verified.problems == ()
+        [fact] = verified.facts
+        assert fact.startswith("scopes not verified")
+
+
+@pytest.mark.parametrize("call", ["statuses", "media"])
+def test_a_403_outside_the_scopes_is_missing_permission_naming_them(
+    mastodon_sandbox: MastodonSandbox, alice: MastodonUser, tmp_path: Path, call: str
+) -> None:
+    token = mastodon_sandbox.create_token("alice", ["read"])
+    with pytest.raises(MissingPermission) as caught:
+        CALLS[call](network_for(mastodon_sandbox, token), tmp_path)
+    assert caught.value.status == 403
+    assert "outside the authorized scopes" in str(caught.value)
+    scope = "write:statuses" if call == "statuses" else "write:media"
+    assert f"write or {scope} as well" in caught.value.fix

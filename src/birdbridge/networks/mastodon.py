@@ -21,7 +21,13 @@ import requests
 from mastodon import Mastodon
 
 from birdbridge.config import MastodonConfig
-from birdbridge.errors import NetworkError, Permanent, Transient, Unsupported
+from birdbridge.errors import (
+    AccountRefused,
+    NetworkError,
+    Permanent,
+    Transient,
+    Unsupported,
+)
 from birdbridge.media.images import ImageLimits
 from birdbridge.models import (
     Account,
@@ -48,6 +54,7 @@ from birdbridge.networks.funnel import Funnel
 from birdbridge.networks.http import USER_AGENT, TimeoutSession
 from birdbridge.networks.mastodon_media import MastodonMediaUploader
 from birdbridge.networks.mastodon_replies import LastReply, error_of, reply_of
+from birdbridge.networks.mastodon_scopes import missing, problem
 from birdbridge.networks.mastodon_throttles import mastodon_scope
 from birdbridge.networks.meter import CallMeter
 from birdbridge.networks.textmatch import same_text
@@ -85,10 +92,11 @@ _VISIBILITY = {v.value: v for v in Visibility}
 class MastodonNetwork(Funnel):
     name = NetworkName.MASTODON
 
-    def __init__(self, config: MastodonConfig, *, timeout: float = 20) -> None:
+    def __init__(self, config: MastodonConfig, *, timeout: float = 20, target: bool = True) -> None:
         # Mastodon throttles the API as a whole and media, posting and deletions on their own.
         self.meter = CallMeter("mastodon", scope=mastodon_scope)
         self._seen = LastReply()
+        self._target = target  # the link posts to Mastodon (so the token must write)
         session = TimeoutSession(timeout)
         session.hooks["response"].append(self._observe)
         self.api = Mastodon(
@@ -164,7 +172,27 @@ class MastodonNetwork(Funnel):
         return self._account
 
     def verify(self) -> Verified:
-        return Verified()
+        """The token's scopes against what birdbridge needs (networks/mastodon_scopes.py),
+        read from GET /api/v1/apps/verify_credentials: any valid token may ask since 4.3,
+        which added ``scopes`` (research section 5); before, they cannot be known."""
+        try:
+            app = self._call("GET /api/v1/apps/verify_credentials", self.api.app_verify_credentials)
+        except (Permanent, AccountRefused) as exc:  # before 4.3 it needed `read` (403)
+            return Verified(facts=(f"scopes not verified: {exc}",))
+        granted = app.get("scopes") if isinstance(app, dict) else None
+        if not isinstance(granted, list):
+            return Verified(
+                facts=(
+                    "scopes not verified: this server (Mastodon before 4.3) does not tell a "
+                    "token's scopes; a missing one shows as a pause when first needed",
+                )
+            )
+        scopes = sorted(str(s) for s in granted)
+        gaps = missing(scopes, target=self._target)
+        return Verified(
+            facts=(f"token scopes: {' '.join(scopes)}",),
+            problems=tuple(problem(need) for need in gaps),
+        )
 
     def limits(self) -> NetworkLimits:
         """The instance's limits, read once a day (instances change them rarely)."""

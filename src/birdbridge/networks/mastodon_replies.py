@@ -10,6 +10,9 @@
   clock by the difference between our clock and the reply's ``Date``: a server whose clock is
   off still gets waited for as long as it asked. ``Date`` has whole seconds, so the wait is
   at most a second longer than needed, never shorter.
+- A 403 for a missing scope names, in ``WWW-Authenticate``, the scopes that endpoint accepts
+  (doorkeeper 5.9.6 forbidden_token_response.rb, error_response.rb:97-118): the pause names
+  them too (networks/mastodon_scopes.py).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from birdbridge.errors import NetworkError
+from birdbridge.errors import MissingPermission, NetworkError
+from birdbridge.networks.mastodon_scopes import fix_for, required_scopes
 from birdbridge.networks.mastodon_throttles import mastodon_scope
 from birdbridge.networks.replies import error_for_reply, json_or_none, rate_limit_headers
 
@@ -62,9 +66,16 @@ def on_our_clock(headers: Mapping[str, str], now: datetime) -> dict[str, str]:
 
 def error_of(what: str, reply: Reply) -> NetworkError | None:
     """The error ``reply`` means for the call ``what`` (None for a 2xx)."""
-    return error_for_reply(
+    error = error_for_reply(
         "mastodon", what, reply.status, reply.headers, reply.body, mastodon_scope
     )
+    if isinstance(error, MissingPermission):
+        error.fix = fix_for(required_scopes(_header(reply.headers, "www-authenticate")))
+    return error
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    return next((v for k, v in headers.items() if k.lower() == name), "")
 
 
 def _http_date(value: str) -> datetime | None:
