@@ -17,7 +17,7 @@ import stamina
 from PIL import Image
 
 from birdbridge.config import MastodonConfig
-from birdbridge.errors import MissingPermission, RateLimited
+from birdbridge.errors import MissingPermission, RateLimited, Transient
 from birdbridge.models import MediaKind, OutgoingPart
 from birdbridge.networks.base import UploadedMedia
 from birdbridge.networks.mastodon import MastodonNetwork
@@ -225,3 +225,56 @@ def test_a_403_outside_the_scopes_is_missing_permission_naming_them(
     assert "outside the authorized scopes" in str(caught.value)
     scope = "write:statuses" if call == "statuses" else "write:media"
     assert f"write or {scope} as well" in caught.value.fix
+
+
+# -- item 11: a blip costs seconds ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("write", "method", "path"),
+    [
+        ("publish", "POST", r"^/api/v1/statuses$"),
+        ("edit", "PUT", r"^/api/v1/statuses/\d+$"),
+        ("delete", "DELETE", r"^/api/v1/statuses/\d+$"),
+        ("repost", "POST", r"/reblog$"),
+    ],
+)
+def test_writes_that_cannot_double_are_retried_at_once(
+    mastodon_sandbox: MastodonSandbox,
+    alice: MastodonUser,
+    net: MastodonNetwork,
+    write: str,
+    method: str,
+    path: str,
+) -> None:
+    stamina.set_testing(True, attempts=3)  # the quick retries on, without their waits
+    status_id = str(mastodon_sandbox.create_post("alice", "first words")["id"])
+    mastodon_sandbox.add_fault(kind="drop_after_commit", method=method, path=path)
+    if write == "publish":
+        net.publish(OutgoingPart(text="new words"), idempotency_key="k")
+    elif write == "edit":
+        net.edit(status_id, OutgoingPart(text="edited words"))
+    elif write == "delete":
+        net.delete(status_id)
+    else:
+        net.repost(status_id)
+    assert len(mastodon_sandbox.api_requests(method, path)) == 2  # done, lost, done again
+    toots = mastodon_sandbox.posts("alice")
+    expected = {
+        "publish": ["<p>first words</p>", "<p>new words</p>"],
+        "edit": ["<p>edited words</p>"],
+        "delete": [],
+        "repost": ["<p>first words</p>", ""],
+    }[write]
+    assert [t["content"] for t in toots] == expected
+
+
+def test_an_upload_is_not_retried_in_process(
+    mastodon_sandbox: MastodonSandbox, net: MastodonNetwork, tmp_path: Path
+) -> None:
+    """Uploading again would make a second attachment and spend the media throttle."""
+    stamina.set_testing(True, attempts=3)
+    mastodon_sandbox.add_fault(kind="drop_after_commit", method="POST", path=PATHS["media"])
+    with pytest.raises(Transient):
+        upload(net, tmp_path)
+    assert len(mastodon_sandbox.api_requests("POST", PATHS["media"])) == 1

@@ -91,6 +91,21 @@ _VISIBILITY = {v.value: v for v in Visibility}
 
 class MastodonNetwork(Funnel):
     name = NetworkName.MASTODON
+    # Repeating these cannot double them, so a 5xx, a reset or a timeout is retried at once,
+    # a few times (networks/retry.py) before the delivery goes back to the outbox: a status
+    # is created with an Idempotency-Key (the same status comes back for an hour; research
+    # section 6), an edit sets the same text again, deleting what is gone is a 404 taken as
+    # done, a second boost returns the first (reblog_service.rb:19-21) and an unreblog of
+    # nothing returns the status (reblogs_controller.rb:22-38).
+    safe_writes = frozenset(
+        {
+            "POST /api/v1/statuses",
+            "PUT /api/v1/statuses/:id",
+            "DELETE /api/v1/statuses/:id",
+            "POST /api/v1/statuses/:id/reblog",
+            "POST /api/v1/statuses/:id/unreblog",
+        }
+    )
 
     def __init__(self, config: MastodonConfig, *, timeout: float = 20, target: bool = True) -> None:
         # Mastodon throttles the API as a whole and media, posting and deletions on their own.
