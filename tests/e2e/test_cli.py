@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,23 @@ def test_check_names_the_network_whose_token_is_wrong(rig: Rig, tmp_path: Path) 
     assert result.returncode == 1
     assert "Mastodon" in result.stderr and "401" in result.stderr
     assert "X: @alice" in result.stdout  # the other side still checked
+
+
+def test_check_names_the_scope_the_mastodon_token_lacks(rig: Rig, tmp_path: Path) -> None:
+    token = rig.masto.create_token(rig.m_user.username, ["read", "write:statuses"])
+    rig.m_user = replace(rig.m_user, access_token=token)
+    result = cli("check", "--config", str(write_config(rig, tmp_path / "birdbridge.toml")))
+    assert result.returncode == 1
+    assert "ok: token scopes: read write:statuses" in result.stdout
+    assert "problem: the access token lacks the scope write:media (or write)" in result.stderr
+    assert token not in result.stdout + result.stderr
+
+
+def test_check_cannot_see_scopes_before_mastodon_4_3_and_says_so(rig: Rig, tmp_path: Path) -> None:
+    rig.masto.set_version("4.2.10")
+    result = cli("check", "--config", str(write_config(rig, tmp_path / "birdbridge.toml")))
+    assert result.returncode == 0, result.stderr
+    assert "ok: scopes not verified" in result.stdout
 
 
 def test_once_is_a_cron_job(rig: Rig, tmp_path: Path) -> None:

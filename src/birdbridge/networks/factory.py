@@ -10,7 +10,10 @@ from birdbridge.networks.twitter import TwitterNetwork
 
 
 def build_adapters(link: LinkConfig, timeout: float) -> dict[NetworkName, Network]:
+    targets = {target for _, target in link.direction.pairs()}
     return {
         NetworkName.TWITTER: TwitterNetwork(link.twitter, timeout=timeout),
-        NetworkName.MASTODON: MastodonNetwork(link.mastodon, timeout=timeout),
+        NetworkName.MASTODON: MastodonNetwork(
+            link.mastodon, timeout=timeout, target=NetworkName.MASTODON in targets
+        ),
     }

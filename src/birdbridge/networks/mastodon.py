@@ -1,8 +1,9 @@
 """Mastodon through Mastodon.py: statuses <-> Post, Idempotency-Key, HTML -> text.
 
 Every call goes through :meth:`MastodonNetwork._call`, which maps Mastodon.py failures to
-:mod:`birdbridge.errors`. ``ratelimit_method="throw"``: the engine reschedules instead of
-sleeping inside the library (Mastodon.py would otherwise sleep up to 5 minutes per call).
+:mod:`birdbridge.errors` from the reply the session hook saw (networks/mastodon_replies.py).
+``ratelimit_method="throw"``: the engine reschedules instead of sleeping inside the library
+(Mastodon.py would otherwise sleep up to 5 minutes per call).
 """
 
 from __future__ import annotations
@@ -16,10 +17,17 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import mastodon
+import requests
 from mastodon import Mastodon
 
 from birdbridge.config import MastodonConfig
-from birdbridge.errors import Permanent, RateLimited, Transient, Unsupported
+from birdbridge.errors import (
+    AccountRefused,
+    NetworkError,
+    Permanent,
+    Transient,
+    Unsupported,
+)
 from birdbridge.media.images import ImageLimits
 from birdbridge.models import (
     Account,
@@ -45,9 +53,10 @@ from birdbridge.networks.base import (
 from birdbridge.networks.funnel import Funnel
 from birdbridge.networks.http import USER_AGENT, TimeoutSession
 from birdbridge.networks.mastodon_media import MastodonMediaUploader
+from birdbridge.networks.mastodon_replies import LastReply, error_of, reply_of
+from birdbridge.networks.mastodon_scopes import missing, problem
 from birdbridge.networks.mastodon_throttles import mastodon_scope
 from birdbridge.networks.meter import CallMeter
-from birdbridge.networks.replies import error_for_reply
 from birdbridge.networks.textmatch import same_text
 from birdbridge.render.html import status_text
 from birdbridge.render.length import mastodon_length
@@ -82,10 +91,27 @@ _VISIBILITY = {v.value: v for v in Visibility}
 
 class MastodonNetwork(Funnel):
     name = NetworkName.MASTODON
+    # Repeating these cannot double them, so a 5xx, a reset or a timeout is retried at once,
+    # a few times (networks/retry.py) before the delivery goes back to the outbox: a status
+    # is created with an Idempotency-Key (the same status comes back for an hour; research
+    # section 6), an edit sets the same text again, deleting what is gone is a 404 taken as
+    # done, a second boost returns the first (reblog_service.rb:19-21) and an unreblog of
+    # nothing returns the status (reblogs_controller.rb:22-38).
+    safe_writes = frozenset(
+        {
+            "POST /api/v1/statuses",
+            "PUT /api/v1/statuses/:id",
+            "DELETE /api/v1/statuses/:id",
+            "POST /api/v1/statuses/:id/reblog",
+            "POST /api/v1/statuses/:id/unreblog",
+        }
+    )
 
-    def __init__(self, config: MastodonConfig, *, timeout: float = 20) -> None:
+    def __init__(self, config: MastodonConfig, *, timeout: float = 20, target: bool = True) -> None:
         # Mastodon throttles the API as a whole and media, posting and deletions on their own.
         self.meter = CallMeter("mastodon", scope=mastodon_scope)
+        self._seen = LastReply()
+        self._target = target  # the link posts to Mastodon (so the token must write)
         session = TimeoutSession(timeout)
         session.hooks["response"].append(self._observe)
         self.api = Mastodon(
@@ -106,42 +132,35 @@ class MastodonNetwork(Funnel):
         self._limits_at: float | None = None
 
     # -- the funnel ------------------------------------------------------------------
+    def _observe(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """Every reply: counted, its limits remembered (reset on our clock) and kept for
+        this thread, so a failed call is read from the reply (networks/mastodon_replies.py)."""
+        reply = reply_of(response.status_code, response.headers, response.text, self.meter.clock())
+        self.meter.observe(str(response.request.method), response.url, reply.status, reply.headers)
+        self._seen.reply = reply
+
     def _invoke(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        self._seen.reply = None
         try:
             return function(*args, **kwargs)
-        except mastodon.MastodonRatelimitError:
-            raise RateLimited(
-                f"Mastodon {what}: rate limited (429)",
-                retry_at=self._reset_time(),
-                network="mastodon",
-            ) from None
         except mastodon.MastodonNetworkError as exc:
             raise Transient(f"Mastodon {what}: network error: {exc}", network="mastodon") from None
-        except mastodon.MastodonAPIError as exc:
-            status = _status(exc)
-            if status is None:
-                # No status: the body was not JSON (an HTML error page, a truncated reply).
-                raise Transient(f"Mastodon {what}: unreadable reply", network="mastodon") from None
-            message = exc.args[3] if len(exc.args) > 3 and exc.args[3] else None
-            error = error_for_reply(
-                "mastodon", what, status, {}, {"error": message}, mastodon_scope
-            )
-            raise (error or Transient(f"Mastodon {what}: {exc}", network="mastodon")) from None
         except mastodon.MastodonIllegalArgumentError as exc:
             raise Permanent(f"Mastodon {what}: {exc}", network="mastodon") from None
         except (mastodon.MastodonError, RecursionError, ValueError, KeyError, TypeError) as exc:
             # RecursionError: Mastodon.py's version check recurses when /api/v1/instance fails
             # (halcy/Mastodon.py#450).
-            raise Transient(
-                f"Mastodon {what}: {type(exc).__name__}: {exc}", network="mastodon"
-            ) from None
+            raise self._failure(what, exc) from None
 
-    def _reset_time(self) -> datetime:
-        # Mastodon.py parses X-RateLimit-Reset (ISO 8601) into epoch seconds for us.
-        reset = getattr(self.api, "ratelimit_reset", None)
-        if isinstance(reset, int | float) and reset > datetime.now(UTC).timestamp():
-            return datetime.fromtimestamp(reset, UTC)
-        return datetime.now(UTC) + timedelta(minutes=5)  # Mastodon's windows are 5 minutes
+    def _failure(self, what: str, exc: Exception) -> NetworkError:
+        """What a failed call means, read from its reply: Mastodon.py's exceptions carry no
+        headers, its MastodonRatelimitError nothing at all (research section 7). Without an
+        error reply (a 2xx it could not read, a library failure) it is transient."""
+        reply = self._seen.reply
+        error = error_of(what, reply) if reply is not None else None
+        return error or Transient(
+            f"Mastodon {what}: unreadable reply ({type(exc).__name__}: {exc})", network="mastodon"
+        )
 
     # -- identity and limits ---------------------------------------------------------
     def account(self) -> Account:
@@ -168,7 +187,27 @@ class MastodonNetwork(Funnel):
         return self._account
 
     def verify(self) -> Verified:
-        return Verified()
+        """The token's scopes against what birdbridge needs (networks/mastodon_scopes.py),
+        read from GET /api/v1/apps/verify_credentials: any valid token may ask since 4.3,
+        which added ``scopes`` (research section 5); before, they cannot be known."""
+        try:
+            app = self._call("GET /api/v1/apps/verify_credentials", self.api.app_verify_credentials)
+        except (Permanent, AccountRefused) as exc:  # before 4.3 it needed `read` (403)
+            return Verified(facts=(f"scopes not verified: {exc}",))
+        granted = app.get("scopes") if isinstance(app, dict) else None
+        if not isinstance(granted, list):
+            return Verified(
+                facts=(
+                    "scopes not verified: this server (Mastodon before 4.3) does not tell a "
+                    "token's scopes; a missing one shows as a pause when first needed",
+                )
+            )
+        scopes = sorted(str(s) for s in granted)
+        gaps = missing(scopes, target=self._target)
+        return Verified(
+            facts=(f"token scopes: {' '.join(scopes)}",),
+            problems=tuple(problem(need) for need in gaps),
+        )
 
     def limits(self) -> NetworkLimits:
         """The instance's limits, read once a day (instances change them rarely)."""
@@ -629,12 +668,3 @@ def _dig(value: Any, *keys: str) -> Any:
             return None
         value = value.get(key)
     return value
-
-
-def _status(exc: mastodon.MastodonAPIError) -> int | None:
-    return exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else None
-
-
-def _detail(exc: mastodon.MastodonAPIError) -> str:
-    message = exc.args[3] if len(exc.args) > 3 else None
-    return f": {message}" if message else ""

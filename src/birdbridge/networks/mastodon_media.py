@@ -5,6 +5,11 @@ the whole multipart body in memory) and we poll with a growing, bounded interval
 Mastodon.py's fixed 5-second sleeps. Docs: docs.joinmastodon.org methods/media: 200 when the
 file is ready, 202 with ``url: null`` while video/GIF/audio is processed; then 206 while still
 processing and 200 when done.
+
+Replies are read as for Mastodon.py's calls (networks/mastodon_replies.py): the reset on our
+clock, a 429 scoped to the media throttle (30 uploads per 30 minutes, rack_attack.rb:81-83),
+a 403 for a missing ``write:media`` named as such: an account-level refusal, never a reason to
+fall back to a link.
 """
 
 from __future__ import annotations
@@ -20,9 +25,9 @@ import httpx
 from birdbridge.errors import Transient
 from birdbridge.networks.base import UploadedMedia
 from birdbridge.networks.http import USER_AGENT
-from birdbridge.networks.mastodon_throttles import mastodon_scope
+from birdbridge.networks.mastodon_replies import error_of, on_our_clock, reply_of
 from birdbridge.networks.meter import CallMeter
-from birdbridge.networks.replies import check_reply, json_or_none
+from birdbridge.networks.replies import json_or_none
 
 MAX_PROCESSING_SECONDS = 900.0
 # Mastodon deletes media never attached to a status after a day (MediaCleanupScheduler);
@@ -70,7 +75,7 @@ class MastodonMediaUploader:
             response.request.method,
             str(response.request.url),
             response.status_code,
-            response.headers,
+            on_our_clock(response.headers, self.meter.clock()),
         )
 
     def _wait_for_processing(self, client: httpx.Client, media_id: str) -> None:
@@ -113,6 +118,8 @@ class MastodonMediaUploader:
             ) from None
 
     def _check(self, response: httpx.Response, what: str) -> Any:
-        body = json_or_none(response.text)
-        check_reply("mastodon", what, response.status_code, response.headers, body, mastodon_scope)
-        return body
+        reply = reply_of(response.status_code, response.headers, response.text, self.meter.clock())
+        error = error_of(what, reply)
+        if error is not None:
+            raise error
+        return json_or_none(response.text)

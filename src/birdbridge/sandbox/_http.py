@@ -218,6 +218,11 @@ class SandboxServer:
         """The network's own 429 with its rate-limit headers; subclasses override."""
         return json_response({"error": "Too many requests"}, 429)
 
+    def now(self) -> float:
+        """The server's clock (epoch seconds): its rate-limit windows and its ``Date``
+        header. A test may make it another clock, e.g. its engine's."""
+        return time.time()
+
     # -- faults ----------------------------------------------------------------------
     def add_fault(self, rule: FaultRule | None = None, **kwargs: Any) -> FaultRule:
         rule = rule or FaultRule(**kwargs)
@@ -298,6 +303,11 @@ class SandboxServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # the request log is kept in `server.requests` instead of stderr
 
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                # The Date header every reply carries tells the server's own time (clients
+                # such as Mastodon.py correct rate-limit resets with it).
+                return super().date_time_string(server.now() if timestamp is None else timestamp)
+
             def _handle(self) -> None:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
@@ -342,7 +352,7 @@ class SandboxServer:
                         else server.error_response(fault.status, "Injected").body,
                     )
                 if kind == "rate_limit":
-                    return server.rate_limit_response(time.time() + fault.reset_in)
+                    return server.rate_limit_response(server.now() + fault.reset_in)
                 if kind == "timeout":
                     time.sleep(fault.delay)
                     return None

@@ -22,6 +22,7 @@ import shutil
 import struct
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +32,26 @@ from urllib.parse import urlencode
 import regex
 
 from birdbridge.sandbox._http import Request, Response, SandboxServer, json_response
+from birdbridge.sandbox.mastodon_oauth import (
+    DEFAULT_SCOPES,
+    Application,
+    Grant,
+    application_json,
+    checked_scopes,
+    forbidden,
+    unauthorized,
+)
+from birdbridge.sandbox.mastodon_throttles import (
+    FAMILY_THROTTLES,
+    STATUSES,
+    Caller,
+    RackAttack,
+    StatusesLimiter,
+    headers_for,
+    iso8601_6,
+    keep_lower,
+    lowest,
+)
 
 # -- text: entities, length, HTML ------------------------------------------------------------
 
@@ -456,6 +477,7 @@ class MastodonUser:
     display_name: str
     locked: bool
     access_token: str
+    scopes: tuple[str, ...] = DEFAULT_SCOPES  # of access_token (mastodon_oauth.DEFAULT_SCOPES)
 
 
 @dataclass
@@ -517,12 +539,23 @@ class _Invalid(Exception):
     """A 422 ``{"error": "Validation failed: ..."}`` (ActiveRecord::RecordInvalid)."""
 
 
+class _StatusesLimited(Exception):
+    """Mastodon::RateLimitExceededError from RateLimiter#record! (the ``statuses`` family)."""
+
+
 # Instance#api_versions[mastodon] per release (docs: entities/Instance#api-versions; the
 # methods pages name the number each feature came with): 4.3.0 is 2, 4.4.0 reaches 5
 # (filters' `blur`), 4.5.0 is 7 (quotes). Before 4.3 there is no `api_versions`.
 _API_VERSIONS = ((4, 5, 7), (4, 4, 5), (4, 3, 2))
 _QUOTE_POLICIES = ("public", "followers", "nobody")
 _KEEP: Any = object()  # "leave it as it is" for edit_post's optional fields
+# The scopes each endpoint accepts, any one of them (research/mastodon.md section 4).
+READ_ACCOUNTS = ("read", "read:accounts")  # accounts_controller.rb:6, lookup_controller.rb:4
+# accounts/credentials_controller.rb:4: `profile` passes here, and only here
+VERIFY_CREDENTIALS = ("profile", "read", "read:accounts")
+READ_STATUSES = ("read", "read:statuses")  # statuses_controller.rb:7, accounts/statuses:4, ...
+WRITE_STATUSES = ("write", "write:statuses")  # statuses_controller.rb:8, reblogs_controller.rb:7
+WRITE_MEDIA = ("write", "write:media")  # media_controller.rb:4-5, GET /api/v1/media/:id too
 
 
 def _version_tuple(version: str) -> tuple[int, int, int]:
@@ -570,6 +603,16 @@ class MastodonSandbox(SandboxServer):
     ``version`` (default "4.3.0", also :meth:`set_version`) is what ``/api/v1/instance`` and
     ``/api/v2/instance`` report, with the matching ``api_versions.mastodon`` (none before
     4.3); from "4.4.0" statuses carry ``quote``, from "4.5.0" quote posts can be made.
+
+    Rate limits (on by default, :meth:`set_rate_limit` changes them): rack-attack's throttles
+    in fixed epoch-aligned windows (300 calls per token per 5 minutes, 30 media uploads and
+    30 deletions per user per 30 minutes, paging) and the ``statuses`` family, 300 statuses
+    and edits per account per 3 hours; the headers report the one with the fewest calls left.
+    They run on :attr:`clock` (epoch seconds), which the ``Date`` header tells too.
+
+    Scopes (on by default): each token has some (``create_user(..., scopes=...)``,
+    :meth:`create_token`; "read write" unless asked) and each endpoint accepts the ones its
+    Mastodon controller lists; ``/api/v1/apps/verify_credentials`` tells a token's scopes.
     """
 
     def __init__(
@@ -599,7 +642,8 @@ class MastodonSandbox(SandboxServer):
         self.media_dir = Path(tempfile.mkdtemp(prefix="birdbridge-mastodon-media-"))
         self._users: dict[str, MastodonUser] = {}  # id -> user
         self._created: dict[str, datetime] = {}
-        self._tokens: dict[str, str] = {}  # token -> account id
+        self._grants: dict[str, Grant] = {}  # access token -> what it may do, for whom
+        self._grant_ids = itertools.count(1)
         self._statuses: dict[int, _Status] = {}
         self._by_account: dict[str, dict[int, _Status]] = {}  # indexes, so pages stay cheap
         self._replies: dict[int, list[_Status]] = {}
@@ -608,8 +652,9 @@ class MastodonSandbox(SandboxServer):
         self._idempotency: dict[tuple[str, str], tuple[int, float]] = {}
         self._account_ids = itertools.count(1)
         self._last_status_id = 0
-        self._rl_limit, self._rl_window = 300, 300.0  # config/initializers/rack_attack.rb
-        self._rl_counts: dict[tuple[str, int], int] = {}
+        self.clock: Callable[[], float] = time.time  # rate-limit windows and Date
+        self._rack_attack = RackAttack()
+        self._statuses_limit = StatusesLimiter()
         self._register_routes()
 
     def stop(self) -> None:
@@ -617,9 +662,18 @@ class MastodonSandbox(SandboxServer):
         shutil.rmtree(self.media_dir, ignore_errors=True)
 
     # -- Python API ------------------------------------------------------------------------
+    def now(self) -> float:
+        return self.clock()
+
     def create_user(
-        self, username: str, display_name: str | None = None, locked: bool = False
+        self,
+        username: str,
+        display_name: str | None = None,
+        locked: bool = False,
+        scopes: str | list[str] | tuple[str, ...] = DEFAULT_SCOPES,
     ) -> MastodonUser:
+        """A local account and an access token with ``scopes`` (its application's)."""
+        granted = checked_scopes(scopes)
         with self._lock:
             if self._find_user(username) is not None:
                 raise ValueError(f"username {username!r} is taken")
@@ -630,11 +684,31 @@ class MastodonSandbox(SandboxServer):
                 display_name=display_name if display_name is not None else username,
                 locked=locked,
                 access_token=secrets.token_urlsafe(32),
+                scopes=granted,
             )
             self._users[user.id] = user
             self._created[user.id] = datetime.now(UTC)
-            self._tokens[user.access_token] = user.id
+            self._grant(user.id, user.access_token, granted, "birdbridge")
             return user
+
+    def create_token(
+        self,
+        username: str,
+        scopes: str | list[str] | tuple[str, ...],
+        app_name: str = "birdbridge",
+    ) -> str:
+        """Another access token of ``username``: a new application's, with ``scopes``."""
+        granted = checked_scopes(scopes)
+        with self._lock:
+            user = self._require_user(username)
+            token = secrets.token_urlsafe(32)
+            self._grant(user.id, token, granted, app_name)
+            return token
+
+    def _grant(self, account_id: str, token: str, scopes: tuple[str, ...], app: str) -> None:
+        number = str(next(self._grant_ids))
+        application = Application(id=number, name=app, website=None, scopes=scopes)
+        self._grants[token] = Grant(number, account_id, scopes, application)
 
     def create_post(
         self,
@@ -830,10 +904,20 @@ class MastodonSandbox(SandboxServer):
         with self._lock:
             return [self._media_info(m) for m in self._media.values() if m.source == "api"]
 
-    def set_rate_limit(self, limit: int, window_s: float = 300) -> None:
+    def set_rate_limit(self, limit: int, window_s: float = 300, family: str | None = None) -> None:
+        """Set one throttle's limit and period (whole seconds), its counts started afresh.
+        ``family``: None, the API as a whole (per token; per IP without one); "media" (POST
+        /api/v1|v2/media), "deletes" (DELETE /api/v1/statuses/:id, unreblogs), "paging"
+        (requests with page, min_id, max_id or since_id) or "statuses" (statuses and edits
+        per account: Mastodon's RateLimiter)."""
+        period = max(int(window_s), 1)
+        if family != STATUSES and family not in FAMILY_THROTTLES:
+            raise ValueError(f"unknown rate-limit family {family!r}")
         with self._lock:
-            self._rl_limit, self._rl_window = limit, float(window_s)
-            self._rl_counts.clear()
+            if family == STATUSES:
+                self._statuses_limit.set_limit(int(limit), period)
+            else:
+                self._rack_attack.set_limit(FAMILY_THROTTLES[family], int(limit), period)
 
     def user(self, username: str) -> MastodonUser:
         with self._lock:
@@ -1073,11 +1157,13 @@ class MastodonSandbox(SandboxServer):
         media_attributes: list[dict],
         poll: Any,
         enforce_length: bool = True,
+        before_apply: Callable[[], None] | None = None,
     ) -> None:
         """UpdateStatusService: validate the whole new version, then apply it, keeping the
         history (create_previous_edit!, create_edit!). ``media``/``poll`` ``_KEEP`` leave
         them alone; otherwise they say what the post now has (None: no poll). Raises
-        _Invalid with Mastodon's messages; nothing changes then."""
+        _Invalid with Mastodon's messages; nothing changes then. ``before_apply`` runs once
+        the edit is valid and changes something, before anything changes (it may raise)."""
         errors: list[str] = []
         # update_media_attachments!: descriptions and focus of the next attachments
         next_media = list(status.media_ids) if media is _KEEP else [m.id for m in media]
@@ -1149,6 +1235,8 @@ class MastodonSandbox(SandboxServer):
         errors = self._text_errors(draft, media=bool(next_media), length=enforce_length)
         if errors:
             raise _Invalid("Validation failed: " + ", ".join(errors))
+        if before_apply is not None:
+            before_apply()
         if not status.edits:  # create_previous_edit!
             status.edits.append(self._snapshot(status, status.created_at, status.account_id))
         for media_id in next_media:
@@ -1652,6 +1740,7 @@ class MastodonSandbox(SandboxServer):
         self.route("GET", r"/api/v1/instance", self._instance_v1)
         self.route("GET", r"/api/v2/instance", self._instance_v2)
         self.route("GET", r"/api/v1/accounts/verify_credentials", self._verify_credentials)
+        self.route("GET", r"/api/v1/apps/verify_credentials", self._app_credentials)
         self.route("GET", r"/api/v1/accounts/lookup", self._lookup)
         self.route("GET", rf"/api/v1/accounts/{s}", self._account)
         self.route("GET", rf"/api/v1/accounts/{s}/statuses", self._account_statuses)
@@ -1675,6 +1764,7 @@ class MastodonSandbox(SandboxServer):
         self.route("GET", files, self._download_media)
         self.route("HEAD", files, self._download_media)
         self.route("POST", r"/_sandbox/users", self._control_users)
+        self.route("POST", r"/_sandbox/tokens", self._control_tokens)
         self.route("POST", r"/_sandbox/posts", self._control_create_post)
         self.route("GET", r"/_sandbox/posts", self._control_posts)
         self.route("DELETE", r"/_sandbox/posts/(?P<id>[^/]+)", self._control_delete_post)
@@ -1689,39 +1779,49 @@ class MastodonSandbox(SandboxServer):
     def error_response(self, status: int, message: str) -> Response:
         return json_response({"error": message}, status)
 
-    def _rl_headers(self, remaining: int, reset_at: float) -> dict[str, str]:
-        # Api::RateLimitHeaders: the reset is `Time#iso8601(6)`, not epoch seconds.
-        reset = datetime.fromtimestamp(reset_at, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        return {
-            "X-RateLimit-Limit": str(self._rl_limit),
-            "X-RateLimit-Remaining": str(max(remaining, 0)),
-            "X-RateLimit-Reset": reset,
-        }
-
     def rate_limit_response(self, reset_at: float) -> Response:
-        # config/initializers/rack_attack.rb throttled_responder: 429 {"error": "Too many requests"}
-        return Response(429, {"error": "Too many requests"}, self._rl_headers(0, reset_at))
+        """The ``rate_limit`` fault: a 429 of the per-token API throttle resetting at
+        ``reset_at``, written as the throttled responder writes it."""
+        per_token = self._rack_attack.limit_of("throttle_per_token_api")
+        reset = iso8601_6(datetime.fromtimestamp(reset_at, UTC))
+        return self._throttled({"X-RateLimit-Limit": str(per_token), "X-RateLimit-Reset": reset})
+
+    @staticmethod
+    def _throttled(headers: dict[str, str]) -> Response:
+        # rack_attack.rb:156-168 throttled_responder: the tripped throttle's limit, 0 left;
+        # the body is errors.429 (config/locales/en.yml:1594); no Retry-After
+        return Response(
+            429, {"error": "Too many requests"}, {**headers, "X-RateLimit-Remaining": "0"}
+        )
 
     def dispatch(self, request: Request) -> Response:
         if not request.path.startswith("/api/"):
             return super().dispatch(request)
-        token = self._token_of(request)
+        now = self.now()
         with self._lock:
-            # Rack::Attack fixed windows aligned to the epoch, per token (else per IP).
-            key = token if token in self._tokens else "ip"
-            window = int(time.time() // self._rl_window)
-            count = self._rl_counts.get((key, window), 0) + 1
-            self._rl_counts[(key, window)] = count
-            reset_at = (window + 1) * self._rl_window
-            limit = self._rl_limit
-        if count > limit:
-            return self.rate_limit_response(reset_at)
+            seen, tripped = self._rack_attack.track(self._caller(request), now)
+        if tripped is not None:
+            return self._throttled(headers_for(seen[tripped.name], now))
         try:
             response = super().dispatch(request)
         except _Invalid as exc:
             response = self.error_response(422, str(exc))
-        response.headers.update(self._rl_headers(limit - count, reset_at))
+        # Api::RateLimitHeaders' before_action runs first in every API controller, so 401s,
+        # 403s and 404s carry the headers too (rate_limit_headers.rb:18-19).
+        keep_lower(response.headers, lowest(seen), now)
         return response
+
+    def _caller(self, request: Request) -> Caller:
+        grant = self._grants.get(self._token_of(request) or "")
+        paging = any(request.arg(k) for k in ("page", "min_id", "max_id", "since_id"))
+        return Caller(
+            method=request.method,
+            path=request.path,
+            token_id=grant.id if grant else None,
+            user_id=grant.account_id if grant else None,
+            ip="127.0.0.1",
+            paging=paging,
+        )
 
     @staticmethod
     def _token_of(request: Request) -> str | None:
@@ -1731,17 +1831,18 @@ class MastodonSandbox(SandboxServer):
         return request.arg("access_token")
 
     def _viewer(
-        self, request: Request, required: bool
+        self, request: Request, required: bool, scopes: tuple[str, ...]
     ) -> tuple[MastodonUser | None, Response | None]:
-        """Doorkeeper: a bad token is a 401 everywhere; no token is a 401 where one is needed."""
-        token = self._token_of(request)
-        if token is None and not required:
-            return None, None
+        """Who asks, as Doorkeeper says (sandbox/mastodon_oauth.py). ``required``:
+        doorkeeper_authorize! (no known token: 401); otherwise authorize_if_got_token! (no
+        known token: anonymous). A known token needs one of ``scopes`` (else 403)."""
         with self._lock:
-            account_id = self._tokens.get(token or "")
-            user = self._users.get(account_id) if account_id else None
-        if user is None:
-            return None, self.error_response(401, "The access token is invalid")
+            grant = self._grants.get(self._token_of(request) or "")
+            user = self._users.get(grant.account_id) if grant else None
+        if grant is None or user is None:
+            return None, unauthorized() if required else None
+        if not grant.accepts(scopes):
+            return None, forbidden(scopes)
         return user, None
 
     def _base_url(self, request: Request) -> str:
@@ -1785,9 +1886,8 @@ class MastodonSandbox(SandboxServer):
     }
 
     def _instance_v1(self, request: Request) -> Response:
-        _, error = self._viewer(request, required=False)
-        if error:
-            return error
+        # No token check: Api::V2::InstancesController skips require_authenticated_user! and
+        # authorizes nothing (research section 4), so even an unknown token is served.
         ws = self._base_url(request).replace("http://", "ws://", 1)
         with self._lock:
             users, statuses = (
@@ -1821,9 +1921,8 @@ class MastodonSandbox(SandboxServer):
         )
 
     def _instance_v2(self, request: Request) -> Response:
-        _, error = self._viewer(request, required=False)
-        if error:
-            return error
+        # No token check: Api::V2::InstancesController skips require_authenticated_user! and
+        # authorizes nothing (research section 4), so even an unknown token is served.
         ws = self._base_url(request).replace("http://", "ws://", 1)
         api = self.api_version
         return json_response(
@@ -1859,14 +1958,26 @@ class MastodonSandbox(SandboxServer):
         )
 
     def _verify_credentials(self, request: Request) -> Response:
-        user, error = self._viewer(request, required=True)
+        user, error = self._viewer(request, True, VERIFY_CREDENTIALS)
         if error or user is None:
-            return error or self.error_response(401, "The access token is invalid")
+            return error or unauthorized()
         with self._lock:
             return json_response(self._credential_json(user))
 
+    def _app_credentials(self, request: Request) -> Response:
+        """Api::V1::Apps::CredentialsController: since 4.3 any valid token, whatever its
+        scopes (valid_doorkeeper_token?, line 5); before, doorkeeper_authorize! :read."""
+        old = _version_tuple(self.version) < (4, 3, 0)
+        with self._lock:
+            grant = self._grants.get(self._token_of(request) or "")
+        if grant is None:
+            return unauthorized()
+        if old and not grant.accepts(("read",)):
+            return forbidden(("read",))
+        return json_response(application_json(grant.application, _version_tuple(self.version)))
+
     def _lookup(self, request: Request) -> Response:
-        _, error = self._viewer(request, required=False)
+        _, error = self._viewer(request, False, READ_ACCOUNTS)
         if error:
             return error
         acct = (request.arg("acct") or "").lstrip("@")
@@ -1878,7 +1989,7 @@ class MastodonSandbox(SandboxServer):
             return json_response(self._account_json(user))
 
     def _account(self, request: Request) -> Response:
-        _, error = self._viewer(request, required=False)
+        _, error = self._viewer(request, False, READ_ACCOUNTS)
         if error:
             return error
         with self._lock:
@@ -1889,7 +2000,7 @@ class MastodonSandbox(SandboxServer):
 
     def _account_statuses(self, request: Request) -> Response:
         """Api::V1::Accounts::StatusesController + AccountStatusesFilter + Paginable."""
-        viewer, error = self._viewer(request, required=False)
+        viewer, error = self._viewer(request, False, READ_STATUSES)
         if error:
             return error
         viewer_id = viewer.id if viewer else None
@@ -1980,9 +2091,41 @@ class MastodonSandbox(SandboxServer):
 
     def _post_status(self, request: Request) -> Response:
         """Api::V1::StatusesController#create and PostStatusService."""
-        user, error = self._viewer(request, required=True)
+        user, error = self._viewer(request, True, WRITE_STATUSES)
         if error or user is None:
-            return error or self.error_response(401, "The access token is invalid")
+            return error or unauthorized()
+        # set_thread's 404 is a before_action: it halts before the family's headers are set
+        return self._counted(user, lambda: self._create_status(request, user), halting=(404,))
+
+    def _count_status(self, user: MastodonUser) -> None:
+        """A status or an edit is created: RateLimitable's after_create records it in the
+        ``statuses`` family (rate_limitable.rb:17-29, status.rb:64, status_edit.rb:34); over
+        the limit, nothing is created (the error rolls the transaction back)."""
+        if not self._statuses_limit.record(user.id, self.now()):
+            raise _StatusesLimited
+
+    def _counted(
+        self, user: MastodonUser, action: Callable[[], Response], halting: tuple[int, ...] = ()
+    ) -> Response:
+        """An action under ``override_rate_limit_headers ..., family: :statuses``
+        (statuses_controller.rb:16-17, reblogs_controller.rb:12): after it, even when it
+        failed, the family's headers are put on the reply (rate_limit_headers.rb:7-14; the
+        dispatcher keeps them unless rack-attack's have fewer calls left). Over the family's
+        limit the reply is 429 {"error": "Too many requests"} (error_handling.rb:44-46)."""
+        try:
+            response = action()
+        except _Invalid as exc:
+            response = self.error_response(422, str(exc))
+        except _StatusesLimited:
+            response = self.error_response(429, "Too many requests")
+        if response.status not in halting:
+            now = self.now()
+            with self._lock:
+                state = self._statuses_limit.state(user.id, now)
+            response.headers.update(headers_for(state, now))
+        return response
+
+    def _create_status(self, request: Request, user: MastodonUser) -> Response:
         params = self._params(request)
 
         def one(name: str) -> Any:
@@ -2057,6 +2200,7 @@ class MastodonSandbox(SandboxServer):
                 errors += self._poll_errors(status.poll)
             if errors:
                 raise _Invalid("Validation failed: " + ", ".join(errors))
+            self._count_status(user)
             for item in media:
                 item.status_id = status.id
             status.media_ids = [m.id for m in media]
@@ -2070,7 +2214,7 @@ class MastodonSandbox(SandboxServer):
         than DEFAULT_STATUSES_LIMIT (20) is a bare Mastodon::ValidationError; what is gone or
         hidden is left out, and the rest come as Status.permitted_statuses_from_ids gives
         them: the default scope's order, newest (highest id) first, not the request's."""
-        viewer, error = self._viewer(request, required=False)
+        viewer, error = self._viewer(request, False, READ_STATUSES)
         if error:
             return error
         viewer_id = viewer.id if viewer else None
@@ -2094,9 +2238,15 @@ class MastodonSandbox(SandboxServer):
         """Api::V1::Statuses::ReblogsController#create and ReblogService: a boost of a boost
         boosts the original; a second boost is the first one again; StatusPolicy#reblog?
         refuses private mentions and others' followers-only posts (403)."""
-        user, error = self._viewer(request, required=True)
+        user, error = self._viewer(request, True, WRITE_STATUSES)
         if error or user is None:
-            return error or self.error_response(401, "The access token is invalid")
+            return error or unauthorized()
+        # The reply carries the statuses family's headers, but a boost is not counted: the
+        # controller passes no with_rate_limit (reblogs_controller.rb:52-54, research §3).
+        # set_reblog's 404 is a before_action: it halts before the headers are set.
+        return self._counted(user, lambda: self._boost(request, user), halting=(404,))
+
+    def _boost(self, request: Request, user: MastodonUser) -> Response:
         visibility = self._params(request).get("visibility", [None])[0]
         with self._lock:
             found = self._get_status(request.path_params["id"])
@@ -2126,9 +2276,9 @@ class MastodonSandbox(SandboxServer):
     def _unreblog(self, request: Request) -> Response:
         """ReblogsController#destroy: the viewer's boost of that post is discarded and the
         post returned; with no boost, the post as it is (404 if the viewer may not see it)."""
-        user, error = self._viewer(request, required=True)
+        user, error = self._viewer(request, True, WRITE_STATUSES)
         if error or user is None:
-            return error or self.error_response(401, "The access token is invalid")
+            return error or unauthorized()
         with self._lock:
             try:
                 status_id = int(request.path_params["id"])
@@ -2160,7 +2310,7 @@ class MastodonSandbox(SandboxServer):
     def _visible_status(
         self, request: Request
     ) -> tuple[_Status | None, str | None, Response | None]:
-        viewer, error = self._viewer(request, required=False)
+        viewer, error = self._viewer(request, False, READ_STATUSES)
         if error:
             return None, None, error
         viewer_id = viewer.id if viewer else None
@@ -2170,10 +2320,10 @@ class MastodonSandbox(SandboxServer):
         return status, viewer_id, None
 
     def _own_status(
-        self, request: Request
+        self, request: Request, scopes: tuple[str, ...] = WRITE_STATUSES
     ) -> tuple[_Status | None, MastodonUser | None, Response | None]:
         """``Status.where(account: current_account).find(id)``: someone else's is a 404."""
-        user, error = self._viewer(request, required=True)
+        user, error = self._viewer(request, True, scopes)
         if error or user is None:
             return None, None, error
         status = self._get_status(request.path_params["id"])
@@ -2190,7 +2340,7 @@ class MastodonSandbox(SandboxServer):
 
     def _status_source(self, request: Request) -> Response:
         with self._lock:
-            status, _, error = self._own_status(request)
+            status, _, error = self._own_status(request, READ_STATUSES)
             if error or status is None:
                 return error  # type: ignore[return-value]
             return json_response(
@@ -2230,7 +2380,14 @@ class MastodonSandbox(SandboxServer):
         the post now is, whole. The controller hands every field on, nil for those left out,
         so an edit without ``media_ids`` drops the attachments and one without ``poll`` the
         poll (clients send them again); ``media_attributes`` change descriptions and focus.
-        A quote stays a quote (an edit cannot change it)."""
+        A quote stays a quote (an edit cannot change it). Each edit counts in the statuses
+        family (UpdateStatusService#create_edit!, research §3)."""
+        user, error = self._viewer(request, True, WRITE_STATUSES)
+        if error or user is None:
+            return error or unauthorized()
+        return self._counted(user, lambda: self._update_from(request))
+
+    def _update_from(self, request: Request) -> Response:
         params = self._params(request)
 
         def one(name: str) -> Any:
@@ -2259,6 +2416,7 @@ class MastodonSandbox(SandboxServer):
                 media=media,
                 media_attributes=attributes,
                 poll=poll_data if has_poll else None,
+                before_apply=lambda: self._count_status(user),
             )
             if policy is not None:
                 status.quote_policy = policy
@@ -2336,9 +2494,9 @@ class MastodonSandbox(SandboxServer):
     def _upload_media(self, request: Request, v2: bool) -> Response:
         """Api::V2::MediaController#create (200, or 202 while a video or audio file is
         processed) and the deprecated Api::V1::MediaController#create (200, synchronous)."""
-        user, error = self._viewer(request, required=True)
+        user, error = self._viewer(request, True, WRITE_MEDIA)
         if error or user is None:
-            return error or self.error_response(401, "The access token is invalid")
+            return error or unauthorized()
         fields = self._media_fields(request)
         file = fields.get("file")
         description = fields.get("description")
@@ -2393,9 +2551,9 @@ class MastodonSandbox(SandboxServer):
 
     def _own_media(self, request: Request) -> tuple[_Media | None, Response | None]:
         """``current_account.media_attachments.where(status_id: nil).find(params[:id])``."""
-        user, error = self._viewer(request, required=True)
+        user, error = self._viewer(request, True, WRITE_MEDIA)
         if error or user is None:
-            return None, error or self.error_response(401, "The access token is invalid")
+            return None, error or unauthorized()
         item = self._media.get(_ruby_to_i(request.path_params["id"]))
         if item is None or item.account_id != user.id or item.status_id is not None:
             return None, self.error_response(404, "Record not found")
@@ -2444,11 +2602,24 @@ class MastodonSandbox(SandboxServer):
         data = request.json() or {}
         try:
             user = self.create_user(
-                data["username"], data.get("display_name"), bool(data.get("locked", False))
+                data["username"],
+                data.get("display_name"),
+                bool(data.get("locked", False)),
+                data.get("scopes") or DEFAULT_SCOPES,
             )
         except ValueError as exc:
             return json_response({"error": str(exc)}, 422)
         return json_response(user.__dict__, 201)
+
+    def _control_tokens(self, request: Request) -> Response:
+        data = request.json() or {}
+        try:
+            token = self.create_token(data["username"], data["scopes"])
+        except KeyError as exc:
+            return json_response({"error": f"not found: {exc}"}, 404)
+        except ValueError as exc:
+            return json_response({"error": str(exc)}, 422)
+        return json_response({"access_token": token, "scopes": data["scopes"]}, 201)
 
     def _control_create_post(self, request: Request) -> Response:
         data = request.json() or {}
@@ -2521,8 +2692,12 @@ class MastodonSandbox(SandboxServer):
 
     def _control_rate_limit(self, request: Request) -> Response:
         data = request.json() or {}
-        self.set_rate_limit(int(data["limit"]), float(data.get("window_s", 300)))
-        return json_response({"limit": self._rl_limit, "window_s": self._rl_window})
+        family = data.get("family")
+        try:
+            self.set_rate_limit(int(data["limit"]), float(data.get("window_s", 300)), family)
+        except (KeyError, ValueError) as exc:
+            return json_response({"error": f"bad rate limit: {exc}"}, 422)
+        return json_response({"limit": int(data["limit"]), "family": family})
 
     def _control_media(self, request: Request) -> Response:
         info = self.media(request.path_params["id"])
