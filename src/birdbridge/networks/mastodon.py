@@ -135,7 +135,9 @@ class MastodonNetwork(Funnel):
     def _observe(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         """Every reply: counted, its limits remembered (reset on our clock) and kept for
         this thread, so a failed call is read from the reply (networks/mastodon_replies.py)."""
-        reply = reply_of(response.status_code, response.headers, response.text, self.meter.clock())
+        reply = reply_of(
+            response.status_code, response.headers, lambda: response.text, self.meter.clock()
+        )
         self.meter.observe(str(response.request.method), response.url, reply.status, reply.headers)
         self._seen.reply = reply
 

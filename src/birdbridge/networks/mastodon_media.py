@@ -118,7 +118,9 @@ class MastodonMediaUploader:
             ) from None
 
     def _check(self, response: httpx.Response, what: str) -> Any:
-        reply = reply_of(response.status_code, response.headers, response.text, self.meter.clock())
+        reply = reply_of(
+            response.status_code, response.headers, lambda: response.text, self.meter.clock()
+        )
         error = error_of(what, reply)
         if error is not None:
             raise error

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -45,8 +45,11 @@ class LastReply(threading.local):
     reply: Reply | None = None
 
 
-def reply_of(status: int, headers: Mapping[str, str], text: str, now: datetime) -> Reply:
-    body = json_or_none(text) if status >= 400 else None
+def reply_of(
+    status: int, headers: Mapping[str, str], text: Callable[[], str], now: datetime
+) -> Reply:
+    """A reply as we keep it; ``text`` is read only for an error (a timeline stays unread)."""
+    body = json_or_none(text()) if status >= 400 else None
     return Reply(status, on_our_clock(headers, now), body)
 
 
