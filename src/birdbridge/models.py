@@ -176,6 +176,9 @@ class Post:
     # version a new id); None for an original.
     edit_of: str | None = None
     edited_at: datetime | None = None  # Mastodon: the last edit
+    # The app that wrote it, where the network tells its owner (Mastodon's `application`);
+    # recovery never adopts a post another app wrote.
+    app: str | None = None
 
     @property
     def is_reply(self) -> bool:

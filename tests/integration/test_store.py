@@ -32,7 +32,7 @@ def test_migrations_are_idempotent_and_reach_head(database_url: str) -> None:
     second = Store.open(database_url)  # a second worker starting on the same database
     with second.engine.connect() as connection:
         version = connection.execute(sqlalchemy.text("SELECT version_num FROM alembic_version"))
-        assert version.scalar_one() == "0005"
+        assert version.scalar_one() == "0006"
     first.close()
     second.close()
 
@@ -125,7 +125,10 @@ def test_publishing_mark_survives_a_transient_retry_but_not_a_refusal(store: Sto
         )
         < 1
     )  # the first attempt's time
-    assert store.in_flight_texts("a", "mastodon") == ["hello"]
+    [flight] = store.in_flight("a", "mastodon")
+    assert flight.text == "hello"
+    # recovery looks from the first attempt's start up to the latest attempt's end
+    assert flight.started_at == started and flight.attempt_at == started + timedelta(minutes=5)
 
     attempts = store.mark_retry(delivery.id, "timeout", started + timedelta(seconds=30))
     assert attempts == 1
@@ -136,7 +139,7 @@ def test_publishing_mark_survives_a_transient_retry_but_not_a_refusal(store: Sto
     row = store.delivery(delivery.id)
     assert row.status == DeliveryStatus.PENDING and row.publishing_part is None
     assert row.attempts == 1
-    assert store.in_flight_texts("a", "mastodon") == []
+    assert store.in_flight("a", "mastodon") == []
 
 
 def test_due_respects_next_attempt_and_status(store: Store) -> None:
@@ -267,7 +270,7 @@ def test_a_database_from_a_newer_birdbridge_is_named_not_a_traceback(database_ur
         Store.open(database_url)
     message = str(refused.value)
     assert "schema revision '0099', written by a newer birdbridge" in message
-    assert "knows up to '0005'" in message
+    assert "knows up to '0006'" in message
 
 
 def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
@@ -292,3 +295,17 @@ def test_two_processes_starting_on_a_fresh_sqlite_file_both_work(tmp_path: Path)
         for process in starts:
             _, stderr = process.communicate(timeout=120)
             assert process.returncode == 0, stderr
+
+
+def test_recovery_never_takes_posts_the_poll_read_as_the_users_own(store: Store) -> None:
+    """native_ids: posts enqueued as the user's own are listed; held ones (maybe ours, being
+    published) are not, so recovery may still adopt them."""
+    held = NewDelivery(
+        source_network="twitter", source_id="2", target_network="mastodon", payload="{}", held=True
+    )
+    store.record_poll("a", "twitter", account_id="1", cursor="2", deliveries=[new("1"), held])
+    since = utcnow() - timedelta(minutes=1)
+    assert store.native_ids("a", "twitter", since) == {"1"}
+    assert store.native_ids("a", "mastodon", since) == set()
+    [_, row] = store.deliveries()
+    assert row.phase == "held"

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import stamina
+from PIL import Image
 
 from birdbridge.config import TwitterConfig
 from birdbridge.errors import AuthRevoked, Permanent, RateLimited, ReplyRefused, Transient
-from birdbridge.models import NetworkName, OutgoingPart, Visibility
+from birdbridge.models import MediaKind, NetworkName, OutgoingPart, Visibility
 from birdbridge.networks.twitter import TwitterNetwork
 from birdbridge.sandbox.x import XSandbox, XUser
 
@@ -298,16 +300,25 @@ def test_allowed_self_reply_under_the_restriction_stays_threaded() -> None:
         assert stored["referenced_tweets"] == [{"type": "replied_to", "id": parent.id}]
 
 
-def test_find_recent_own(net: TwitterNetwork) -> None:
+def test_recent_own_reads_back_text_reply_target_and_media(
+    net: TwitterNetwork, tmp_path: Path
+) -> None:
+    """What recovery compares: the text as X stores it, the reply target and the media."""
     since = datetime.now(UTC) - timedelta(seconds=2)
-    published = net.publish(
-        OutgoingPart(text="Fish & chips https://example.com/x"), idempotency_key="k"
+    parent = net.publish(OutgoingPart(text="Fish & chips example.com/x"), idempotency_key="k")
+    picture = tmp_path / "plate.jpg"
+    Image.new("RGB", (40, 30), "red").save(picture, "JPEG")
+    media = net.upload_media(picture, "image/jpeg", MediaKind.IMAGE, "a plate")
+    reply = net.publish(
+        OutgoingPart(text="", in_reply_to_id=parent.id, media_ids=(media.id,)),
+        idempotency_key="k2",
     )
-    found = net.find_recent_own("Fish & chips https://example.com/x", since, set())
-    assert found is not None
-    assert found.id == published.id
-    assert net.find_recent_own("Fish & chips https://example.com/x", since, {published.id}) is None
-    assert net.find_recent_own("a text I never posted", since, set()) is None
+    posts = {p.id: p for p in net.recent_own(since)}
+    assert posts[parent.id].text == "Fish & chips http://example.com/x"
+    assert posts[parent.id].in_reply_to_id is None and posts[parent.id].media == ()
+    assert posts[reply.id].in_reply_to_id == parent.id
+    assert [m.kind for m in posts[reply.id].media] == [MediaKind.IMAGE]
+    assert net.app_name() is None  # X tells no app: other details decide
 
 
 def test_delete_removes_the_post(x_sandbox: XSandbox, net: TwitterNetwork) -> None:
@@ -448,7 +459,7 @@ def test_requests_go_only_to_the_sandbox_signed_with_oauth1(
     cursor = net.fetch_since(None).cursor
     published = net.publish(OutgoingPart(text="where do you go"), idempotency_key="k")
     net.fetch_since(cursor)
-    net.find_recent_own("where do you go", datetime.now(UTC), set())
+    net.recent_own(datetime.now(UTC))
     net.delete(published.id)
     assert len(recorded) == len(x_sandbox.api_requests()) == 6
     for request in recorded:
@@ -501,5 +512,5 @@ def test_publish_committed_but_dropped_is_transient_and_recoverable(
     with pytest.raises(Transient):
         net.publish(OutgoingPart(text="did it go out?"), idempotency_key="k")
     (stored,) = x_sandbox.posts("alice")
-    found = net.find_recent_own("did it go out?", since, set())
-    assert found is not None and found.id == stored["id"]
+    [found] = net.recent_own(since)
+    assert found.id == stored["id"] and found.text == "did it go out?"

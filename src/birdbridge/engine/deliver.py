@@ -14,6 +14,7 @@ from birdbridge.config import PolicyConfig
 from birdbridge.engine.counterparts import counterpart
 from birdbridge.engine.media import MediaCarrier, PreparedMedia
 from birdbridge.engine.pauses import pause_for, pauses_side
+from birdbridge.engine.recovery import STILL, Sent, find_sent, in_flight_match, media_kinds
 from birdbridge.engine.rendering import render_for
 from birdbridge.errors import (
     AccountRefused,
@@ -31,7 +32,7 @@ from birdbridge.metrics import FALLBACKS
 from birdbridge.models import NetworkName, OutgoingPart, Post, Published
 from birdbridge.networks.base import Network
 from birdbridge.render.compose import Rendered
-from birdbridge.store import DatabaseError, DeliveryStatus, Store
+from birdbridge.store import HELD, DatabaseError, DeliveryStatus, Store
 from birdbridge.store.store import as_utc
 from birdbridge.store.tables import Delivery, Mirror
 
@@ -39,7 +40,9 @@ log = logging.getLogger(__name__)
 
 # Mastodon keeps Idempotency-Keys for 1 hour (docs: methods/statuses); stay inside it.
 IDEMPOTENCY_WINDOW = {NetworkName.MASTODON: timedelta(minutes=55)}
-RECOVERY_LOOKBACK = timedelta(minutes=10)
+# Posts the poll read as the user's own are looked up this far back (never adopted).
+RECOVERY_LOOKBACK = timedelta(hours=1)
+HOLD_RETRY = timedelta(seconds=30)  # a held post looks again this soon
 REPOSTING = "reposting"  # Delivery.phase of an edit carried as delete-and-post-again
 
 
@@ -57,10 +60,15 @@ class DeliverReport:
 
 
 class _Wait(Exception):
-    """The delivery must wait (its thread parent is still on its way)."""
+    """The delivery must wait (its thread parent is still on its way, or a same-text post of
+    ours is in flight); ``why`` is shown as its last error meanwhile."""
 
-    def __init__(self, until: datetime) -> None:
+    def __init__(
+        self, until: datetime, why: str = "waiting for its thread parent to be mirrored"
+    ) -> None:
+        super().__init__(why)
         self.until = until
+        self.why = why
 
 
 class _ClaimLost(Exception):
@@ -142,7 +150,7 @@ class Deliverer:
             report.waiting += 1
             self.store.mark_retry(
                 delivery.id,
-                "waiting for its thread parent to be mirrored",
+                wait.why,
                 wait.until,
                 count_attempt=False,
                 now=now,
@@ -252,13 +260,15 @@ class Deliverer:
 
     def _post(self, delivery: Delivery, post: Post, target: Network, report: DeliverReport) -> None:
         assert delivery.id is not None
+        if self._ours_after_all(delivery, post, report):
+            return
         if self._native_repost(delivery, post, target, report):
             return
         reply_to = self._thread_anchor(delivery, report)
         planned = self._plan(delivery, post, target, report)
         if planned is None:
             return
-        parts, rendered = planned
+        parts, rendered, kinds = planned
         done = {
             m.part_index: m.target_id
             for m in self.store.mirror_parts(
@@ -285,7 +295,8 @@ class Deliverer:
                 poll=rendered.poll if index == 0 else None,
                 quote_id=rendered.quote_id if index == 0 else None,
             )
-            published = self._publish_part(delivery, index, part, target, report)
+            sent_media = tuple(kinds.get(media_id, STILL) for media_id in media_ids)
+            published = self._publish_part(delivery, index, part, target, report, sent_media)
             self.store.record_part(delivery, index, published.id, published.url, now=self.clock())
             report.parts += 1
             if published.reply_fallback:
@@ -323,6 +334,33 @@ class Deliverer:
             " ".join(urls) or "(already there)",
             extra={"link": self.link, "source_url": post.url, "target_urls": urls},
         )
+
+    def _ours_after_all(self, delivery: Delivery, post: Post, report: DeliverReport) -> bool:
+        """A post the poll held back (read while a same-text post of ours was in flight) is
+        settled here: recovery recorded it as our mirror (skipped: no loop), or the publish
+        is still unsettled (wait), or it is the user's own (delivered). Any post delivery
+        checks the mirror map once more: a post birdbridge wrote never goes back."""
+        assert delivery.id is not None
+        if self.store.is_mirror_target(self.link, delivery.source_network, post.id):
+            self.store.mark_skipped(
+                delivery.id,
+                "published by birdbridge (a mirror, recorded after an interrupted publish)",
+                now=self.clock(),
+            )
+            report.skipped += 1
+            return True
+        if delivery.phase != HELD:
+            return False
+        for flight in self.store.in_flight(self.link, delivery.source_network):
+            window_end = flight.attempt_at + timedelta(seconds=self.claim_timeout)
+            if in_flight_match(post, flight.text, flight.started_at, window_end):
+                raise _Wait(
+                    self.clock() + HOLD_RETRY,
+                    "held: a post of birdbridge's with the same text is being published on "
+                    f"{post.network.label}; this one goes once that is settled",
+                )
+        self.store.set_phase(delivery.id, None)  # settled, and not ours: the user's own post
+        return False
 
     def _native_repost(
         self, delivery: Delivery, post: Post, target: Network, report: DeliverReport
@@ -363,9 +401,9 @@ class Deliverer:
 
     def _plan(
         self, delivery: Delivery, post: Post, target: Network, report: DeliverReport
-    ) -> tuple[list[tuple[str, list[str]]], Rendered] | None:
-        """The parts to publish (text and media ids each) and the rest of the rendering;
-        None when the delivery was skipped instead."""
+    ) -> tuple[list[tuple[str, list[str]]], Rendered, dict[str, str]] | None:
+        """The parts to publish (text and media ids each), the rest of the rendering and the
+        kind of each media id (for recovery); None when the delivery was skipped instead."""
         assert delivery.id is not None
         limits = target.limits()
         text = None
@@ -395,7 +433,9 @@ class Deliverer:
             )
             report.skipped += 1
             return None
-        return parts, rendered
+        moving = media_kinds(post.media[i] for i in order)
+        kinds = {carried[i]: kind for i, kind in zip(order, moving, strict=True)}
+        return parts, rendered, kinds
 
     # -- edits and deletions -----------------------------------------------------------
     def _after_post(self, delivery: Delivery) -> Delivery | None:
@@ -624,12 +664,13 @@ class Deliverer:
         part: OutgoingPart,
         target: Network,
         report: DeliverReport,
+        media: tuple[str, ...] = (),
     ) -> Published:
         assert delivery.id is not None
         key = f"birdbridge-{delivery.idempotency_token}-{index}"
         resent = delivery.publishing_part == index  # an earlier call may have published it
         if resent:
-            found = self._recover(delivery, part.text, target)
+            found = self._recover(delivery, part, media, target)
             if found is not None:
                 report.adopted += 1
                 log.warning(
@@ -657,7 +698,7 @@ class Deliverer:
             # "Duplicate content" when sending again after an interrupted publish (a lost
             # reply, a crash): the post is there, written by us: adopt it, never fail a
             # live post.
-            found = self._find_published(delivery, part.text, target)
+            found = self._find_published(delivery, part, media, target)
             if found is None:
                 # Not in the timeline (yet: X's timelines lag): look again on the next try,
                 # with recovery first; after max_attempts the reason is shown as failed.
@@ -723,24 +764,49 @@ class Deliverer:
         self._fallback(report, "reply_refused", message, delivery.id)
         raise _ReplyPolicy(message, skip=policy == "skip")
 
-    def _find_published(self, delivery: Delivery, text: str, target: Network) -> Published | None:
-        """Our own post with this text published since the delivery's first attempt."""
-        started = as_utc(delivery.publishing_started_at) or self.clock()
-        ours = self.store.mirror_target_ids(
-            self.link, target.name.value, started - RECOVERY_LOOKBACK
-        )
-        return target.find_recent_own(text, started - RECOVERY_LOOKBACK, ours)
+    def _find_published(
+        self, delivery: Delivery, part: OutgoingPart, media: tuple[str, ...], target: Network
+    ) -> Published | None:
+        """The part as an earlier attempt published it, the call just made included (the
+        network called it a duplicate of a post that must be ours)."""
+        return self._search(delivery, part, media, target, self.clock())
 
-    def _recover(self, delivery: Delivery, text: str, target: Network) -> Published | None:
+    def _recover(
+        self, delivery: Delivery, part: OutgoingPart, media: tuple[str, ...], target: Network
+    ) -> Published | None:
         """Did the interrupted call publish the part? Find out before publishing again.
         Mastodon too looks first (its reads are free): from 4.6 a repeated Idempotency-Key
         may answer 500 instead of the first post (research/mastodon.md section 6); the key
         then only guards the resend, inside IDEMPOTENCY_WINDOW."""
+        return self._search(delivery, part, media, target, as_utc(delivery.publishing_attempt_at))
+
+    def _search(
+        self,
+        delivery: Delivery,
+        part: OutgoingPart,
+        media: tuple[str, ...],
+        target: Network,
+        last_attempt: datetime | None,
+    ) -> Published | None:
+        """Adopt only what birdbridge sent (engine/recovery.py): created between the first
+        attempt's start and the end of the latest, never a post already known as another
+        post's mirror or as the user's own."""
         started = as_utc(delivery.publishing_started_at) or self.clock()
-        ours = self.store.mirror_target_ids(
-            self.link, target.name.value, started - RECOVERY_LOOKBACK
+        sent = Sent(
+            text=part.text,
+            in_reply_to_id=part.in_reply_to_id,
+            media=media,
+            since=started,
+            until=(last_attempt or started) + timedelta(seconds=self.claim_timeout),
         )
-        return target.find_recent_own(text, started, ours)
+        network = target.name.value
+        since = started - RECOVERY_LOOKBACK
+        not_ours = self.store.mirror_target_ids(self.link, network, since)
+        not_ours |= self.store.native_ids(self.link, network, since)
+        found = find_sent(
+            target.recent_own(started), sent, not_ours=not_ours, our_app=target.app_name()
+        )
+        return Published(id=found.id, url=found.url) if found is not None else None
 
     def _fallback(
         self, report: DeliverReport, kind: str, message: str, delivery_id: int | None = None

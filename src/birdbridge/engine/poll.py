@@ -9,15 +9,19 @@ from datetime import datetime, timedelta
 
 from birdbridge.config import PolicyConfig
 from birdbridge.engine.counterparts import counterpart
+from birdbridge.engine.recovery import in_flight_match
 from birdbridge.models import NetworkName, Post
 from birdbridge.networks.base import Network
-from birdbridge.networks.textmatch import same_text
 from birdbridge.policy import Context, Decision, decide
 from birdbridge.store import DeliveryStatus, NewDelivery, Store
 from birdbridge.store.store import utcnow
 
 log = logging.getLogger(__name__)
 HOUR = timedelta(hours=1)
+# How long after its latest attempt began a publish may still create the post: a call holds
+# its claim (bridge.claim_timeout, at most 1 h) while under way. Generous: a held post waits,
+# it is not lost.
+CALL_WINDOW = timedelta(hours=1)
 
 
 @dataclass
@@ -57,7 +61,16 @@ def poll_side(
                 "link %s: skip %s post %s: %s", link, post.network.label, post.id, decision.reason
             )
             continue
-        deliveries.extend(_deliveries_for(post, targets))
+        held = _in_flight(store, link, post)
+        if held:
+            log.info(
+                "link %s: %s post %s is held: a post of birdbridge's with the same text is "
+                "being published there; it is mirrored once that is settled, unless it is ours",
+                link,
+                post.network.label,
+                post.id,
+            )
+        deliveries.extend(_deliveries_for(post, targets, held=held))
         recent += 1
     account = source.account()
     report.enqueued = store.record_poll(
@@ -114,10 +127,18 @@ def _ours(store: Store, link: str, post: Post) -> str | None:
         return "published by birdbridge (a new version of a mirror we edited)"
     if post.reposted is not None and store.is_our_repost(link, network, post.reposted.id):
         return "published by birdbridge (a native repost of a mirrored post)"
-    if any(same_text(text, post.text) for text in store.in_flight_texts(link, network)):
-        # Published but not yet recorded (a crash or a timeout mid-publish): recovery adopts it.
-        return "published by birdbridge (in flight)"
     return None
+
+
+def _in_flight(store: Store, link: str, post: Post) -> bool:
+    """Could this be a post of ours whose publish is not recorded yet (a crash or a lost reply
+    mid-publish)? Then it is held, not dropped: the deliverer skips it once recovery records it
+    as our mirror, and mirrors it when it turns out to be the user's own post with the same
+    words (engine/deliver.py ``_ours_after_all``)."""
+    return any(
+        in_flight_match(post, flight.text, flight.started_at, flight.attempt_at + CALL_WINDOW)
+        for flight in store.in_flight(link, post.network.value)
+    )
 
 
 def _mirrored(store: Store, link: str, post: Post, targets: list[NetworkName]) -> bool:
@@ -158,7 +179,7 @@ def _edited(
     return queued
 
 
-def change(post: Post, target: NetworkName, kind: str) -> NewDelivery:
+def change(post: Post, target: NetworkName, kind: str, *, held: bool = False) -> NewDelivery:
     """An edit or a deletion of ``post``'s mirror on ``target``."""
     return NewDelivery(
         source_network=post.network.value,
@@ -167,11 +188,14 @@ def change(post: Post, target: NetworkName, kind: str) -> NewDelivery:
         payload=_payload(post),
         parent_source_id=post.in_reply_to_id if post.is_self_reply else None,
         kind=kind,
+        held=held,
     )
 
 
-def _deliveries_for(post: Post, targets: list[NetworkName]) -> list[NewDelivery]:
-    return [change(post, target, "post") for target in targets]
+def _deliveries_for(
+    post: Post, targets: list[NetworkName], *, held: bool = False
+) -> list[NewDelivery]:
+    return [change(post, target, "post", held=held) for target in targets]
 
 
 def _payload(post: Post) -> str:

@@ -112,10 +112,14 @@ class Network(Protocol):
 
     def publish(self, part: OutgoingPart, *, idempotency_key: str) -> Published: ...
 
-    def find_recent_own(
-        self, text: str, since: datetime, exclude_ids: set[str]
-    ) -> Published | None:
-        """A post of the account created since ``since`` whose text is ``text`` (recovery)."""
+    def recent_own(self, since: datetime) -> list[Post]:
+        """The account's own posts (not reposts) created since about ``since``, with their
+        reply target, media and app where the network tells: what recovery chooses from."""
+        ...
+
+    def app_name(self) -> str | None:
+        """The name of the app the credentials belong to, where the network shows each post's
+        app (Mastodon); None where it does not (X)."""
         ...
 
     def delete(self, post_id: str) -> None:

@@ -57,7 +57,6 @@ from birdbridge.networks.mastodon_replies import LastReply, error_of, reply_of
 from birdbridge.networks.mastodon_scopes import missing, problem
 from birdbridge.networks.mastodon_throttles import mastodon_scope
 from birdbridge.networks.meter import CallMeter
-from birdbridge.networks.textmatch import same_text
 from birdbridge.render.html import status_text
 from birdbridge.render.length import mastodon_length
 from birdbridge.render.polls import PollLimits
@@ -130,6 +129,7 @@ class MastodonNetwork(Funnel):
         self._account: Account | None = None
         self._limits: NetworkLimits | None = None
         self._limits_at: float | None = None
+        self._app_name: str | None = None  # "" once read and not told
 
     # -- the funnel ------------------------------------------------------------------
     def _observe(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
@@ -354,6 +354,7 @@ class MastodonNetwork(Funnel):
             reposted=self._convert(reblog, depth + 1) if reblog and depth == 0 else None,
             quoted=self._convert(quoted, depth + 1) if quoted and depth == 0 else None,
             edited_at=_parse_time(status.get("edited_at")),
+            app=_app(status),
         )
 
     # -- writing ---------------------------------------------------------------------
@@ -483,21 +484,30 @@ class MastodonNetwork(Funnel):
         }
         return Recheck(gone=gone, current={k: v for k, v in current.items() if k in posts})
 
-    def find_recent_own(
-        self, text: str, since: datetime, exclude_ids: set[str]
-    ) -> Published | None:
+    def recent_own(self, since: datetime) -> list[Post]:
         account = self.account()
         page = self._page(account, since_id=None, max_id=None, include_reposts=False)
         earliest = since - RECOVERY_MARGIN
-        for status in page:
-            post = self._to_post(status)
-            if (
-                post.created_at >= earliest
-                and post.id not in exclude_ids
-                and same_text(post.text, text)
-            ):
-                return Published(id=post.id, url=post.url)
-        return None
+        return [
+            post
+            for post in well_formed(self.name, page, self._to_post)
+            if post.created_at >= earliest
+        ]
+
+    def app_name(self) -> str | None:
+        """The token's application (GET /api/v1/apps/verify_credentials), read once. Mastodon
+        shows a status's ``application`` to its owner (StatusSerializer, ``show_application?``),
+        so recovery can tell our posts from the user's own words typed elsewhere."""
+        if self._app_name is None:
+            try:
+                app = self._call(
+                    "GET /api/v1/apps/verify_credentials", self.api.app_verify_credentials
+                )
+            except (Permanent, AccountRefused):
+                return None  # before 4.3 this needed `read`: then posts are told apart without
+            name = app.get("name") if isinstance(app, dict) else None
+            self._app_name = str(name) if name else ""
+        return self._app_name or None
 
     def delete(self, post_id: str) -> None:
         try:
@@ -505,6 +515,14 @@ class MastodonNetwork(Funnel):
         except Permanent as exc:
             if exc.status != 404:
                 raise  # already gone is what we wanted; anything else is an error
+
+
+def _app(status: Any) -> str | None:
+    """The app that wrote the status (docs: entities/Status ``application``, shown to its
+    owner only)."""
+    application = status.get("application")
+    name = application.get("name") if isinstance(application, dict) else None
+    return str(name) if name else None
 
 
 _MEDIA_KINDS = {

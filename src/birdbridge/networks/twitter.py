@@ -49,7 +49,6 @@ from birdbridge.networks.funnel import Funnel
 from birdbridge.networks.http import BaseUrlSession
 from birdbridge.networks.meter import CallMeter, per_endpoint
 from birdbridge.networks.replies import X_READ_ONLY_FIX, error_for_reply, json_or_none
-from birdbridge.networks.textmatch import same_text
 from birdbridge.networks.twitter_media import XMediaUploader
 from birdbridge.networks.twitter_posts import Includes, tweet_to_post
 from birdbridge.render.length import X_MAX_WEIGHTED_LENGTH, x_weighted_length
@@ -375,26 +374,26 @@ class TwitterNetwork(Funnel):
         tweet_id = str(data["id"])
         return Published(id=tweet_id, url=f"{self.account().url}/status/{tweet_id}")
 
-    def find_recent_own(
-        self, text: str, since: datetime, exclude_ids: set[str]
-    ) -> Published | None:
+    def recent_own(self, since: datetime) -> list[Post]:
         account = self.account()
         start = (since - RECOVERY_MARGIN).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        # The same fields and expansions as a poll: recovery compares media and reply targets.
         body = self._call(
             "GET /2/users/:id/tweets",
             self.client.get_users_tweets,
             account.id,
             start_time=start,
             max_results=PAGE_SIZE,
-            tweet_fields=TWEET_FIELDS,
             exclude=["retweets"],
-            user_auth=True,
+            **READ_PARAMS,
         )
-        for tweet in _expect_list(body, "data"):
-            post = self._to_post(tweet, account, Includes())
-            if post.id not in exclude_ids and same_text(post.text, text):
-                return Published(id=post.id, url=post.url)
-        return None
+        includes = Includes.of(body)
+        return well_formed(
+            self.name, _expect_list(body, "data"), lambda t: self._to_post(t, account, includes)
+        )
+
+    def app_name(self) -> str | None:
+        return None  # X's v2 posts carry no app that the API reliably tells
 
     def delete(self, post_id: str) -> None:
         try:

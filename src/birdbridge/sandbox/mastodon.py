@@ -2097,6 +2097,12 @@ class MastodonSandbox(SandboxServer):
         # set_thread's 404 is a before_action: it halts before the family's headers are set
         return self._counted(user, lambda: self._create_status(request, user), halting=(404,))
 
+    def _app_of(self, request: Request) -> str:
+        """The application of the request's token: PostStatusService stores it on the status
+        (``application: doorkeeper_token.application``), shown to the owner."""
+        grant = self._grants.get(self._token_of(request) or "")
+        return grant.application.name if grant is not None else "Sandbox"
+
     def _count_status(self, user: MastodonUser) -> None:
         """A status or an edit is created: RateLimitable's after_create records it in the
         ``statuses`` family (rate_limitable.rb:17-29, status.rb:64, status_edit.rb:34); over
@@ -2179,7 +2185,7 @@ class MastodonSandbox(SandboxServer):
                 one("language") or "en",
                 thread,
                 None,
-                "Sandbox",
+                self._app_of(request),
                 quoted=quoted,
             )
             status.quote_policy = quote_policy

@@ -2,7 +2,7 @@
 
 from sqlalchemy.exc import SQLAlchemyError as DatabaseError
 
-from birdbridge.store.store import DeliveryStatus, NewDelivery, Store
+from birdbridge.store.store import HELD, DeliveryStatus, InFlight, NewDelivery, Store
 
 # What the store raises when the database itself fails (a network drop, a full disk).
-__all__ = ["DatabaseError", "DeliveryStatus", "NewDelivery", "Store"]
+__all__ = ["HELD", "DatabaseError", "DeliveryStatus", "InFlight", "NewDelivery", "Store"]

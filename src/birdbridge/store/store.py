@@ -30,6 +30,7 @@ class DeliveryStatus(StrEnum):
 
 
 OPEN_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.PUBLISHING)
+HELD = "held"  # Delivery.phase of a post read while a same-text post of ours was in flight
 CLOCK_SLACK = timedelta(minutes=1)  # clocks of several workers may differ a little
 
 
@@ -52,6 +53,18 @@ class NewDelivery:
     payload: str
     parent_source_id: str | None = None
     kind: str = "post"
+    # Read while a post of ours with the same text was in flight: delivered only once that
+    # publish is settled and did not turn out to be this very post (Delivery.phase "held").
+    held: bool = False
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """A part being published whose outcome is not recorded yet (for the loop guard)."""
+
+    text: str
+    started_at: datetime  # the first attempt's start
+    attempt_at: datetime  # the latest attempt's start
 
 
 @dataclass(frozen=True)
@@ -139,6 +152,7 @@ class Store:
             "parent_source_id": new.parent_source_id,
             "payload": new.payload,
             "idempotency_token": uuid.uuid4().hex,
+            "phase": HELD if new.held else None,
             "created_at": now,
             "updated_at": now,
         }
@@ -183,6 +197,7 @@ class Store:
             row.publishing_part = None
             row.publishing_text = None
             row.publishing_started_at = None
+            row.publishing_attempt_at = None
             row.updated_at = now
             session.add(row)
             return True
@@ -343,16 +358,39 @@ class Store:
             )
             return session.exec(query).first() is not None
 
-    def in_flight_texts(self, link: str, target_network: str) -> list[str]:
-        """Texts being published to ``target_network`` whose outcome is not recorded yet."""
+    def in_flight(self, link: str, target_network: str) -> list[InFlight]:
+        """Parts being published to ``target_network`` whose outcome is not recorded yet."""
         with self._session() as session:
-            query = select(Delivery.publishing_text).where(
+            query = select(
+                Delivery.publishing_text,
+                Delivery.publishing_started_at,
+                Delivery.publishing_attempt_at,
+            ).where(
                 Delivery.link == link,
                 Delivery.target_network == target_network,
                 Delivery.status == DeliveryStatus.PUBLISHING.value,
                 col(Delivery.publishing_text).is_not(None),
+                col(Delivery.publishing_started_at).is_not(None),
             )
-            return [text for text in session.exec(query) if text]
+            found = []
+            for text, started, attempt in session.exec(query):
+                first = as_utc(started)
+                if text and first is not None:
+                    found.append(InFlight(text, first, as_utc(attempt) or first))
+            return found
+
+    def native_ids(self, link: str, network: str, since: datetime) -> set[str]:
+        """Posts of ``network`` the poll read as the user's own (enqueued, not held) since
+        ``since``: recovery never adopts one of them as a post birdbridge wrote."""
+        with self._session() as session:
+            query = select(Delivery.source_id).where(
+                Delivery.link == link,
+                Delivery.source_network == network,
+                Delivery.kind == "post",
+                col(Delivery.created_at) >= since,
+                or_(col(Delivery.phase).is_(None), col(Delivery.phase) != HELD),
+            )
+            return set(session.exec(query))
 
     # -- deliveries ------------------------------------------------------------------
     def due_deliveries(
@@ -446,6 +484,7 @@ class Store:
                 return
             if row.publishing_part != part_index or row.publishing_started_at is None:
                 row.publishing_started_at = now
+            row.publishing_attempt_at = now
             row.status = DeliveryStatus.PUBLISHING.value
             row.publishing_part = part_index
             row.publishing_text = text
@@ -486,6 +525,7 @@ class Store:
                     publishing_part=None,
                     publishing_text=None,
                     publishing_started_at=None,
+                    publishing_attempt_at=None,
                     updated_at=now,
                 )
             )
@@ -527,6 +567,7 @@ class Store:
                 row.publishing_part = None
                 row.publishing_text = None
                 row.publishing_started_at = None
+                row.publishing_attempt_at = None
             row.last_error = redact(error)
             row.next_attempt_at = next_attempt_at
             row.lease_owner = None
@@ -541,7 +582,12 @@ class Store:
         """Give up until a command retries it. ``refused`` as in :meth:`mark_retry`."""
         now = now or utcnow()
         cleared = (
-            {"publishing_part": None, "publishing_text": None, "publishing_started_at": None}
+            {
+                "publishing_part": None,
+                "publishing_text": None,
+                "publishing_started_at": None,
+                "publishing_attempt_at": None,
+            }
             if refused
             else {}
         )

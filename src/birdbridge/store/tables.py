@@ -82,6 +82,9 @@ class Delivery(SQLModel, table=True):
     publishing_part: int | None = None
     publishing_text: str | None = Field(default=None, sa_column=Column(Text))
     publishing_started_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    # The latest attempt's start: a post that recovery adopts was created between the first
+    # attempt's start and the latest one's end (promise 1: never adopt a post we did not write).
+    publishing_attempt_at: datetime | None = Field(default=None, sa_column=_utc_column())
     # JSON: per source media index, the uploaded target media id and when it expires, or the
     # fallback decided for it. Kept so a retry after a crash or a 5xx reuses the uploads.
     media_state: str | None = Field(default=None, sa_column=Column(Text))
@@ -91,6 +94,8 @@ class Delivery(SQLModel, table=True):
     # "reposting": an edit the target could not make is being carried by deleting the mirror
     # and posting the new version; set before the first deletion, so that after any
     # interruption the new version is still owed (and posted), never skipped.
+    # "held": a post the poll read while a post of ours with the same text was in flight;
+    # delivered only once that publish is settled and did not turn out to be this post.
     phase: str | None = Field(default=None, max_length=16)
     lease_owner: str | None = Field(default=None, max_length=64)
     lease_until: datetime | None = Field(default=None, sa_column=_utc_column())
