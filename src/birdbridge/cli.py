@@ -100,10 +100,11 @@ def once(config: ConfigOption = None) -> None:
             highlight=False,
         )
         for fallback in d.fallbacks:
-            console.print(f"  fallback: {fallback}", highlight=False)
+            console.print(f"  fallback: {fallback}", highlight=False, markup=False)
         for error in report.errors:
             failed = True
-            errors.print(f"[red]link {report.link}:[/red] {error}", highlight=False)
+            # what an API answered is printed as it is, never read as markup
+            errors.print(Text.assemble((f"link {report.link}:", "red"), " ", error))
     bridge.store.close()
     raise typer.Exit(1 if failed else 0)
 

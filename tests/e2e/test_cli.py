@@ -119,6 +119,7 @@ def test_check_cannot_see_scopes_before_mastodon_4_3_and_says_so(rig: Rig, tmp_p
 
 def test_once_is_a_cron_job(rig: Rig, tmp_path: Path) -> None:
     config = write_config(rig, tmp_path / "birdbridge.toml")
+    old = rig.tweet("said [before] the bridge")  # older than the link: never mirrored
     first = cli("once", "--config", str(config))
     assert first.returncode == 0, first.stderr
     rig.tweet("from cron")
@@ -128,7 +129,15 @@ def test_once_is_a_cron_job(rig: Rig, tmp_path: Path) -> None:
     assert [t["content"] for t in rig.toots()] == ["<p>from cron</p>"]
     third = cli("once", "--config", str(config))
     assert third.returncode == 0 and "mirrored 0" in third.stdout
-    assert len(rig.toots()) == 1 and len(rig.tweets()) == 1
+    assert len(rig.toots()) == 1 and len(rig.tweets()) == 2
+    # A fallback is said, on its own line, with the post it concerns
+    quoting = rig.tweet("quoting [my] old self", quote_id=old["id"])
+    fourth = cli("once", "--config", str(config))
+    assert fourth.returncode == 0, fourth.stderr
+    assert "mirrored 1" in fourth.stdout and "fallbacks 1" in fourth.stdout
+    [line] = [ln for ln in fourth.stdout.splitlines() if ln.startswith("  fallback: ")]
+    assert f"X post {quoting['id']}: quote posted as text with a link to" in line
+    assert old["id"] in line
 
 
 def test_once_exits_1_with_a_message_when_a_network_is_down(rig: Rig, tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ def test_health_metrics_and_json_logs(rig: Rig, tmp_path: Path) -> None:
         rig, tmp_path / "birdbridge.toml", bridge=FAST, direction="twitter-to-mastodon"
     )
     log = tmp_path / "daemon.log"
+    old = rig.tweet("older than the bridge")  # never mirrored: quoting it takes a fallback
     daemon = spawn("run", "--config", str(config), log=log, env={"PORT": str(port)})
     try:
         wait_for(lambda: get(f"http://127.0.0.1:{port}/healthz")[0] == 200, what="/healthz")
@@ -57,13 +58,19 @@ def test_health_metrics_and_json_logs(rig: Rig, tmp_path: Path) -> None:
         assert 'birdbridge_api_calls_total{network="twitter",status="200"}' in metrics
         assert 'birdbridge_polls_total{link="alice",network="twitter",outcome="ok"}' in metrics
         assert 'birdbridge_queue_pending{link="alice"} 0.0' in metrics
+        assert "birdbridge_fallbacks_total{" not in metrics  # none taken yet
+        rig.tweet("quoting what came before", quote_id=old["id"])
+        fallback = 'birdbridge_fallbacks_total{kind="quote_link",link="alice"} 1.0'
+        wait_for(lambda: fallback in get(f"http://127.0.0.1:{port}/metrics")[1], what="fallback")
         assert get(f"http://127.0.0.1:{port}/nothing")[0] == 404
     finally:
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=10) == 0
     records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     mirrored = [r for r in records if "mirrored" in r["event"]]
-    assert len(mirrored) == 1
+    assert len(mirrored) == 2  # the first tweet, then the quote
+    [fallback_line] = [r for r in records if r.get("fallback") == "quote_link"]
+    assert fallback_line["link"] == "alice" and old["id"] in fallback_line["event"]
     assert mirrored[0]["link"] == "alice" and mirrored[0]["source_url"].endswith(tweet["id"])
     assert mirrored[0]["target_urls"] == [rig.toots()[0]["url"]]
 
