@@ -10,10 +10,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
+from alembic import command as alembic_command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import text as sa_text
 from sqlalchemy.exc import IntegrityError
 
 from birdbridge.errors import ConfigError
 from birdbridge.store import DeliveryStatus, NewDelivery, Store
+from birdbridge.store.database import MIGRATIONS, create_db_engine
 from birdbridge.store.store import utcnow
 
 
@@ -309,3 +313,71 @@ def test_recovery_never_takes_posts_the_poll_read_as_the_users_own(store: Store)
     assert store.native_ids("a", "mastodon", since) == set()
     [_, row] = store.deliveries()
     assert row.phase == "held"
+
+
+def test_a_database_from_the_first_revision_with_rows_in_it_upgrades_intact(
+    database_url: str,
+) -> None:
+    """A birdbridge 0001 database in use (a cursor, a pending and a publishing delivery, a
+    mirror) upgraded by today's start-up: every row keeps its meaning and the store works."""
+    engine = create_db_engine(database_url)
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    now = utcnow()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        alembic_command.upgrade(config, "0001")
+        connection.execute(
+            sa_text(
+                "INSERT INTO link_state (link, network, account_id, cursor, last_poll_at) "
+                "VALUES ('a', 'twitter', '1', '42', :now)"
+            ),
+            {"now": now},
+        )
+        for number, status, part in (("7", "pending", None), ("8", "publishing", 0)):
+            connection.execute(
+                sa_text(
+                    "INSERT INTO delivery (link, source_network, source_id, target_network, "
+                    "kind, status, attempts, next_attempt_at, payload, idempotency_token, "
+                    "publishing_part, publishing_text, publishing_started_at, created_at, "
+                    "updated_at) VALUES ('a', 'twitter', :id, 'mastodon', 'post', :status, 0, "
+                    ":now, '{}', :token, :part, :text, :started, :now, :now)"
+                ),
+                {
+                    "id": number,
+                    "status": status,
+                    "now": now,
+                    "token": f"t{number}",
+                    "part": part,
+                    "text": "in flight" if part is not None else None,
+                    "started": now if part is not None else None,
+                },
+            )
+        connection.execute(
+            sa_text(
+                "INSERT INTO mirror (link, source_network, source_id, part_index, "
+                "target_network, target_id, target_url, created_at) "
+                "VALUES ('a', 'twitter', '6', 0, 'mastodon', '600', 'https://m/600', :now)"
+            ),
+            {"now": now},
+        )
+    engine.dispose()
+
+    store = Store.open(database_url)  # migrates to the newest revision
+    try:
+        state = store.link_state("a", "twitter")
+        assert state is not None and state.cursor == "42" and state.paused_until is None
+        pending, publishing = store.deliveries()
+        assert (pending.source_id, pending.status, pending.phase) == ("7", "pending", None)
+        assert publishing.status == DeliveryStatus.PUBLISHING and publishing.notes is None
+        [flight] = store.in_flight("a", "mastodon")  # recovery still knows what was in flight
+        assert flight.text == "in flight" and flight.attempt_at == flight.started_at
+        mirror = store.mirror_source("a", "mastodon", "600")
+        assert mirror is not None and mirror.source_id == "6" and mirror.repost_of is None
+        assert store.is_mirror_target("a", "mastodon", "600")
+        assert [d.source_id for d in store.due_deliveries("a", now + timedelta(seconds=1))] == [
+            "7",
+            "8",
+        ]
+    finally:
+        store.close()

@@ -40,19 +40,3 @@ def sniff_bytes(head: bytes) -> str | None:
 def sniff_file(path: Path) -> str | None:
     with path.open("rb") as file:
         return sniff_bytes(file.read(HEAD_BYTES))
-
-
-EXTENSIONS = {
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-    "image/gif": ".gif",
-    "image/webp": ".webp",
-    "image/heic": ".heic",
-    "image/avif": ".avif",
-    "video/mp4": ".mp4",
-    "video/quicktime": ".mov",
-    "video/webm": ".webm",
-    "audio/mpeg": ".mp3",
-    "audio/ogg": ".ogg",
-    "audio/mp4": ".m4a",
-}

@@ -122,15 +122,6 @@ _TLD_END = r"(?=[^0-9a-zA-Z@+\-]|$)"
 _PUNYCODE_TLD = r"[xX][nN]--[\-0-9a-zA-Z]+"
 _ANY_TLD = r"(?:[a-zA-Z]{2,}|[^\W\d_a-zA-Z]{2,})"  # a TLD is all ASCII or all not
 
-# URL-shaped text as twitter-text's grammar has it, any word for a TLD: a generous matcher for
-# those who want one. (Counting goes through ``_matches``, which is exact and linear.)
-_DOMAIN_CHAR = "[^" + "".join(regex.escape(char) for char in sorted(_NOT_DOMAIN)) + "]"
-_LABEL = rf"{_DOMAIN_CHAR}(?:[_\-]*+{_DOMAIN_CHAR})*+"
-URL_PATTERN = regex.compile(
-    rf"(?:[hH][tT][tT][pP][sS]?://)?(?:{_LABEL}\.)+{_ANY_TLD}{_TLD_END}"
-    rf"(?::[0-9]+)?(?:/{_PATH}*)?(?:{_QUERY})?"
-)
-
 # A run of labels with single dots between them: where a domain can be.
 _LABEL_CHAR = "[^" + "".join(regex.escape(char) for char in sorted(_NOT_IN_LABEL)) + "]"
 _RUN = regex.compile(rf"{_LABEL_CHAR}++(?:\.{_LABEL_CHAR}++)*+")

@@ -239,22 +239,6 @@ class Store:
                     rows.setdefault(row.source_id, row)
             return list(rows.values())
 
-    def changes_for(self, link: str, source_network: str, source_id: str) -> list[Delivery]:
-        """Every delivery (any kind, any target) of one source post."""
-        with self._session() as session:
-            rows = list(
-                session.exec(
-                    select(Delivery).where(
-                        Delivery.link == link,
-                        Delivery.source_network == source_network,
-                        Delivery.source_id == source_id,
-                    )
-                )
-            )
-            for row in rows:
-                session.expunge(row)
-            return rows
-
     def enqueued_since(self, link: str, source_network: str, since: datetime) -> int:
         """New posts of one side put in the outbox since ``since`` (for max_per_hour)."""
         with self._session() as session:
