@@ -39,6 +39,9 @@ from birdbridge.store import DeliveryStatus, Store
 CORPUS_DIR = Path(__file__).parent / "data" / "corpus"
 TESTS_DIR = Path(__file__).parent
 LINK = "corpus"
+# The MediaServer below stands in for the real CDNs on 127.0.0.1; downloads refuse loopback
+# addresses unless the host is allowed, as a link allows its own API hosts.
+LOCAL_MEDIA_HOST = frozenset({"127.0.0.1"})
 
 CATEGORIES = frozenset(
     {
@@ -396,7 +399,9 @@ def replay(case: dict[str, Any], workdir: Path) -> Outcome:
             stop=threading.Event(),
             clock=lambda: datetime.now(UTC),
             policy=policy,
-            media=MediaCarrier(store, workdir / "media", download_timeout=5),
+            media=MediaCarrier(
+                store, workdir / "media", download_timeout=5, allowed_hosts=LOCAL_MEDIA_HOST
+            ),
         )
         sources = [*(case.get("before") or []), case["source"]]
         for number, raw in enumerate(sources):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from PIL import Image
 
 from birdbridge.render.compose import MAX_PARTS
 from birdbridge.render.html import html_to_text
@@ -108,3 +111,51 @@ def test_a_media_url_with_invalid_utf8_falls_back_without_a_crash(rig: Rig) -> N
     [tweet] = rig.tweets()
     assert tweet["text"].startswith("media with a broken name")
     assert any("download failed" in f for f in report.delivered.fallbacks)
+
+
+def test_a_mastodon_remote_url_on_a_private_address_is_refused(rig: Rig) -> None:
+    """Issue 10: ``remote_url`` is the original of a federated file, on whatever server the
+    post says. The bridge must not fetch from its own network and post the bytes publicly.
+
+    The sandboxes are configured (and allowed) as 127.0.0.1; ``localhost`` is the same machine
+    by a name the operator did not choose, and the picture there is really served: only the
+    address check keeps it from being carried.
+    """
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), "green").save(buffer, "PNG")
+    rig.x.create_user("carol")
+    elsewhere = rig.x.create_post(
+        "carol", "p", media=[{"type": "photo", "data": buffer.getvalue()}]
+    )
+    port = rig.x.url.rsplit(":", 1)[1]
+    secret = f"http://localhost:{port}/media/{elsewhere['attachments']['media_keys'][0]}.png"
+    status = rig.toot("a picture from afar")
+    status["media_attachments"] = [
+        {
+            "id": "1",
+            "type": "image",
+            "url": None,  # not cached by the instance: only the remote original
+            "preview_url": None,
+            "remote_url": secret,
+            "description": "afar",
+            "meta": {},
+            "blurhash": None,
+        }
+    ]
+    rig.masto.add_fault(
+        kind="status",
+        status=200,
+        method="GET",
+        path=r"^/api/v1/accounts/\d+/statuses$",
+        body=[status],
+    )
+    report = engine.cycle()
+    [tweet] = rig.tweets()
+    assert tweet["text"].startswith("a picture from afar")
+    assert not tweet.get("attachments", {}).get("media_keys")
+    [fallback] = [f for f in report.delivered.fallbacks if "refused" in f]
+    assert f"refused to fetch {secret}: localhost resolves to" in fallback
+    assert "which is a loopback address" in fallback
+    assert not rig.x.api_requests("GET", "^/media/")  # nothing was fetched from there

@@ -13,10 +13,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from birdbridge.config import LinkConfig
 from birdbridge.engine.deliver import Deliverer, DeliverReport
+from birdbridge.engine.media import MediaCarrier
 from birdbridge.engine.pauses import pause_for, pauses_side
 from birdbridge.engine.poll import PollReport, poll_side
 from birdbridge.engine.recheck import RecheckReport, recheck_side
 from birdbridge.errors import AccountRefused, NetworkError, RateLimited
+from birdbridge.media.addresses import api_hosts
+from birdbridge.media.workdir import process_workdir
 from birdbridge.metrics import DELIVERIES, POLLS
 from birdbridge.models import NetworkName
 from birdbridge.networks.base import Network
@@ -81,6 +84,15 @@ class LinkEngine:
             clock=clock,
             claim_timeout=claim_timeout,
             policy=config.policy,
+            # Media may come from this link's own API hosts even on a private address (a
+            # sandbox, an instance on the LAN): the operator chose them. Others must be public.
+            media=MediaCarrier(
+                store,
+                process_workdir(),
+                allowed_hosts=api_hosts(
+                    [config.twitter.api_base_url, config.mastodon.api_base_url]
+                ),
+            ),
         )
 
     @property

@@ -38,6 +38,11 @@ log = logging.getLogger(__name__)
 
 MAX_IMAGE_DOWNLOAD = 64 * 1024 * 1024  # pictures can be shrunk: accept big originals
 MAX_VIDEO_DOWNLOAD = 1024 * 1024 * 1024
+# The whole transfer, not each read (issue 10): a stuck download holds its link (no polls, no
+# deliveries) and the daemon's shutdown until then. A picture has no reason to take a minute;
+# a video may be a gigabyte.
+IMAGE_DOWNLOAD_SECONDS = 60.0
+VIDEO_DOWNLOAD_SECONDS = 600.0
 
 
 class MediaUnfit(Exception):
@@ -51,10 +56,25 @@ class PreparedMedia:
 
 
 class MediaCarrier:
-    def __init__(self, store: Store, workdir: Path, *, download_timeout: float = 30) -> None:
+    """Carries media for one link. ``allowed_hosts`` are the hosts downloads may reach even on
+    a private address: the link's own API hosts (see :mod:`birdbridge.media.addresses`)."""
+
+    def __init__(
+        self,
+        store: Store,
+        workdir: Path,
+        *,
+        download_timeout: float = 30,
+        allowed_hosts: frozenset[str] = frozenset(),
+        image_seconds: float = IMAGE_DOWNLOAD_SECONDS,
+        video_seconds: float = VIDEO_DOWNLOAD_SECONDS,
+    ) -> None:
         self.store = store
         self.workdir = workdir
         self.download_timeout = download_timeout
+        self.allowed_hosts = allowed_hosts
+        self.image_seconds = image_seconds
+        self.video_seconds = video_seconds
 
     def prepare(
         self, delivery: Delivery, post: Post, target: Network, limits: MediaLimits, now: datetime
@@ -120,7 +140,8 @@ class MediaCarrier:
     def _download(self, item: Media, limits: MediaLimits, folder: Path, index: int) -> Downloaded:
         if not item.sources:
             raise MediaUnfit("the source gave no URL to download it from")
-        cap = MAX_IMAGE_DOWNLOAD if item.kind is MediaKind.IMAGE else self._video_cap(limits)
+        image = item.kind is MediaKind.IMAGE
+        cap = MAX_IMAGE_DOWNLOAD if image else self._video_cap(limits)
         problems = []
         for number, source in enumerate(item.sources):
             try:
@@ -129,6 +150,8 @@ class MediaCarrier:
                     folder / f"{index}-{number}.bin",
                     max_bytes=cap,
                     timeout=self.download_timeout,
+                    max_seconds=self.image_seconds if image else self.video_seconds,
+                    allowed_hosts=self.allowed_hosts,
                 )
             except DownloadError as exc:
                 problems.append(str(exc))
