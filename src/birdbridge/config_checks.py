@@ -7,7 +7,7 @@ import stat
 import tomllib
 from collections import deque
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from birdbridge.config import Config, LinkConfig
@@ -103,7 +103,7 @@ def permission_warning(path: Path) -> str | None:
     )
 
 
-def _has_literal_secret(document: dict) -> bool:
+def _has_literal_secret(document: dict[str, Any]) -> bool:
     for link in document.get("links") or []:
         for section in ("twitter", "mastodon"):
             values = (link.get(section) or {}) if isinstance(link, dict) else {}

@@ -21,6 +21,8 @@ from birdbridge.config import Config
 from birdbridge.engine import CycleReport, LinkEngine
 from birdbridge.engine.pauses import REFUSAL_KINDS
 from birdbridge.health import OpsServer
+from birdbridge.models import NetworkName
+from birdbridge.networks.base import Network
 from birdbridge.networks.factory import build_adapters
 from birdbridge.store import Store
 
@@ -37,7 +39,7 @@ class Bridge:
         self,
         config: Config,
         store: Store | None = None,
-        adapter_factory: Callable[..., dict] = build_adapters,
+        adapter_factory: Callable[..., dict[NetworkName, Network]] = build_adapters,
     ) -> None:
         self.config = config
         self.store = store or Store.open(config.bridge.database_url)

@@ -32,8 +32,7 @@ from birdbridge.metrics import FALLBACKS
 from birdbridge.models import NetworkName, OutgoingPart, Post, Published
 from birdbridge.networks.base import Network
 from birdbridge.render.compose import Rendered
-from birdbridge.store import HELD, DatabaseError, DeliveryStatus, Store
-from birdbridge.store.store import as_utc
+from birdbridge.store import HELD, DatabaseError, DeliveryStatus, Store, as_utc
 from birdbridge.store.tables import Delivery, Mirror
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from birdbridge.config import LinkConfig
 from birdbridge.engine.deliver import Deliverer, DeliverReport
 from birdbridge.engine.media import MediaCarrier
@@ -23,8 +21,7 @@ from birdbridge.media.workdir import process_workdir
 from birdbridge.metrics import DELIVERIES, POLLS
 from birdbridge.models import NetworkName
 from birdbridge.networks.base import Network
-from birdbridge.store import Store
-from birdbridge.store.store import utcnow
+from birdbridge.store import DatabaseError, Store, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +143,7 @@ class LinkEngine:
                 continue
             try:
                 self.store.add_api_calls(self.name, network.value, counts)
-            except SQLAlchemyError as exc:
+            except DatabaseError as exc:
                 # Never mask the cycle's own error (this runs in a `finally`); keep the counts
                 # for the next flush.
                 adapter.meter.restore(counts)

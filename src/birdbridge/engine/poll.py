@@ -13,8 +13,7 @@ from birdbridge.engine.recovery import in_flight_match
 from birdbridge.models import NetworkName, Post
 from birdbridge.networks.base import Network
 from birdbridge.policy import Context, Decision, decide
-from birdbridge.store import DeliveryStatus, NewDelivery, Store
-from birdbridge.store.store import utcnow
+from birdbridge.store import DeliveryStatus, NewDelivery, Store, utcnow
 
 log = logging.getLogger(__name__)
 HOUR = timedelta(hours=1)

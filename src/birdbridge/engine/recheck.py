@@ -12,8 +12,7 @@ from birdbridge.config import PolicyConfig
 from birdbridge.engine.poll import change
 from birdbridge.models import Direction, NetworkName, Post
 from birdbridge.networks.base import Network
-from birdbridge.store import Store
-from birdbridge.store.store import as_utc
+from birdbridge.store import Store, as_utc
 from birdbridge.store.tables import Delivery
 
 log = logging.getLogger(__name__)

@@ -128,8 +128,10 @@ def _movie(moov: bytes) -> tuple[float | None, list[_Track]]:
 def _times(body: bytes) -> tuple[int, int]:
     """(timescale, duration) of a version 0 or 1 mvhd/mdhd."""
     if body[0] == 1:
-        return struct.unpack_from(">IQ", body, 20)  # type: ignore[return-value]
-    return struct.unpack_from(">II", body, 12)  # type: ignore[return-value]
+        timescale, duration = struct.unpack_from(">IQ", body, 20)
+    else:
+        timescale, duration = struct.unpack_from(">II", body, 12)
+    return int(timescale), int(duration)
 
 
 def _track_detail(track: _Track, kind: bytes, body: bytes) -> None:

@@ -16,7 +16,7 @@ def normalise(text: str) -> str:
     """NFC, link schemes dropped, whitespace collapsed, trimmed: networks re-flow whitespace,
     normalise Unicode and write links their own way."""
     text = _SCHEME.sub("", unicodedata.normalize("NFC", text))
-    return _SPACE.sub(" ", text).strip()
+    return str(_SPACE.sub(" ", text)).strip()
 
 
 def same_text(a: str, b: str) -> bool:

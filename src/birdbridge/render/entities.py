@@ -122,7 +122,8 @@ def defuse_mentions(text: str, target: NetworkName) -> str:
 
 
 def _joined(match: regex.Match[str]) -> str:
-    return match.group(0)[0] + WORD_JOINER + match.group(0)[1:]
+    found = str(match.group(0))
+    return found[0] + WORD_JOINER + found[1:]
 
 
 def limit_cashtags(text: str, keep: int = X_MAX_CASHTAGS) -> tuple[str, list[str]]:
@@ -135,10 +136,11 @@ def limit_cashtags(text: str, keep: int = X_MAX_CASHTAGS) -> tuple[str, list[str
     def defuse(match: regex.Match[str]) -> str:
         nonlocal seen
         seen += 1
+        cashtag = str(match.group(0))
         if seen <= keep:
-            return match.group(0)
-        defused.append(match.group(0))
-        return "$" + WORD_JOINER + match.group(0)[1:]
+            return cashtag
+        defused.append(cashtag)
+        return "$" + WORD_JOINER + cashtag[1:]
 
     out = "".join(
         piece if index % 2 else _X_CASHTAG.sub(defuse, piece) for index, piece in enumerate(pieces)

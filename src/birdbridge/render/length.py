@@ -167,12 +167,12 @@ def _any_tld(label: str, after: str) -> int:
     """As ``_known_tld`` for a list holding every word of two letters or more."""
     word = _ASCII_WORD.match(label)
     if word and len(word[0]) >= 2 and _tld_followed_well(label, word.end(), after):
-        return word.end()
+        return int(word.end())
     word = _OTHER_WORD.match(label)
     if word and len(word[0]) >= 2 and _tld_followed_well(label, word.end(), after):
-        return word.end()
+        return int(word.end())
     if word and len(word[0]) >= 3:  # a shorter head is followed by a letter of it, not ASCII
-        return word.end() - 1
+        return int(word.end()) - 1
     punycode = _PUNYCODE.match(label)
     return punycode.end() if punycode else 0
 

@@ -20,4 +20,4 @@ _UNSAFE = regex.compile(
 
 
 def sanitize(text: str) -> str:
-    return _UNSAFE.sub("", text).replace("\r\n", "\n")
+    return str(_UNSAFE.sub("", text)).replace("\r\n", "\n")

@@ -2,7 +2,24 @@
 
 from sqlalchemy.exc import SQLAlchemyError as DatabaseError
 
-from birdbridge.store.store import HELD, DeliveryStatus, InFlight, NewDelivery, Store
+from birdbridge.store.store import (
+    HELD,
+    DeliveryStatus,
+    InFlight,
+    NewDelivery,
+    Store,
+    as_utc,
+    utcnow,
+)
 
 # What the store raises when the database itself fails (a network drop, a full disk).
-__all__ = ["HELD", "DatabaseError", "DeliveryStatus", "InFlight", "NewDelivery", "Store"]
+__all__ = [
+    "HELD",
+    "DatabaseError",
+    "DeliveryStatus",
+    "InFlight",
+    "NewDelivery",
+    "Store",
+    "as_utc",
+    "utcnow",
+]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlmodel import SQLModel
 
-from birdbridge.store.tables import SQLModel
+import birdbridge.store.tables  # noqa: F401  (the tables register on SQLModel.metadata)
 
 connection = context.config.attributes["connection"]
 context.configure(
