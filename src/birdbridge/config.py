@@ -80,7 +80,7 @@ class PolicyConfig(_Strict):
     documented in config.example.toml."""
 
     # Widest audience mirrored: "public" mirrors public posts only; "unlisted" adds unlisted ones.
-    # Followers-only and direct posts are never mirrored, whatever this says (DESIGN promise 3).
+    # Followers-only and direct posts are never mirrored, whatever this says (promise 3).
     visibility: Literal["public", "unlisted"] = "public"
     self_threads: bool = True  # replies to one's own posts, mirrored as the same thread
     replies: bool = False  # replies to other people, mirrored as standalone posts

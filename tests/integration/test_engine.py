@@ -243,7 +243,7 @@ def test_a_blip_on_a_mastodon_post_costs_seconds_not_a_pass(
 ) -> None:
     """POST /api/v1/statuses carries an Idempotency-Key, so it is retried at once, a few
     times (networks/retry.py); the retry with the same key returns the toot already made
-    (PostStatusService#with_idempotency, research/mastodon.md section 6)."""
+    (PostStatusService#with_idempotency, api-notes M5)."""
     engine = rig.engine("twitter-to-mastodon")
     engine.cycle()
     rig.tweet("exactly one toot")
@@ -264,7 +264,7 @@ def test_an_interrupted_mastodon_publish_is_looked_for_before_it_is_sent_again(
 ) -> None:
     """Every quick retry lost its reply: the next pass reads the account's own statuses
     first (free on Mastodon) and adopts the toot, instead of sending the key again, which
-    from 4.6 may answer 500 rather than the toot (research section 6, unconfirmed)."""
+    from 4.6 may answer 500 rather than the toot (api-notes M5, unconfirmed)."""
     engine = rig.engine("twitter-to-mastodon")
     engine.cycle()
     rig.tweet("posted once, found again")

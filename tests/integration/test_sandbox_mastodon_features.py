@@ -595,7 +595,7 @@ def test_batch_lookup(sandbox: MastodonSandbox) -> None:
         timeout=5,
     )
     # authorize_if_got_token!: an unknown token is no token, so the request is served as an
-    # anonymous one (api/base_controller.rb:90-92; research/mastodon.md section 4)
+    # anonymous one (api/base_controller.rb:90-92; api-notes M3)
     assert r.status_code == 200 and [s["id"] for s in r.json()] == [first.id]
 
 

@@ -2,8 +2,8 @@
 HTTP: rack-attack's throttles and the statuses family (their windows, counts, headers and
 429s), and Doorkeeper's scopes (which token may call what, the 403, apps/verify_credentials).
 
-Each rule comes from research/mastodon.md (sections 1-5), which cites mastodon/mastodon,
-rack-attack 6.8.0 and doorkeeper 5.9.6 by file and line.
+Each rule comes from docs/api-notes.md (M2, M3), which cites mastodon/mastodon's rack-attack
+configuration and Doorkeeper scopes by file.
 """
 
 from __future__ import annotations

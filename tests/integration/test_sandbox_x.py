@@ -15,7 +15,7 @@ from birdbridge.sandbox.x import XSandbox, XUser, weighted_length
 
 class RewritingSession(requests.Session):
     """tweepy hard-codes https://api.twitter.com; send its calls to the sandbox instead
-    (api-facts §3). OAuth1 signing happens at prepare time, after the rewrite."""
+    (api-notes X3). OAuth1 signing happens at prepare time, after the rewrite."""
 
     def __init__(self, base: str, timeout: float = 5.0) -> None:
         super().__init__()

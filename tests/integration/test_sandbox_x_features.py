@@ -40,7 +40,7 @@ INVALID = {
 
 
 class RecordingSession(requests.Session):
-    """tweepy hard-codes https://api.twitter.com; send its calls to the sandbox (api-facts §3)
+    """tweepy hard-codes https://api.twitter.com; send its calls to the sandbox (api-notes X3)
     and keep the JSON bodies it sends."""
 
     def __init__(self, base: str, timeout: float = 5.0) -> None:
@@ -87,7 +87,7 @@ def invalid(parameter: str, values: list[str], message: str) -> dict[str, Any]:
 def call(
     client: tweepy.Client, method: str, route: str, body: Any = None, **params: str
 ) -> requests.Response:
-    """A request signed by tweepy's public ``Client.request`` (api-facts §1), whose response
+    """A request signed by tweepy's public ``Client.request`` (api-notes X1), whose response
     is returned also when tweepy raises for its status."""
     try:
         return client.request(method, route, params=params, json=body, user_auth=True)

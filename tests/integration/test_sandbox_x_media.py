@@ -32,7 +32,7 @@ HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 1_000
 
 
 class RewritingSession(requests.Session):
-    """tweepy hard-codes https://api.twitter.com (api-facts §3)."""
+    """tweepy hard-codes https://api.twitter.com (api-notes X3)."""
 
     def __init__(self, base: str) -> None:
         super().__init__()

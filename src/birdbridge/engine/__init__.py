@@ -1,4 +1,4 @@
-"""Poll, deliver, recover: the steps of DESIGN.md, network-agnostic."""
+"""Poll, deliver, recover: the steps of docs/architecture.md, network-agnostic."""
 
 from birdbridge.engine.link import CycleReport, LinkEngine
 

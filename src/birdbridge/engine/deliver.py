@@ -775,7 +775,7 @@ class Deliverer:
     ) -> Published | None:
         """Did the interrupted call publish the part? Find out before publishing again.
         Mastodon too looks first (its reads are free): from 4.6 a repeated Idempotency-Key
-        may answer 500 instead of the first post (research/mastodon.md section 6); the key
+        may answer 500 instead of the first post (api-notes M5); the key
         then only guards the resend, inside IDEMPOTENCY_WINDOW."""
         return self._search(delivery, part, media, target, as_utc(delivery.publishing_attempt_at))
 

@@ -1,4 +1,4 @@
-"""The one funnel every API call of an adapter goes through (DESIGN: rules of the house):
+"""The one funnel every API call of an adapter goes through (docs/architecture.md: the layers):
 the rate-limit budget is checked first, reads are retried quickly, and the adapter maps the
 library's failures to birdbridge's error types in ``_invoke``."""
 

@@ -1,7 +1,7 @@
 """A requests session that sends a client library's calls to a configured base URL.
 
 tweepy's ``Client.request`` builds ``"https://api.twitter.com" + route`` and passes no timeout
-(tweepy/client.py; reference/api-facts.md section 3). Its ``session`` attribute is public, so we
+(tweepy/client.py; api-notes X3). Its ``session`` attribute is public, so we
 swap in this session: it rewrites the hard-coded hosts to ``api_base_url`` and sets a timeout.
 OAuth 1.0a signing happens when the request is prepared, after the rewrite, so signatures are
 computed over the URL actually called.

@@ -118,7 +118,7 @@ class MastodonNetwork(Funnel):
             api_base_url=config.api_base_url,
             ratelimit_method="throw",
             request_timeout=timeout,
-            version_check_mode="none",  # no request in the constructor (api-facts section 7)
+            version_check_mode="none",  # no request in the constructor (api-notes M4)
             session=session,
             user_agent=USER_AGENT,
         )
@@ -156,7 +156,7 @@ class MastodonNetwork(Funnel):
 
     def _failure(self, what: str, exc: Exception) -> NetworkError:
         """What a failed call means, read from its reply: Mastodon.py's exceptions carry no
-        headers, its MastodonRatelimitError nothing at all (research section 7). Without an
+        headers, its MastodonRatelimitError nothing at all (api-notes M4). Without an
         error reply (a 2xx it could not read, a library failure) it is transient."""
         reply = self._seen.reply
         error = error_of(what, reply) if reply is not None else None
@@ -191,7 +191,7 @@ class MastodonNetwork(Funnel):
     def verify(self) -> Verified:
         """The token's scopes against what birdbridge needs (networks/mastodon_scopes.py),
         read from GET /api/v1/apps/verify_credentials: any valid token may ask since 4.3,
-        which added ``scopes`` (research section 5); before, they cannot be known."""
+        which added ``scopes`` (api-notes M3); before, they cannot be known."""
         try:
             app = self._call("GET /api/v1/apps/verify_credentials", self.api.app_verify_credentials)
         except (Permanent, AccountRefused) as exc:  # before 4.3 it needed `read` (403)

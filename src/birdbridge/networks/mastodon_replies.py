@@ -1,7 +1,7 @@
 """How the Mastodon adapter reads a reply, for Mastodon.py's calls and our own uploads alike.
 
 - Mastodon.py's exceptions carry no headers, and ``MastodonRatelimitError`` carries nothing at
-  all (research/mastodon.md section 7, internals.py:318-320,362). The session's response hook
+  all (api-notes M4, internals.py:318-320,362). The session's response hook
   has seen the reply: :class:`LastReply` keeps it for the thread that made the call, and the
   error is read from it by :func:`birdbridge.networks.replies.error_for_reply` (one mapping
   for every client), with the family of endpoints whose limit ran out.

@@ -1,7 +1,7 @@
 """The OAuth scopes birdbridge's Mastodon token needs, and how to say which one is missing.
 
 Mastodon checks a token per endpoint with Doorkeeper: it passes when it has ANY of the scopes
-the controller lists, compared as exact strings (research/mastodon.md section 4; doorkeeper
+the controller lists, compared as exact strings (api-notes M3; doorkeeper
 models/concerns/scopes.rb:22-23). There is no hierarchy: ``read`` covers ``read:statuses``
 only because every controller lists both. So each need below is the list its endpoints accept.
 

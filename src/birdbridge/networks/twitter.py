@@ -2,7 +2,7 @@
 
 Every call goes through :meth:`TwitterNetwork._call`, which maps tweepy and requests failures
 to :mod:`birdbridge.errors`. tweepy's host is hard-coded; :class:`BaseUrlSession` points it at
-``api_base_url`` and adds the timeout tweepy lacks (reference/api-facts.md section 3).
+``api_base_url`` and adds the timeout tweepy lacks (api-notes X3).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ from birdbridge.render.polls import PollLimits
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# tweepy's PUBLIC_TWEET_FIELDS omits note_tweet (api-facts section 1): ask for what we use.
+# tweepy's PUBLIC_TWEET_FIELDS omits note_tweet (api-notes X1): ask for what we use.
 TWEET_FIELDS = [
     "id",
     "text",
@@ -341,7 +341,7 @@ class TwitterNetwork(Funnel):
 
     # -- writing ---------------------------------------------------------------------
     def publish(self, part: OutgoingPart, *, idempotency_key: str) -> Published:
-        # X has no idempotency key: recovery searches our own posts instead (DESIGN, recover).
+        # X has no idempotency key: recovery searches our own posts instead (engine/recovery.py).
         try:
             return self._create(part, part.in_reply_to_id)
         except Permanent as exc:
@@ -353,7 +353,7 @@ class TwitterNetwork(Funnel):
                 published = self._create(part, None)
                 return Published(id=published.id, url=published.url, reply_fallback=True)
             if _is_reply_refusal(exc):
-                # The 2026 self-serve reply rule (api-facts section 2): the engine's
+                # The 2026 self-serve reply rule (api-notes X2): the engine's
                 # `reply_refused` policy decides what happens instead.
                 raise ReplyRefused(str(exc), network="twitter", status=exc.status) from None
             raise
@@ -403,7 +403,7 @@ class TwitterNetwork(Funnel):
                 raise  # already gone is what we wanted; anything else is an error
 
     def edit(self, post_id: str, part: OutgoingPart) -> Published:
-        """A new version of ``post_id`` (api-facts section 5: X Premium, within X's edit
+        """A new version of ``post_id`` (api-notes X5: X Premium, within X's edit
         window; every version gets a new id). Refusals raise :class:`Unsupported`."""
         body: dict[str, Any] = {"text": part.text, "edit_options": {"previous_post_id": post_id}}
         if part.media_ids:

@@ -1,4 +1,4 @@
-"""X media upload through API v2 (tweepy 4.17 has none: api-facts section 1, tweepy#2217).
+"""X media upload through API v2 (tweepy 4.17 has none: api-notes X1, tweepy#2217).
 
 Pictures: the one-shot upload (``POST /2/media/upload``). GIFs and videos: chunked upload
 (``initialize`` / ``append`` / ``finalize``) read from disk one chunk at a time, then the
@@ -13,7 +13,7 @@ reply is read only for what is used: the media id, ``processing_info`` and
 
 Why the one-shot upload for pictures rather than the chunked flow for every file: a picture
 then costs one request instead of three (initialize, append, finalize). X bills and rate-limits
-per request (pay-per-use, api-facts section 2; promise 7: cheap on X), and the one-shot
+per request (pay-per-use, api-notes X2; promise 7: cheap on X), and the one-shot
 operation is declared for ``tweet_image`` in the same reference, so nothing is gained by the
 longer flow for a file of at most 5 MB.
 """
