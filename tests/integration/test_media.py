@@ -301,9 +301,12 @@ def test_a_failing_download_falls_back_and_does_not_block_the_queue(rig: Rig) ->
 @pytest.mark.parametrize(
     ("size", "reason"),
     [
-        ((30000, 30000), "unexpected DecompressionBombError"),  # Pillow: a bomb
+        ((30000, 30000), "over the 134 megapixels birdbridge opens"),  # Pillow: a bomb
+        ((20000, 20000), "over the 134 megapixels birdbridge opens"),  # 1.6 GB to decode
+        ((12000, 11000), "12000x11000 pixels is over the 33 megapixels birdbridge decodes"),
     ],
 )
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # over 67 MP
 def test_a_picture_bomb_falls_back_and_does_not_block_the_queue(
     rig: Rig, size: tuple[int, int], reason: str
 ) -> None:
