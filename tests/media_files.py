@@ -1,5 +1,6 @@
-"""Small media files for the tests: real videos made by ffmpeg (when installed), and mp4 and
-GIF structures built here byte by byte, so the box and block readers are tested without ffmpeg.
+"""Small media files for the tests: real videos made by ffmpeg (when installed), and mp4, GIF
+and PNG structures built here byte by byte, so the box and block readers are tested without
+ffmpeg, and decompression bombs cost the test neither memory nor time to make.
 
 The mp4 layout follows ISO/IEC 14496-12 (ftyp, moov/mvhd, trak/tkhd, mdia/mdhd/hdlr,
 minf/stbl/stsd(avc1 + avcC [+ pasp])/stts, mdat); the SPS inside avcC carries the profile and,
@@ -11,6 +12,7 @@ from __future__ import annotations
 import shutil
 import struct
 import subprocess
+import zlib
 from pathlib import Path
 
 import pytest
@@ -134,3 +136,36 @@ def gif_bytes(size: tuple[int, int] = (40, 30), frames: int = 3) -> bytes:
     loop = b"!\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
     frame = b"!\xf9\x04\x00\x0a\x00\x00\x00" + b",\0\0\0\0\x01\0\x01\0\0" + b"\x02\x02\x44\x01\x00"
     return head + loop + frame * frames + b";"
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    crc = zlib.crc32(kind + body)
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+
+def png_bomb(size: tuple[int, int], rows_per_block: int = 64) -> bytes:
+    """A valid black RGB PNG of ``size`` in a few MB at most: a 20000x20000 one is 1.2 MB
+    and decodes to 1.6 GB in Pillow. Made in milliseconds without holding the pixels.
+
+    The IDAT is one zlib stream (RFC 1950/1951) of identical deflate blocks: each block
+    compresses ``rows_per_block`` zero rows (filter byte 0, then black pixels) from a fresh
+    dictionary, ended by a full flush, so the same bytes can simply be repeated. The Adler-32
+    of n zero bytes is (n mod 65521) << 16 | 1: a stays 1, b adds 1 per byte."""
+    width, height = size
+    row = bytes(1 + 3 * width)
+
+    def deflated(rows: int) -> bytes:
+        raw = zlib.compressobj(9, zlib.DEFLATED, -15)  # raw deflate: the zlib frame is ours
+        return raw.compress(row * rows) + raw.flush(zlib.Z_FULL_FLUSH)
+
+    blocks, rest = divmod(height, rows_per_block)
+    adler = ((len(row) * height) % 65521) << 16 | 1
+    last_block = b"\x03\x00"  # an empty final block with fixed codes
+    stream = b"\x78\xda" + deflated(rows_per_block) * blocks + deflated(rest) + last_block
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", stream + struct.pack(">I", adler))
+        + _png_chunk(b"IEND", b"")
+    )

@@ -18,7 +18,7 @@ from birdbridge.media.probe import probe_video
 from birdbridge.render.html import html_to_text
 
 from ..conftest import Rig
-from ..media_files import gif_bytes, make_video, mp4_bytes, needs_ffmpeg
+from ..media_files import gif_bytes, make_video, mp4_bytes, needs_ffmpeg, png_bomb
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 MP4 = (FIXTURES / "tiny.mp4").read_bytes()
@@ -296,6 +296,34 @@ def test_a_failing_download_falls_back_and_does_not_block_the_queue(rig: Rig) ->
     assert texts[0].startswith("picture that cannot be fetched")
     assert tweet["id"] in texts[0]  # the link to the original tweet
     assert any("download failed" in f for f in report.delivered.fallbacks)
+
+
+@pytest.mark.parametrize(
+    ("size", "reason"),
+    [
+        ((30000, 30000), "over the 134 megapixels birdbridge opens"),  # Pillow: a bomb
+        ((20000, 20000), "over the 134 megapixels birdbridge opens"),  # 1.6 GB to decode
+        ((12000, 11000), "12000x11000 pixels is over the 33 megapixels birdbridge decodes"),
+    ],
+)
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # over 67 MP
+def test_a_picture_bomb_falls_back_and_does_not_block_the_queue(
+    rig: Rig, size: tuple[int, int], reason: str
+) -> None:
+    engine = rig.engine("twitter-to-mastodon")
+    engine.cycle()
+    bomb = rig.tweet("a bomb", media=[{"type": "photo", "data": png_bomb(size)}])
+    rig.tweet("the next tweet", media=[{"type": "photo", "data": picture()}])
+    report = engine.cycle()
+    first, second = rig.toots()
+    assert html_to_text(first["content"]).startswith("a bomb")
+    assert bomb["id"] in html_to_text(first["content"])  # the link to the original tweet
+    assert toot_media(first) == []
+    assert html_to_text(second["content"]) == "the next tweet"
+    assert only(toot_media(second))["type"] == "image"
+    (fallback,) = report.delivered.fallbacks
+    assert f"image 1: {reason}" in fallback
+    assert report.delivered.done == 2 and report.delivered.failed == 0
 
 
 # -- exactly once with media --------------------------------------------------------------

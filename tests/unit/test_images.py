@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from birdbridge.media.images import ImageError, ImageLimits, fit_image, is_animated
+import birdbridge
+from birdbridge.media.images import (
+    ImageError,
+    ImageLimits,
+    ImageTooLarge,
+    fit_image,
+    fits,
+    is_animated,
+)
+from birdbridge.media.rules import GifRules
 from birdbridge.media.sniff import sniff_file
+from birdbridge.media.videofit import Unfit, gif_problems
+
+from ..media_files import gif_bytes, png_bomb
 
 JPEG_PNG = frozenset({"image/jpeg", "image/png"})
 
@@ -96,3 +111,102 @@ def test_animated_gif_is_recognised(tmp_path: Path) -> None:
     still = tmp_path / "still.gif"
     frames[0].save(still, "GIF")
     assert is_animated(path) and not is_animated(still)
+
+
+# -- issue 10: decompression and memory bombs ----------------------------------------------
+
+MASTODON = ImageLimits(JPEG_PNG, 16 * 1024 * 1024, 33_177_600)  # its instance's defaults
+X = ImageLimits(JPEG_PNG | {"image/webp", "image/gif"}, 5 * 1024 * 1024, 8192 * 8192)
+
+
+def test_a_decompression_bomb_is_refused_by_every_check_without_raising(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.png"
+    path.write_bytes(png_bomb((30000, 30000)))  # 2.6 MB; Pillow refuses to open it at all
+    assert not fits(path, "image/png", MASTODON)
+    assert not is_animated(path)
+    with pytest.raises(ImageTooLarge, match="birdbridge"):
+        fit_image(path, "image/png", MASTODON, tmp_path)
+
+
+def test_a_gif_bomb_is_refused_by_the_gif_checks_without_raising(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.gif"
+    path.write_bytes(gif_bytes((65535, 65535), 3))  # a 4.3-gigapixel screen in 70 bytes
+    assert not is_animated(path)
+    with pytest.raises(Unfit, match="birdbridge"):
+        gif_problems(path, GifRules(max_width=1280), 15 * 1024 * 1024, "X")
+    with pytest.raises(ImageTooLarge):
+        fit_image(path, "image/gif", MASTODON, tmp_path)
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # over 67 MP: expected
+def test_an_animated_gif_over_the_decode_budget_is_not_handed_to_ffmpeg(tmp_path: Path) -> None:
+    path = tmp_path / "wide.gif"
+    path.write_bytes(gif_bytes((12000, 10000), 3))  # opens (120 MP), but no target takes it
+    assert is_animated(path)
+    with pytest.raises(Unfit, match="12000x10000 pixels is over the 33 megapixels"):
+        gif_problems(path, GifRules(max_width=1280), 15 * 1024 * 1024, "X")
+
+
+FIT_UNDER_512_MIB = """
+import resource, sys
+from pathlib import Path
+resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))
+from birdbridge.media.images import ImageError, ImageLimits, fit_image
+limits = ImageLimits(frozenset({"image/jpeg", "image/png"}), 16 << 20, int(sys.argv[2]))
+try:
+    out, mime = fit_image(Path(sys.argv[1]), "image/png", limits, Path(sys.argv[1]).parent)
+except ImageError as exc:
+    print(f"refused: {exc}")
+else:
+    print(f"fitted: {out.name}")
+"""
+
+
+def fit_in_512_mib(path: Path, max_pixels: int) -> subprocess.CompletedProcess[str]:
+    """fit_image in a fresh Python whose address space is capped at 512 MiB: decoding a
+    picture of more than ~120 megapixels (4 bytes a pixel) there ends in MemoryError."""
+    source = str(Path(birdbridge.__file__).parents[1])
+    return subprocess.run(
+        [sys.executable, "-c", FIT_UNDER_512_MIB, str(path), str(max_pixels)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": source},
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("size", "reason"),
+    [
+        ((20000, 20000), "refused: over the 134 megapixels birdbridge opens"),
+        ((12000, 11000), "refused: 12000x11000 pixels is over the 33 megapixels birdbridge"),
+    ],
+)
+@pytest.mark.parametrize("limits", [MASTODON, X], ids=["mastodon", "x"])
+def test_a_memory_bomb_is_refused_from_its_header_without_decoding(
+    tmp_path: Path, size: tuple[int, int], reason: str, limits: ImageLimits
+) -> None:
+    path = tmp_path / "bomb.png"
+    path.write_bytes(png_bomb(size))  # 1.2 MB and 0.4 MB; 1.6 GB and 528 MB decoded
+    done = fit_in_512_mib(path, limits.max_pixels or 0)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(reason), done.stdout
+
+
+def test_a_picture_at_mastodon_s_limit_is_still_fitted_in_512_mib(tmp_path: Path) -> None:
+    path = tmp_path / "largest.png"
+    path.write_bytes(png_bomb((7680, 4320)))  # MAX_MATRIX_LIMIT exactly, 133 MB decoded
+    done = fit_in_512_mib(path, 7680 * 4320 - 1)  # one pixel over: it must be decoded
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("fitted: "), done.stdout
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # over 67 MP: expected
+def test_a_jpeg_over_the_decode_budget_is_decoded_at_a_reduced_scale(tmp_path: Path) -> None:
+    path = tmp_path / "panorama.jpg"
+    Image.new("L", (8400, 8200), 128).save(path, "JPEG")  # 68.9 MP: over the budget whole
+    out, mime = fit_image(path, "image/jpeg", X, tmp_path)
+    assert mime == "image/jpeg" and out != path
+    with Image.open(out) as image:  # libjpeg's 1/2 scale, not a refusal
+        assert image.size == (4200, 4100)

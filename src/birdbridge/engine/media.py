@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from birdbridge.errors import Permanent
+from birdbridge.errors import NetworkError, Permanent
 from birdbridge.media.download import Downloaded, DownloadError, download
 from birdbridge.media.images import ImageError, fit_image, is_animated
 from birdbridge.media.rules import VideoProps
@@ -110,11 +110,21 @@ class MediaCarrier:
         try:
             uploaded = self._carry(item, target, limits, folder, index)
         except (MediaUnfit, Unfit, Permanent) as exc:
-            reason = f"{item.kind.value} {index + 1}: {exc}"
-            prepared.fallbacks.append((index, reason))
-            return {"fallback": reason}
-        prepared.ids[index] = uploaded.id
-        return {"id": uploaded.id, "expires_at": uploaded.expires_at.isoformat()}
+            problem = str(exc)
+        except NetworkError:
+            raise  # a rate limit, a refused account, a 5xx: the delivery is retried later
+        except Exception as exc:
+            # Issue 10: Pillow's DecompressionBombError on a crafted picture, or any bug
+            # meeting odd bytes, fails again on every retry; the post's text must not wait
+            # for the picture. (The adapters raise only NetworkError types by contract.)
+            log.exception("%s %d could not be carried", item.kind.value, index + 1)
+            problem = f"unexpected {type(exc).__name__}: {exc}"
+        else:
+            prepared.ids[index] = uploaded.id
+            return {"id": uploaded.id, "expires_at": uploaded.expires_at.isoformat()}
+        reason = f"{item.kind.value} {index + 1}: {problem}"
+        prepared.fallbacks.append((index, reason))
+        return {"fallback": reason}
 
     def _carry(
         self, item: Media, target: Network, limits: MediaLimits, folder: Path, index: int

@@ -18,8 +18,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
-
+from birdbridge.media.images import ImageError, ImageTooLarge, check_decodable, read_header
 from birdbridge.media.probe import probe_video
 from birdbridge.media.rules import (
     Breach,
@@ -96,12 +95,18 @@ def fit_video_file(
 
 
 def gif_problems(path: Path, rules: GifRules, max_bytes: int, target: str) -> list[str]:
-    """Why an animated GIF file cannot travel as a GIF (empty: it can)."""
+    """Why an animated GIF file cannot travel as a GIF (empty: it can). Raises Unfit when it
+    is too large to be read or transcoded at all."""
     try:
-        with Image.open(path) as image:
-            width, height = image.size
-            frames = int(getattr(image, "n_frames", 1))
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        # the frames are counted from their headers: none is decoded
+        width, height, frames = read_header(
+            path, lambda image: (*image.size, int(getattr(image, "n_frames", 1)))
+        )
+        # ffmpeg decodes every frame whole (4 bytes a pixel): the pictures' budget holds
+        check_decodable(width, height)
+    except ImageTooLarge as exc:
+        raise Unfit(f"animated GIF: {exc}") from None
+    except ImageError as exc:
         return [f"unreadable GIF ({exc})"]
     problems = gif_breaches(width, height, frames, rules, target)
     size = path.stat().st_size
