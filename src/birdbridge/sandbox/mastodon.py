@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 
 import regex
 
-from birdbridge.sandbox._http import Request, Response, SandboxServer, json_response
+from birdbridge.sandbox.common import Request, Response, SandboxServer, json_response
 from birdbridge.sandbox.mastodon_oauth import (
     DEFAULT_SCOPES,
     Application,

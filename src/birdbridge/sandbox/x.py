@@ -34,7 +34,7 @@ from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
 from birdbridge.sandbox import x_media_rules as media_rules
 from birdbridge.sandbox import x_media_schema as media_schema
-from birdbridge.sandbox._http import Request, Response, SandboxServer, json_response
+from birdbridge.sandbox.common import Request, Response, SandboxServer, json_response
 from birdbridge.sandbox.x_media_probe import read_movie
 
 # --------------------------------------------------------------------------------------

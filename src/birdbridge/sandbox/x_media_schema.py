@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from birdbridge.sandbox._http import Request
+from birdbridge.sandbox.common import Request
 
 # media_category of the one-shot upload (MediaUploadRequest)
 ONE_SHOT_CATEGORIES = (
