@@ -18,9 +18,7 @@ import itertools
 import math
 import re
 import secrets
-import shutil
 import struct
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +30,9 @@ from urllib.parse import urlencode
 import regex
 
 from birdbridge.sandbox.common import Request, Response, SandboxServer, json_response
+from birdbridge.sandbox.common.images import ftyp_brand, image_size, image_type
+from birdbridge.sandbox.common.media import MediaFolder, write_media
+from birdbridge.sandbox.common.times import iso_millis
 from birdbridge.sandbox.mastodon_oauth import (
     DEFAULT_SCOPES,
     Application,
@@ -235,30 +236,15 @@ _HEAD_BYTES = 1 << 20  # what sniffing and meta read of a file
 def sniff_content_type(head: bytes) -> str:
     """The type from the bytes, never from the name or the declared type, like the
     ``file -b --mime`` check Paperclip runs (Attachmentable, MediaTypeSpoofDetection)."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
+    picture = image_type(head)
+    if picture is not None:
+        return picture
     if head[:4] == b"RIFF" and len(head) >= 12:
-        riff = {b"WEBP": "image/webp", b"WAVE": "audio/x-wav", b"AVI ": "video/x-msvideo"}
+        riff = {b"WAVE": "audio/x-wav", b"AVI ": "video/x-msvideo"}
         return riff.get(head[8:12], "application/octet-stream")
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand == b"qt  ":
-            return "video/quicktime"
-        if brand in (b"heic", b"heix", b"heim", b"heis"):
-            return "image/heic"
-        if brand in (b"mif1", b"msf1", b"heif"):
-            return "image/heif"
-        if brand in (b"avif", b"avis"):
-            return "image/avif"
-        if brand in (b"M4A ", b"M4B "):
-            return "audio/x-m4a"
-        if brand.startswith(b"3g"):
-            return "video/3gpp"
-        return "video/mp4"
+    brand = ftyp_brand(head)
+    if brand is not None:
+        return _brand_type(brand)
     if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: WebM or Matroska by DocType
         return "video/webm" if b"webm" in head[:64] else "video/x-matroska"
     if head.startswith(b"OggS"):
@@ -282,6 +268,23 @@ def sniff_content_type(head: bytes) -> str:
     return "application/octet-stream"
 
 
+def _brand_type(brand: bytes) -> str:
+    """The type of an ISO base media file by its major brand (``file`` reads the same)."""
+    if brand == b"qt  ":
+        return "video/quicktime"
+    if brand in (b"heic", b"heix", b"heim", b"heis"):
+        return "image/heic"
+    if brand in (b"mif1", b"msf1", b"heif"):
+        return "image/heif"
+    if brand in (b"avif", b"avis"):
+        return "image/avif"
+    if brand in (b"M4A ", b"M4B "):
+        return "audio/x-m4a"
+    if brand.startswith(b"3g"):
+        return "video/3gpp"
+    return "video/mp4"
+
+
 def _kind_of(content_type: str, animated: bool) -> str:
     """MediaAttachment#set_type_and_extension, then GifTranscoder (an animated GIF is gifv)."""
     if content_type in AUDIO_MIME_TYPES:
@@ -295,53 +298,6 @@ def _kind_of(content_type: str, animated: bool) -> str:
     if content_type.startswith("image/"):
         return "image"
     return "unknown"
-
-
-def image_size(head: bytes) -> tuple[int, int] | None:
-    """Width and height from the header bytes (what FastImage.size reads), or None."""
-    try:
-        if head.startswith(b"\x89PNG") and len(head) >= 24:
-            return struct.unpack(">II", head[16:24])  # type: ignore[return-value]
-        if head[:6] in (b"GIF87a", b"GIF89a"):
-            return struct.unpack("<HH", head[6:10])  # type: ignore[return-value]
-        if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-            chunk = head[12:16]
-            if chunk == b"VP8 ":
-                w, h = struct.unpack("<HH", head[26:30])
-                return w & 0x3FFF, h & 0x3FFF
-            if chunk == b"VP8L":
-                b = head[21:25]
-                return 1 + (b[0] | (b[1] & 0x3F) << 8), 1 + (
-                    b[1] >> 6 | b[2] << 2 | (b[3] & 0x0F) << 10
-                )
-            if chunk == b"VP8X":
-                w = int.from_bytes(head[24:27], "little") + 1
-                return w, int.from_bytes(head[27:30], "little") + 1
-        if head.startswith(b"\xff\xd8"):
-            return _jpeg_size(head)
-    except (struct.error, IndexError):
-        return None
-    return None
-
-
-def _jpeg_size(head: bytes) -> tuple[int, int] | None:
-    i = 2
-    while i + 9 < len(head):
-        if head[i] != 0xFF:
-            i += 1
-            continue
-        marker = head[i + 1]
-        if marker == 0xFF:
-            i += 1
-            continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            i += 2
-            continue
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            height, width = struct.unpack(">HH", head[i + 5 : i + 9])
-            return width, height
-        i += 2 + struct.unpack(">H", head[i + 2 : i + 4])[0]
-    return None
 
 
 def gif_is_animated(data: bytes) -> bool:
@@ -579,10 +535,6 @@ def _ruby_strip(text: str) -> str:
     return text.strip(" \t\n\v\f\r\x00")
 
 
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-
-
 def _truthy(value: Any) -> bool:
     """ActiveModel::Type::Boolean cast, as Mastodon reads boolean params."""
     if value is None or isinstance(value, bool):
@@ -639,7 +591,8 @@ class MastodonSandbox(SandboxServer):
         self.set_media_limits(**media_limits)
         self._media: dict[int, _Media] = {}
         self._last_media_id = 0
-        self.media_dir = Path(tempfile.mkdtemp(prefix="birdbridge-mastodon-media-"))
+        self._files = MediaFolder("birdbridge-mastodon-media-")
+        self.media_dir = self._files.path
         self._users: dict[str, MastodonUser] = {}  # id -> user
         self._created: dict[str, datetime] = {}
         self._grants: dict[str, Grant] = {}  # access token -> what it may do, for whom
@@ -659,7 +612,7 @@ class MastodonSandbox(SandboxServer):
 
     def stop(self) -> None:
         super().stop()
-        shutil.rmtree(self.media_dir, ignore_errors=True)
+        self._files.remove()
 
     # -- Python API ------------------------------------------------------------------------
     def now(self) -> float:
@@ -1331,11 +1284,7 @@ class MastodonSandbox(SandboxServer):
         folder = self.media_dir / str(media_id)
         folder.mkdir(parents=True)
         path = folder / name
-        if isinstance(data, Path):
-            with data.open("rb") as source, path.open("wb") as target:
-                shutil.copyfileobj(source, target, 1 << 20)  # a large video never sits in memory
-        else:
-            path.write_bytes(data)
+        write_media(path, data)  # a large video is copied in chunks, never held in memory
         return path, name
 
     @staticmethod
@@ -1524,7 +1473,7 @@ class MastodonSandbox(SandboxServer):
             "discoverable": True,
             "indexable": False,
             "group": False,
-            "created_at": _iso(created.replace(hour=0, minute=0, second=0, microsecond=0)),
+            "created_at": iso_millis(created.replace(hour=0, minute=0, second=0, microsecond=0)),
             "note": "",
             "url": self._account_url(user),
             "uri": f"https://{self.domain}/users/{user.username}",
@@ -1571,7 +1520,7 @@ class MastodonSandbox(SandboxServer):
         show_totals = poll.expired() or not poll.hide_totals
         body: dict[str, Any] = {
             "id": str(poll.id),
-            "expires_at": _iso(poll.expires_at) if poll.expires_at else None,
+            "expires_at": iso_millis(poll.expires_at) if poll.expires_at else None,
             "expired": poll.expired(),
             "multiple": poll.multiple,
             "votes_count": sum(poll.tallies),
@@ -1656,7 +1605,7 @@ class MastodonSandbox(SandboxServer):
             "content": self._quote_fallback(shadow) + shadow.content,
             "spoiler_text": edit.spoiler_text,
             "sensitive": edit.sensitive,
-            "created_at": _iso(edit.created_at),
+            "created_at": iso_millis(edit.created_at),
             "account": self._account_json(self._users[edit.account_id]),
             "media_attachments": media,
             "emojis": [],
@@ -1677,7 +1626,7 @@ class MastodonSandbox(SandboxServer):
             uri = url = uri + "/activity"
         body: dict[str, Any] = {
             "id": str(status.id),
-            "created_at": _iso(status.created_at),
+            "created_at": iso_millis(status.created_at),
             "in_reply_to_id": str(status.in_reply_to_id) if status.in_reply_to_id else None,
             "in_reply_to_account_id": status.in_reply_to_account_id,
             "sensitive": status.sensitive,
@@ -1689,7 +1638,7 @@ class MastodonSandbox(SandboxServer):
             "replies_count": self._live_count(self._replies, status.id),
             "reblogs_count": self._live_count(self._reblogs, status.id),
             "favourites_count": 0,
-            "edited_at": _iso(status.edited_at) if status.edited_at else None,
+            "edited_at": iso_millis(status.edited_at) if status.edited_at else None,
             "content": self._quote_fallback(status) + status.content,
             "reblog": None,
             "account": self._account_json(user),

@@ -19,7 +19,6 @@ import re
 import secrets
 import shutil
 import string
-import tempfile
 import time
 import unicodedata
 from dataclasses import asdict, dataclass, replace
@@ -35,6 +34,9 @@ from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 from birdbridge.sandbox import x_media_rules as media_rules
 from birdbridge.sandbox import x_media_schema as media_schema
 from birdbridge.sandbox.common import Request, Response, SandboxServer, json_response
+from birdbridge.sandbox.common.images import ftyp_brand, image_size, image_type
+from birdbridge.sandbox.common.media import MediaFolder, write_media
+from birdbridge.sandbox.common.times import iso_millis
 from birdbridge.sandbox.x_media_probe import read_movie
 
 # --------------------------------------------------------------------------------------
@@ -475,12 +477,7 @@ def _rand(n: int, alphabet: str = _ALNUM) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(n))
 
 
-def _iso(dt: datetime) -> str:
-    dt = dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-
-
-def _parse_iso(value: str) -> datetime:
+def _parseiso_millis(value: str) -> datetime:
     dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
@@ -528,6 +525,7 @@ VIDEO_TYPES = ("video/mp4", "video/quicktime")
 # media_key prefixes seen on live X: 3_ image, 7_ video, 13_ amplify_video, 16_ animated GIF
 # (XD:…/media-upload-chunked.mdx; abraham/twitteroauth#1222; plhery/node-twitter-api-v2#519)
 _KEY_PREFIX = {"photo": "3", "video": "7", "animated_gif": "16"}
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif")
 _EXT = {
     "image/jpeg": "jpg",
     "image/png": "png",
@@ -568,61 +566,13 @@ _THUMBNAIL = base64.b64decode(
 def sniff_media_type(head: bytes) -> str | None:
     """The content type of media bytes by their magic numbers; None if X would not take it
     (HEIC/AVIF, WebM, BMP, ...). X decodes the bytes, it does not trust the declared type."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand == b"qt  ":
-            return "video/quicktime"
-        if brand in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif"):
-            return None
-        return "video/mp4"
-    return None
-
-
-def _image_size(path: Path, content_type: str) -> tuple[int | None, int | None]:
-    """Width and height read from an image file's header (None, None if not found)."""
-    with path.open("rb") as file:
-        head = file.read(64)
-        if content_type == "image/png" and len(head) >= 24:
-            return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
-        if content_type == "image/gif" and len(head) >= 10:
-            return int.from_bytes(head[6:8], "little"), int.from_bytes(head[8:10], "little")
-        if content_type == "image/webp" and len(head) >= 30:
-            chunk = head[12:16]
-            if chunk == b"VP8X":
-                w = int.from_bytes(head[24:27], "little") + 1
-                return w, int.from_bytes(head[27:30], "little") + 1
-            if chunk == b"VP8 ":
-                w = int.from_bytes(head[26:28], "little") & 0x3FFF
-                return w, int.from_bytes(head[28:30], "little") & 0x3FFF
-            if chunk == b"VP8L":
-                bits = int.from_bytes(head[21:25], "little")
-                return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-        if content_type == "image/jpeg":
-            return _jpeg_size(file)
-    return None, None
-
-
-def _jpeg_size(file: Any) -> tuple[int | None, int | None]:
-    file.seek(2)
-    while True:
-        marker = file.read(2)
-        if len(marker) < 2 or marker[0] != 0xFF:
-            return None, None
-        if marker[1] in (0xD8, 0x01) or 0xD0 <= marker[1] <= 0xD7:
-            continue
-        length = int.from_bytes(file.read(2), "big")
-        if marker[1] in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE):
-            data = file.read(5)
-            return int.from_bytes(data[3:5], "big"), int.from_bytes(data[1:3], "big")
-        file.seek(length - 2, 1)
+    picture = image_type(head)
+    if picture is not None:
+        return picture
+    brand = ftyp_brand(head)
+    if brand is None or brand in _HEIF_BRANDS:
+        return None
+    return "video/quicktime" if brand == b"qt  " else "video/mp4"
 
 
 def _media_kind(content_type: str | None, family: str) -> str:
@@ -708,7 +658,7 @@ class XSandbox(SandboxServer):
         # Real X ends a post's text with a t.co link to its media; False leaves it out.
         self.media_link_in_text = media_link_in_text
         # Media bytes live on disk only, in this per-server directory (removed by stop()).
-        self._media_dir = Path(tempfile.mkdtemp(prefix="birdbridge-x-media-"))
+        self._media_dir = MediaFolder("birdbridge-x-media-")
         self._media: dict[str, dict[str, Any]] = {}  # by media id
         self._media_by_key: dict[str, str] = {}
         self._last_media_id = 1900000000000000000
@@ -964,7 +914,7 @@ class XSandbox(SandboxServer):
         try:
             super().stop()
         finally:
-            shutil.rmtree(self._media_dir, ignore_errors=True)
+            self._media_dir.remove()
 
     # -- media: Python API ---------------------------------------------------------------
     def media(self, media_id_or_key: str) -> dict[str, Any] | None:
@@ -1023,7 +973,7 @@ class XSandbox(SandboxServer):
             "type": kind,
             "declared_type": media_type,
             "content_type": None,
-            "path": self._media_dir / media_id,
+            "path": self._media_dir.path / media_id,
             "size": 0,
             "total_bytes": total_bytes,
             "segments": {},  # segment_index -> bytes written to its part file
@@ -1051,7 +1001,7 @@ class XSandbox(SandboxServer):
         self._media_by_key.pop(rec["key"], None)
 
     def _part_path(self, rec: dict[str, Any], index: int) -> Path:
-        return self._media_dir / f"{rec['id']}.part{index}"
+        return self._media_dir.path / f"{rec['id']}.part{index}"
 
     def _write_segment(self, rec: dict[str, Any], index: int, data: bytes) -> None:
         # One file per segment: a retried APPEND of the same segment replaces it, as X allows
@@ -1086,7 +1036,7 @@ class XSandbox(SandboxServer):
                 rec["state"], rec["valid"] = "failed", False
                 return self.error_response(400, MEDIA_UNRECOGNIZED)
             rec["state"] = "succeeded"
-            rec["width"], rec["height"] = _image_size(rec["path"], sniffed)
+            rec["width"], rec["height"] = image_size(rec["path"]) or (None, None)
             return None
         # GIFs and videos are transcoded asynchronously: pending -> in_progress -> result.
         # The category must match the file (tweet_gif: a GIF; tweet_video: an mp4/mov), and
@@ -1160,17 +1110,14 @@ class XSandbox(SandboxServer):
             raise ValueError(f"media type must be one of {sorted(categories)}, not {kind!r}")
         rec = self._new_media(author.id, categories[kind], uploaded=False)
         data = item["data"]
-        if isinstance(data, bytes | bytearray | memoryview):
-            rec["path"].write_bytes(bytes(data))
-        else:
-            shutil.copyfile(Path(data), rec["path"])
+        write_media(rec["path"], data)
         with rec["path"].open("rb") as file:
             sniffed = sniff_media_type(file.read(32))
         default_type = {"photo": "image/jpeg", "animated_gif": "image/gif", "video": "video/mp4"}
         content_type = item.get("content_type") or sniffed or default_type[kind]
         width, height, duration_ms = None, None, None
         if content_type in IMAGE_TYPES:
-            width, height = _image_size(rec["path"], content_type)
+            width, height = image_size(rec["path"]) or (None, None)
         elif kind != "photo":  # the file's own size and length; made-up ones if unreadable
             movie = read_movie(rec["path"])
             width = movie.width if movie and movie.width else 1280
@@ -1645,9 +1592,9 @@ class XSandbox(SandboxServer):
         if until_id:
             rows = [r for r in rows if int(r["id"]) < int(until_id)]
         if start:
-            rows = [r for r in rows if r["created_at"] >= _parse_iso(start)]
+            rows = [r for r in rows if r["created_at"] >= _parseiso_millis(start)]
         if end:
-            rows = [r for r in rows if r["created_at"] < _parse_iso(end)]
+            rows = [r for r in rows if r["created_at"] < _parseiso_millis(end)]
         if below is not None:
             rows = [r for r in rows if int(r["id"]) < below]
         page, rest = rows[:max_results], rows[max_results:]
@@ -1944,7 +1891,7 @@ class XSandbox(SandboxServer):
                 in_reply_to_id=body.get("in_reply_to_id"),
                 quote_id=body.get("quote_id"),
                 retweet_of=body.get("retweet_of"),
-                created_at=_parse_iso(created_at) if created_at else None,
+                created_at=_parseiso_millis(created_at) if created_at else None,
                 media=[
                     {**item, "data": base64.b64decode(item["data"])}
                     for item in body.get("media") or []
@@ -2281,7 +2228,7 @@ class XSandbox(SandboxServer):
         if want("author_id"):
             tweet["author_id"] = record["author_id"]
         if want("created_at"):
-            tweet["created_at"] = _iso(record["created_at"])
+            tweet["created_at"] = iso_millis(record["created_at"])
         if want("conversation_id"):
             tweet["conversation_id"] = record["conversation_id"]
         if want("in_reply_to_user_id") and record["in_reply_to_user_id"]:
@@ -2331,7 +2278,7 @@ class XSandbox(SandboxServer):
         return {
             "edits_remaining": max(0, MAX_EDITS - (len(chain) - 1)),
             "is_edit_eligible": original["edit_eligible"],
-            "editable_until": _iso(datetime.fromtimestamp(until, UTC)),
+            "editable_until": iso_millis(datetime.fromtimestamp(until, UTC)),
         }
 
     def _render_poll(self, poll: dict[str, Any], fields: set[str]) -> dict[str, Any]:
@@ -2348,7 +2295,7 @@ class XSandbox(SandboxServer):
         if "duration_minutes" in fields:
             out["duration_minutes"] = poll["duration_minutes"]
         if "end_datetime" in fields:
-            out["end_datetime"] = _iso(poll["end_datetime"])
+            out["end_datetime"] = iso_millis(poll["end_datetime"])
         if "voting_status" in fields:
             out["voting_status"] = "open" if datetime.now(UTC) < poll["end_datetime"] else "closed"
         return out
@@ -2489,7 +2436,7 @@ class XSandbox(SandboxServer):
             value = request.arg(param)
             if value is not None:
                 try:
-                    _parse_iso(value)
+                    _parseiso_millis(value)
                 except ValueError:
                     return invalid_request(
                         param,
