@@ -13,12 +13,9 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from birdbridge.sandbox.common.exchange import Request, Response
-
-if TYPE_CHECKING:
-    from birdbridge.sandbox.common.server import SandboxServer
 
 FAULT_KINDS = (
     "status",  # reply with `status` (and `body`), without running the handler
@@ -64,6 +61,16 @@ class FaultRule:
         return (self.method in ("*", method)) and bool(self._pattern.search(path))
 
 
+class Network(Protocol):
+    """What a faulted reply takes from the server: its network's own bodies, and its clock."""
+
+    def error_response(self, status: int, message: str) -> Response: ...
+
+    def rate_limit_response(self, reset_at: float) -> Response: ...
+
+    def now(self) -> float: ...
+
+
 def take_fault(rules: list[FaultRule], method: str, path: str, body: bytes) -> FaultRule | None:
     """The first rule due for this request, its ``skip`` and ``times`` counted down (call
     with the server's lock held). Control calls (``/_sandbox/...``) are never faulted."""
@@ -84,7 +91,7 @@ def take_fault(rules: list[FaultRule], method: str, path: str, body: bytes) -> F
 
 
 def faulted_reply(
-    fault: FaultRule, server: SandboxServer, request: Request, handle: Callable[[Request], Response]
+    fault: FaultRule, server: Network, request: Request, handle: Callable[[Request], Response]
 ) -> Response | None:
     """The reply to a faulted request (``handle`` runs the route); None: close the
     connection without one."""
@@ -106,7 +113,7 @@ def faulted_reply(
     return None
 
 
-def _canned_reply(fault: FaultRule, server: SandboxServer) -> Response | None:
+def _canned_reply(fault: FaultRule, server: Network) -> Response | None:
     """The replies that stand in for the route's without running it."""
     kind = fault.kind
     if kind == "status":

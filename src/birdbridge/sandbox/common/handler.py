@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 from urllib.parse import parse_qs, urlsplit
 
 from birdbridge.sandbox.common.exchange import Request, Response
 
-if TYPE_CHECKING:
-    from birdbridge.sandbox.common.server import SandboxServer
+
+class Sandbox(Protocol):
+    """What the wire needs of a sandbox (:class:`SandboxServer` is one)."""
+
+    def exchange(self, request: Request) -> Response | None: ...
+
+    def now(self) -> float: ...
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
@@ -22,7 +27,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], sandbox: SandboxServer) -> None:
+    def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
         self.sandbox = sandbox
         super().__init__(address, RequestHandler)
 
@@ -34,7 +39,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     @property
-    def sandbox(self) -> SandboxServer:
+    def sandbox(self) -> Sandbox:
         return cast(SandboxHTTPServer, self.server).sandbox
 
     def log_message(self, format: str, *args: Any) -> None:

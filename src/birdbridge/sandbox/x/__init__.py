@@ -12,8 +12,9 @@ context and app-only Bearer for reads, and a JSON control API under ``/_sandbox/
 Here: the names the tests, the demo and the benchmarks use; the rest from its module. The
 parts: server.py (the server put together), state.py (options and stores), records.py, auth.py
 and limits.py (who calls, rate limits, prices), errors.py, fields.py, text.py (twitter-text's
-counting), posts.py, render.py, post_reads.py, post_writes.py, polls.py, media/ (uploads, X's
-media rules, the upload schema), control.py (``/_sandbox/``).
+counting), posts.py, render.py, post_reads.py, post_writes.py, polls.py, media_store.py and
+media_routes.py (uploads), media/ (X's media kinds and rules, the upload schema), control.py
+(``/_sandbox/``).
 """
 
 from birdbridge.sandbox.x.errors import (

@@ -1,5 +1,5 @@
 """What the X sandbox keeps: users, posts (tweets) with their polls, and media. The JSON the API
-returns is rendered from these (render.py, media/store.py); none of them is sent as it is."""
+returns is rendered from these (render.py, media_store.py); none of them is sent as it is."""
 
 from __future__ import annotations
 

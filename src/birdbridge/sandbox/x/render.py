@@ -11,7 +11,7 @@ from birdbridge.sandbox.common import Request
 from birdbridge.sandbox.common.times import iso_millis
 from birdbridge.sandbox.x.errors import MAX_EDITS, not_found_error
 from birdbridge.sandbox.x.fields import fields as query_fields
-from birdbridge.sandbox.x.media.store import MediaStore
+from birdbridge.sandbox.x.media_store import MediaStore
 from birdbridge.sandbox.x.polls import render_poll
 from birdbridge.sandbox.x.posts import Posts
 from birdbridge.sandbox.x.records import XPost, XUser

@@ -4,7 +4,7 @@ routes."""
 from __future__ import annotations
 
 from birdbridge.sandbox.x.control import ControlRoutes
-from birdbridge.sandbox.x.media.routes import MediaRoutes
+from birdbridge.sandbox.x.media_routes import MediaRoutes
 from birdbridge.sandbox.x.post_reads import PostReads
 from birdbridge.sandbox.x.post_writes import PostWrites
 

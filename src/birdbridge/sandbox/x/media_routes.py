@@ -1,6 +1,6 @@
 """X's media endpoints: the one-shot upload, the chunked upload (initialize, append,
 finalize), the processing status, alt text (metadata), and the files behind the media URLs.
-The request bodies are checked as the newest openapi.json declares them (schema.py)."""
+The request bodies are checked as the newest openapi.json declares them (media/schema.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from birdbridge.sandbox.x.media.kinds import (
     VIDEO_BIT_RATE,
     post_category,
 )
-from birdbridge.sandbox.x.media.store import MediaStore
+from birdbridge.sandbox.x.media_store import MediaStore
 from birdbridge.sandbox.x.records import XMedia
 
 
