@@ -76,6 +76,7 @@ class MastodonState(SandboxServer):
     def now(self) -> float:
         return self.clock()
 
+    # -- options (Python API) ----------------------------------------------------------
     def set_version(self, version: str, api_version: int | None = KEEP) -> None:
         """Report another Mastodon ``version`` (and the ``api_versions.mastodon`` such a
         release has, unless ``api_version`` is given; None drops ``api_versions``)."""
@@ -105,6 +106,7 @@ class MastodonState(SandboxServer):
     def supported_mime_types(self) -> list[str]:
         return list(self._media_limits["supported_mime_types"])
 
+    # -- lookups (call with the lock held) ---------------------------------------------
     def _find_user(self, username: str) -> MastodonUser | None:
         for user in self._users.values():
             if user.username.lower() == username.lower():

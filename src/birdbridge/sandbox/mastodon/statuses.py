@@ -158,7 +158,7 @@ class Statuses(MastodonState):
             raise Invalid("Record invalid")
         return str(value)
 
-    # -- content --------------------------------------------------------------------------
+    # -- content ---------------------------------------------------------------------
     def _render(self, status: Status) -> None:
         """Content HTML, mentions and tags, as TextFormatter and ProcessMentionsService do."""
         text = status.text
