@@ -31,7 +31,7 @@ from birdbridge.networks.base import Network
 from birdbridge.networks.mastodon import MastodonNetwork
 from birdbridge.networks.twitter import TwitterNetwork
 from birdbridge.networks.twitter_posts import Includes, tweet_to_post
-from birdbridge.sandbox._http import Request, Response, SandboxServer
+from birdbridge.sandbox.common import Request, Response, SandboxServer
 from birdbridge.sandbox.mastodon import MastodonSandbox
 from birdbridge.sandbox.x import XSandbox
 from birdbridge.store import DeliveryStatus, Store

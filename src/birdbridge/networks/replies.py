@@ -41,7 +41,7 @@ DEFAULT_WAIT = {"twitter": timedelta(minutes=15), "mastodon": timedelta(minutes=
 CREDITS_DEPLETED = "credits-depleted"
 USAGE_CAPPED = "usage-capped"
 OAUTH1_PERMISSIONS = "oauth1-permissions"
-# X's 403 details (quoted in public issue threads; see sandbox/x.py for the sources).
+# X's 403 details (quoted in public issue threads; see sandbox/x/errors.py for the sources).
 DUPLICATE_WORDS = ("duplicate content",)
 ALREADY_REPOSTED_WORDS = ("already retweeted", "already reposted")
 READ_ONLY_WORDS = ("appropriate oauth1 app permissions", "not configured with the appropriate")

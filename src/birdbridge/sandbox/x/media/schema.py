@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from birdbridge.sandbox._http import Request
+from birdbridge.sandbox.common import Request
+from birdbridge.sandbox.x.errors import json_type
 
 # media_category of the one-shot upload (MediaUploadRequest)
 ONE_SHOT_CATEGORIES = (
@@ -105,21 +106,6 @@ APPEND = BodySchema(
     required=("media", "segment_index"),
     multipart=True,
 )
-
-
-def json_type(value: Any) -> str:
-    """The JSON type name networknt's messages use ("string found, integer expected")."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str | bytes):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
 
 
 def read_body(request: Request, schema: BodySchema) -> dict[str, Any] | Problem:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from birdbridge.sandbox._http import Response
+from birdbridge.sandbox.common import Response
 
 # default_scopes and optional_scopes (config/initializers/doorkeeper.rb:72-119); with
 # enforce_configured_scopes (line 61) an application cannot ask for anything else.

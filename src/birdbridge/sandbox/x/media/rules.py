@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from birdbridge.sandbox.x_media_probe import read_gif, read_movie
+from birdbridge.sandbox.x.media.probe import read_gif, read_movie
 
 MIN_SECONDS, MAX_SECONDS = 0.5, 140.0
 MIN_SIZE = (32, 32)

@@ -1,0 +1,91 @@
+"""Who calls: access tokens and their scopes, checked as Doorkeeper checks them (oauth.py),
+the scopes each endpoint accepts, and the application a token belongs to."""
+
+from __future__ import annotations
+
+import secrets
+
+from birdbridge.sandbox.common import Request, Response, json_response
+from birdbridge.sandbox.mastodon.oauth import (
+    Application,
+    Grant,
+    application_json,
+    checked_scopes,
+    forbidden,
+    unauthorized,
+)
+from birdbridge.sandbox.mastodon.records import MastodonUser
+from birdbridge.sandbox.mastodon.state import MastodonState
+from birdbridge.sandbox.mastodon.versions import version_tuple
+
+# The scopes each endpoint accepts, any one of them (research/mastodon.md section 4).
+READ_ACCOUNTS = ("read", "read:accounts")  # accounts_controller.rb:6, lookup_controller.rb:4
+# accounts/credentials_controller.rb:4: `profile` passes here, and only here
+VERIFY_CREDENTIALS = ("profile", "read", "read:accounts")
+READ_STATUSES = ("read", "read:statuses")  # statuses_controller.rb:7, accounts/statuses:4, ...
+WRITE_STATUSES = ("write", "write:statuses")  # statuses_controller.rb:8, reblogs_controller.rb:7
+WRITE_MEDIA = ("write", "write:media")  # media_controller.rb:4-5, GET /api/v1/media/:id too
+
+
+class Auth(MastodonState):
+    def _register_auth_routes(self) -> None:
+        self.route("GET", r"/api/v1/apps/verify_credentials", self._app_credentials)
+
+    def create_token(
+        self,
+        username: str,
+        scopes: str | list[str] | tuple[str, ...],
+        app_name: str = "birdbridge",
+    ) -> str:
+        """Another access token of ``username``: a new application's, with ``scopes``."""
+        granted = checked_scopes(scopes)
+        with self._lock:
+            user = self._require_user(username)
+            token = secrets.token_urlsafe(32)
+            self._grant(user.id, token, granted, app_name)
+            return token
+
+    def _grant(self, account_id: str, token: str, scopes: tuple[str, ...], app: str) -> None:
+        number = str(next(self._grant_ids))
+        application = Application(id=number, name=app, website=None, scopes=scopes)
+        self._grants[token] = Grant(number, account_id, scopes, application)
+
+    def _viewer(
+        self, request: Request, required: bool, scopes: tuple[str, ...]
+    ) -> tuple[MastodonUser | None, Response | None]:
+        """Who asks, as Doorkeeper says (oauth.py). ``required``:
+        doorkeeper_authorize! (no known token: 401); otherwise authorize_if_got_token! (no
+        known token: anonymous). A known token needs one of ``scopes`` (else 403)."""
+        with self._lock:
+            grant = self._grants.get(self._token_of(request) or "")
+            user = self._users.get(grant.account_id) if grant else None
+        if grant is None or user is None:
+            return None, unauthorized() if required else None
+        if not grant.accepts(scopes):
+            return None, forbidden(scopes)
+        return user, None
+
+    @staticmethod
+    def _token_of(request: Request) -> str | None:
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:].strip()
+        return request.arg("access_token")
+
+    def _app_of(self, request: Request) -> str:
+        """The application of the request's token: PostStatusService stores it on the status
+        (``application: doorkeeper_token.application``), shown to the owner."""
+        grant = self._grants.get(self._token_of(request) or "")
+        return grant.application.name if grant is not None else "Sandbox"
+
+    def _app_credentials(self, request: Request) -> Response:
+        """Api::V1::Apps::CredentialsController: since 4.3 any valid token, whatever its
+        scopes (valid_doorkeeper_token?, line 5); before, doorkeeper_authorize! :read."""
+        old = version_tuple(self.version) < (4, 3, 0)
+        with self._lock:
+            grant = self._grants.get(self._token_of(request) or "")
+        if grant is None:
+            return unauthorized()
+        if old and not grant.accepts(("read",)):
+            return forbidden(("read",))
+        return json_response(application_json(grant.application, version_tuple(self.version)))
