@@ -18,7 +18,7 @@ from birdbridge.sandbox.mastodon.records import MastodonUser
 from birdbridge.sandbox.mastodon.state import MastodonState
 from birdbridge.sandbox.mastodon.versions import version_tuple
 
-# The scopes each endpoint accepts, any one of them (research/mastodon.md section 4).
+# The scopes each endpoint accepts, any one of them (docs/api-notes.md M3).
 READ_ACCOUNTS = ("read", "read:accounts")  # accounts_controller.rb:6, lookup_controller.rb:4
 # accounts/credentials_controller.rb:4: `profile` passes here, and only here
 VERIFY_CREDENTIALS = ("profile", "read", "read:accounts")

@@ -39,7 +39,7 @@ class InstanceRoutes(MastodonState):
 
     def _instance_v1(self, request: Request) -> Response:
         # No token check: Api::V2::InstancesController skips require_authenticated_user! and
-        # authorizes nothing (research section 4), so even an unknown token is served.
+        # authorizes nothing (api-notes M3), so even an unknown token is served.
         ws = self._base_url(request).replace("http://", "ws://", 1)
         with self._lock:
             users, statuses = (
@@ -74,7 +74,7 @@ class InstanceRoutes(MastodonState):
 
     def _instance_v2(self, request: Request) -> Response:
         # No token check: Api::V2::InstancesController skips require_authenticated_user! and
-        # authorizes nothing (research section 4), so even an unknown token is served.
+        # authorizes nothing (api-notes M3), so even an unknown token is served.
         ws = self._base_url(request).replace("http://", "ws://", 1)
         api = self.api_version
         return json_response(

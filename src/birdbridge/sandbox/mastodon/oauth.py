@@ -1,5 +1,5 @@
 """Access tokens, their scopes and applications, checked as Mastodon checks them with
-Doorkeeper 5.9.6 (research/mastodon.md sections 4 and 5).
+Doorkeeper 5.9.6 (docs/api-notes.md M3).
 
 - A token carries scopes, and an endpoint lists the scopes it accepts: the token passes if it
   has ANY of them, by exact string (doorkeeper lib/doorkeeper/models/concerns/scopes.rb:22-23,

@@ -1,5 +1,5 @@
 """Mastodon's rate limits as the sandbox keeps them: rack-attack's throttles and the
-``statuses`` family of Mastodon's own RateLimiter (research/mastodon.md sections 1-3).
+``statuses`` family of Mastodon's own RateLimiter (docs/api-notes.md M2).
 
 Rack::Attack (config/initializers/rack_attack.rb:66-106, rack-attack 6.8.0):
 

@@ -3,7 +3,7 @@
 Used by the tests, the demo and the benchmarks; the bridge also runs against independent
 real implementations, so paths, JSON shapes, status codes, error bodies, rate-limit headers
 and OAuth 1.0a signatures follow the real API. Sources for each error body are noted where
-it is built (see also shared/reference/api-facts.md sections 1-5).
+it is built (see also docs/api-notes.md, X1-X6).
 
 Scope: users/me, a user's timeline, tweet lookup (one and many), create, edit and delete
 tweets, polls, retweets (create and undo), per-user per-endpoint rate limits, OAuth 1.0a user

@@ -1,6 +1,6 @@
 """X's error bodies: the problem shape of API v2 (RFC 7807 style), the invalid-request body
 with networknt's schema wording, the partial "resource not found" entries, and the detail
-strings X sends, each with its source (see also shared/reference/api-facts.md sections 1-5)."""
+strings X sends, each with its source (see also docs/api-notes.md, X1-X6)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ OAUTH1_PERMISSIONS_DETAIL = (
 )
 # Quote posts: "Quote-posting (using the `quote_tweet_id` parameter) requires an Enterprise
 # plan. It is not available on self-serve (pay-per-use) tiers." (XD:x-api/posts/create-post.mdx,
-# removed from self-serve on 2026-04-20, api-facts §2). The body X sends was not found: this
+# removed from self-serve on 2026-04-20, api-notes X2). The body X sends was not found: this
 # is the documented `client-forbidden` problem type (XD:…/response-codes-and-errors.mdx) in
 # the shape of X's "client-not-enrolled" bodies, with plausible wording.
 QUOTE_NOT_ENROLLED_DETAIL = (

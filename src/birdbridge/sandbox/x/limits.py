@@ -8,7 +8,7 @@ from birdbridge.sandbox.x.errors import problem
 from birdbridge.sandbox.x.records import XUser
 from birdbridge.sandbox.x.text import URL_RE
 
-ENDPOINT_DEFAULTS: dict[str, int] = {  # per user per 15 min (api-facts §2, rate-limits.mdx)
+ENDPOINT_DEFAULTS: dict[str, int] = {  # per user per 15 min (api-notes X2, rate-limits.mdx)
     "POST /2/tweets": 100,
     "DELETE /2/tweets/:id": 50,
     "GET /2/users/:id/tweets": 900,

@@ -48,11 +48,11 @@ class XState(SandboxServer):
         edit_window_s: float = 1800,
     ) -> None:
         super().__init__(host, port)
-        # Quote posts through the API: refused on self-serve tiers since 2026-04-20 (api-facts
-        # §2); True behaves like an Enterprise app. The control API can always quote.
+        # Quote posts through the API: refused on self-serve tiers since 2026-04-20 (api-notes
+        # X2); True behaves like an Enterprise app. The control API can always quote.
         self.quotes_allowed = quotes_allowed
         # Edit window from the original post: 30 min in XD:…/edit-posts.mdx, 1 h in the
-        # 2025-10-03 changelog entry (api-facts §5), hence a parameter.
+        # 2025-10-03 changelog entry (api-notes X5), hence a parameter.
         self.edit_window_s = float(edit_window_s)
         # Real X ends a post's text with a t.co link to its media; False leaves it out.
         self.media_link_in_text = media_link_in_text
@@ -64,7 +64,7 @@ class XState(SandboxServer):
         self.media_append_reply = "expires_at"
         # The self-serve reply rule (2026-02-23): a reply only where the parent's author
         # mentioned or quoted the replier. Whether one's own thread is exempt is not
-        # documented (api-facts section 2): allowed by default, refusable for tests.
+        # documented (api-notes X2): allowed by default, refusable for tests.
         self.reply_restriction = reply_restriction
         self.self_replies_allowed = self_replies_allowed
         # Pay-per-use credits in USD (None: not metered), as every self-serve account is

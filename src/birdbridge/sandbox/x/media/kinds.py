@@ -1,6 +1,6 @@
 """X's media: the upload categories and their limits, the types X takes (by the bytes, never
 the declared type), media_key prefixes, the upload error messages, and what the sandbox serves
-as a video's preview (XD:x-api/media/*, api-facts §1)."""
+as a video's preview (XD:x-api/media/*, api-notes X1)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ MIB = 1024 * 1024
 # media-upload-chunked.mdx), is refused: MediaUploadRequest (openapi 2.167) declares only
 # `media`, `media_category` and `additional_owners`, with additionalProperties false.
 # Upload limits by category family (XD:x-api/media/introduction.mdx; the 512 MB video figure
-# is the one api-facts §1 quotes; newer best-practices.mdx says 8 GB for Post video).
+# is the one api-notes X1 quotes; newer best-practices.mdx says 8 GB for Post video).
 DEFAULT_MEDIA_LIMITS = {"tweet_image": 5 * MIB, "tweet_gif": 15 * MIB, "tweet_video": 512 * MIB}
 MEDIA_CATEGORIES = {  # category -> family (a key of media_limits)
     "tweet_image": "tweet_image",
