@@ -27,7 +27,7 @@ from PIL import Image
 from birdbridge.media.addresses import refusal
 from birdbridge.media.download import DownloadError, download
 from birdbridge.media.workdir import process_workdir
-from birdbridge.sandbox._http import Response
+from birdbridge.sandbox.common import Response
 from birdbridge.sandbox.x import XSandbox
 
 # The sandboxes listen on 127.0.0.1 and a link names them so in its api_base_url: that is the
