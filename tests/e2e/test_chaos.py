@@ -40,6 +40,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from birdbridge.networks.textmatch import normalise
 from birdbridge.render.html import html_to_text
 from birdbridge.store.tables import Delivery
@@ -501,7 +503,14 @@ def test_sigkill_storm_while_posts_keep_coming(rig: Rig, tmp_path: Path) -> None
     result = audit(rig, author.written)
     stuck = open_deliveries(rig, author.written)
     poisons, poison_problems = poison_outcomes(rig, author.written)
-    mid_publish_kills = sum(1 for k in kills if k.committed_ids())
+    mid_publish_kills = sum(1 for k in kills if k.mid_publish)
+    # A held create the network refused (a 429, say) committed nothing: no recovery owed.
+    refused = [
+        f"{s.network} {s.request.method} {s.request.path}: {s.request.status}"
+        for k in kills
+        for s in k.held
+        if s.kind == "create" and s.committed_id() is None
+    ]
     # In order, once each: a post named twice was the answer to a resend with its
     # Idempotency-Key (found again by the key, not by recovery).
     owed = list(dict.fromkeys(i for k in kills for i in k.committed_ids()))
@@ -521,6 +530,11 @@ def test_sigkill_storm_while_posts_keep_coming(rig: Rig, tmp_path: Path) -> None
         "kills_mid_delete": sum(1 for k in kills if k.mid_delete),
         "kills_repost_owed": sum(1 for k in kills if k.repost_owed),
         "recoveries_owed": len(owed),
+        "held_not_committed": refused,
+        "throttled": {
+            name: sum(1 for r in server.requests if r.status == 429)
+            for name, server in publishes.servers.items()
+        },
         "recoveries_logged": len(adopted),
         "not_recovered": not_recovered,
         "written_x": sum(1 for w in author.written if w.side == "x"),
@@ -557,8 +571,10 @@ def test_sigkill_storm_while_posts_keep_coming(rig: Rig, tmp_path: Path) -> None
     # merely saved by Mastodon's Idempotency-Key, which a 4.6 server may answer with a 500
     # (engine/deliver.py, Deliverer._recover).
     assert not not_recovered, (not_recovered, figures)
-    # The storm ended on its count of mid-publish kills, not by running out of lives.
+    # The storm ended on its count of mid-publish kills, not by running out of lives, and
+    # most of those kills left a committed post to recover (not a refused request).
     assert mid_publish_kills >= MID_PUBLISH_KILLS, figures
+    assert len(owed) >= MID_PUBLISH_KILLS // 2, figures
     assert not stuck, stuck
     assert not result.problems, result.problems
     # Neither poisoned post stopped the others (the audit above) nor stayed open.
@@ -673,11 +689,13 @@ def test_sigkill_between_deleting_the_mirror_and_posting_the_new_version(
             daemon.kill()
             daemon.wait(timeout=10)
             held = in_window()
-            # The kill came while the request was unanswered, and the edit was between its
-            # deletion and its new version: the window this case is about was hit.
+            # The kill came while the request was unanswered, after the old mirror was
+            # deleted on Mastodon, and the daemon had not given the call up (no attempt
+            # counted): the window this case is about was hit.
             assert held is not None and not held.answered, window
+            assert rig.masto.get_post(old_toots[window.name]) is None, window
             [edit] = [d for d in rig.store.deliveries(statuses=OPEN) if d.kind == "edit"]
-            assert edit.phase == REPOSTING and edit.attempts == 0, describe(edit)
+            assert edit.attempts == 0, describe(edit)
 
             publishes.new_life()
             daemon = spawn("run", "--config", str(config), log=log)
@@ -685,17 +703,18 @@ def test_sigkill_between_deleting_the_mirror_and_posting_the_new_version(
             wait_for(partial(has_started, log, lives), timeout=30, what="start-up")
 
             def replaced(name: str = window.name) -> bool:
-                """Only the new version on Mastodon, and nothing left open or failed."""
+                """Only the new version on Mastodon and nothing left open, or a failure (no
+                use waiting then: the assertions below say what went wrong)."""
                 texts = [html_to_text(t["content"]) for t in toots_tagged(name)]
-                return texts == [new_texts[name]] and not rig.store.deliveries(
-                    statuses=OPEN_OR_FAILED
-                )
+                done = texts == [new_texts[name]] and not rig.store.deliveries(statuses=OPEN)
+                return done or bool(rig.store.deliveries(statuses=["failed"]))
 
             wait_for(
                 replaced,
                 timeout=60,
                 what=f"the new version of {window.name} after the restart",
             )
+            assert not rig.store.deliveries(statuses=["failed"]), window
         time.sleep(3)  # a few more cycles: nothing may be added now
     finally:
         exit_code = stop(daemon)
@@ -716,3 +735,110 @@ def test_sigkill_between_deleting_the_mirror_and_posting_the_new_version(
     assert [d.status for d in edits] == ["done"] * len(WINDOWS), [describe(d) for d in edits]
     assert not rig.store.deliveries(statuses=OPEN_OR_FAILED)
     assert exit_code == 0
+
+
+def long_text(tag: str, version: str, end: str) -> str:
+    """An X long post (X Premium) of ~700 characters: two parts on Mastodon (500 each), the
+    word ``end`` only in the second."""
+    sentences = " ".join(f"Sentence {n} of the {version} version: {FILLER}" for n in range(1, 8))
+    return f"[{tag}] {sentences} {end}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        'engine/deliver.py Deliverer._edit: resuming a delivery in phase "reposting" '
+        "deletes every live part of the mirror, the new version's parts already recorded "
+        "included, then posts part 0 again with its first Idempotency-Key, which Mastodon "
+        "answers 404 (the status it names is deleted): the delivery fails and the post is "
+        "lost. Seen once in the SIGKILL storm; this reproduces it on purpose."
+    ),
+)
+def test_sigkill_between_the_parts_of_a_reposted_edit(rig: Rig, tmp_path: Path) -> None:
+    """``edits = "repost"`` for a post whose mirror has two parts: the old parts are
+    deleted, the new version's first part is posted and recorded, and the daemon is killed
+    while the second part's answer is held. After a restart the new version must be on
+    Mastodon once, as a thread of two parts, its first part kept (not deleted as if it were
+    the old version's), its second adopted."""
+    config = write_config(
+        rig, tmp_path / "birdbridge.toml", bridge=REPOST_TIMEOUTS, policy={"edits": "repost"}
+    )
+    log = tmp_path / "daemon.log"
+    publishes = Publishes(rig)
+    rig.masto.add_fault(
+        kind="status", status=422, method="PUT", path=r"^/api/v1/statuses/\d+$", times=None
+    )
+    source = "alice", "twitter"
+    daemon = spawn("run", "--config", str(config), log=log)
+    try:
+        wait_for(lambda: both_cursors_set(rig), what="the first poll")
+        tweet = rig.tweet(long_text("parts", "first", "v1end"))
+        tweet_id = str(tweet["id"])
+
+        def mirror() -> list[str]:
+            return [m.target_id for m in rig.store.mirror_parts(*source, tweet_id, "mastodon")]
+
+        def delivered() -> bool:
+            return len(mirror()) == 2 and not rig.store.deliveries(statuses=OPEN)
+
+        wait_for(delivered, timeout=60, what="the first version mirrored in two parts")
+        old = mirror()
+        token = "v2lastpart"
+        new_text = long_text("parts", "second", token)
+        # Only the second part of the new version carries the token: its answer is held.
+        rig.masto.add_fault(
+            kind="delay_after_commit",
+            method="POST",
+            path=r"^/api/v1/statuses$",
+            delay=HELD,
+            body_contains=token,
+        )
+        rig.x.edit_post(tweet_id, new_text)
+
+        def second_part_held() -> Sent | None:
+            return next(
+                (
+                    s
+                    for s in publishes.under_way()
+                    if s.kind == "create" and token.encode() in _body(s)
+                ),
+                None,
+            )
+
+        wait_for(lambda: second_part_held() is not None, timeout=60, what="the second part")
+        daemon.kill()
+        daemon.wait(timeout=10)
+        held = second_part_held()
+        assert held is not None and not held.answered
+        [edit] = [d for d in rig.store.deliveries(statuses=OPEN) if d.kind == "edit"]
+        assert edit.attempts == 0, describe(edit)
+        [first_part] = mirror()  # the old parts are deleted, the new first part recorded
+        assert first_part not in old and all(rig.masto.get_post(i) is None for i in old)
+
+        publishes.new_life()
+        daemon = spawn("run", "--config", str(config), log=log)
+        wait_for(partial(has_started, log, 2), timeout=30, what="start-up")
+        wait_for(
+            lambda: not rig.store.deliveries(statuses=OPEN),
+            timeout=60,
+            what="the edit finished after the restart",
+        )
+        time.sleep(3)  # a few more cycles: nothing may be added now
+    finally:
+        exit_code = stop(daemon)
+
+    assert not rig.store.deliveries(statuses=["failed"]), [
+        describe(d) for d in rig.store.deliveries(statuses=["failed"])
+    ]
+    toots = sorted(rig.toots(), key=lambda t: int(t["id"]))
+    assert [str(t["id"]) for t in toots] == mirror()  # the two new parts, nothing else
+    assert toots[0]["id"] == first_part and toots[1]["in_reply_to_id"] == first_part
+    joined = " ".join(html_to_text(t["content"]) for t in toots)
+    assert normalise(joined) == normalise(new_text)
+    assert str(toots[1]["id"]) in adopted_ids(log)  # committed before the kill: adopted
+    assert exit_code == 0
+
+
+def _body(sent: Sent) -> bytes:
+    request = sent.request.request  # kept: Publishes turns keep_exchanges on
+    return request.body if request is not None else b""
