@@ -65,6 +65,7 @@ MID_PUBLISH_KILLS = 20  # the storm ends when this many kills landed while an an
 MAX_LIVES = 60  # ... and fails if that takes more lives than this
 HOLD = 0.6  # seconds each network holds its answer after committing (below request_timeout)
 PUBLISH_WAIT = 20.0  # seconds a life may take to start publishing; then it is killed anyway
+IDLE_LIVES = 4  # lives in a row that published nothing end the storm (and fail the test)
 EDIT_EVERY = 3  # every third life edits one mirrored X post (if one is ready)
 SETTLE = 120.0  # seconds the last daemon may take to settle (a poisoned post's retry)
 REPORT_ENV = "BIRDBRIDGE_CHAOS_REPORT"
@@ -475,6 +476,8 @@ def test_sigkill_storm_while_posts_keep_coming(rig: Rig, tmp_path: Path) -> None
             kills.append(Kill(life, publishing, publishes.under_way(), repost_owed(rig)))
             if sum(1 for k in kills if k.mid_publish) >= MID_PUBLISH_KILLS:
                 break
+            if not any(k.publishing for k in kills[-IDLE_LIVES:]) and life >= IDLE_LIVES:
+                break  # nothing is published any more: the assertions below say what is stuck
             publishes.new_life()
             daemon = spawn("run", "--config", str(config), log=log)
         storm = time.monotonic() - started
