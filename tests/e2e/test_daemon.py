@@ -9,12 +9,14 @@ import random
 import signal
 import time
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from birdbridge.render.html import html_to_text
 
 from ..conftest import Rig
-from .conftest import spawn, wait_for, write_config
+from .conftest import Publishes, Sent, adopted_ids, lives_started, spawn, wait_for, write_config
 
 # Fast cycles; a crashed worker's claim runs out after 5 s; a held reply times out after 3 s.
 FAST = {"poll_interval": 1, "deliver_interval": 1, "claim_timeout": 5, "request_timeout": 3}
@@ -95,29 +97,60 @@ def test_sigkill_between_publish_and_record_then_restart(rig: Rig, tmp_path: Pat
     assert "recovered after an interruption" in log.read_text()
 
 
+def started(log: Path, lives: int) -> bool:
+    return lives_started(log) >= lives
+
+
+def until(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+MID_PUBLISH_KILLS = 4  # the kills end when this many landed while an answer was held
+MAX_LIVES = 12  # ... and the test fails if that takes more lives than this
+
+
 def test_random_sigkills_while_posts_keep_coming(rig: Rig, tmp_path: Path) -> None:
+    """Each daemon life is killed once it runs and publishes (a few hundred ms into the
+    network's hold, at random); every post committed while its publisher died waiting for the
+    answer must be adopted by a later life, and everything must arrive exactly once."""
     config = write_config(rig, tmp_path / "birdbridge.toml", bridge=FAST)
     log = tmp_path / "daemon.log"
     rng = random.Random(20261124)
-    # Slow the networks a little so kills land inside deliveries, not only between them.
+    publishes = Publishes(rig)
+    # The networks commit, then hold the answer 0.5 s: a kill then leaves a post published
+    # and not recorded.
     rig.x.add_fault(
-        kind="delay_after_commit", method="POST", path=r"^/2/tweets$", delay=0.3, times=None
+        kind="delay_after_commit", method="POST", path=r"^/2/tweets$", delay=0.5, times=None
     )
     rig.masto.add_fault(
-        kind="delay_after_commit", method="POST", path=r"^/api/v1/statuses$", delay=0.3, times=None
+        kind="delay_after_commit", method="POST", path=r"^/api/v1/statuses$", delay=0.5, times=None
     )
     daemon = spawn("run", "--config", str(config), log=log)
     wait_for(lambda: both_cursors_set(rig), what="the first poll")
     written: set[str] = set()
-    for round_ in range(6):
+    held: list[list[Sent]] = []  # per kill, the requests its daemon died waiting for
+    for life in range(1, MAX_LIVES + 1):
+        # Not during its imports: once it runs ...
+        wait_for(partial(started, log, life), timeout=30, what=f"start-up {life}")
         for n in range(2):
-            text = f"round {round_} post {n}"
-            (rig.tweet if n % 2 == 0 else rig.toot)(f"{text} from {'X' if n % 2 == 0 else 'M'}")
-            written.add(f"{text} from {'X' if n % 2 == 0 else 'M'}")
-        time.sleep(rng.uniform(0.5, 2.5))
+            text = f"life {life} post {n} from {'X' if n % 2 == 0 else 'M'}"
+            (rig.tweet if n % 2 == 0 else rig.toot)(text)
+            written.add(text)
+        # ... and publishes (a life with nothing under way after 20 s is killed anyway).
+        until(lambda: bool(publishes.under_way()), timeout=20)
+        time.sleep(rng.uniform(0, 0.3))
         daemon.kill()
         daemon.wait(timeout=10)
+        held.append(publishes.under_way())
+        publishes.new_life()
         daemon = spawn("run", "--config", str(config), log=log)
+        if sum(1 for h in held if any(s.kind == "create" for s in h)) >= MID_PUBLISH_KILLS:
+            break
     wait_for(
         lambda: settled(rig) and set(tweets(rig)) == written and set(toots(rig)) == written,
         timeout=90,
@@ -128,3 +161,7 @@ def test_random_sigkills_while_posts_keep_coming(rig: Rig, tmp_path: Path) -> No
     assert daemon.wait(timeout=10) == 0
     assert tweets(rig) == Counter(written), tweets(rig)
     assert toots(rig) == Counter(written), toots(rig)
+    owed = [[i for s in h if (i := s.committed_id()) is not None] for h in held]
+    assert sum(1 for ids in owed if ids) >= MID_PUBLISH_KILLS, owed  # not out of lives
+    adopted = adopted_ids(log)
+    assert [i for ids in owed for i in ids if i not in adopted] == [], (owed, adopted)
