@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from birdbridge.sandbox._http import LoggedRequest, SandboxServer
+from birdbridge.sandbox.common import LoggedRequest, SandboxServer
 
 from ..conftest import Rig
 

@@ -40,8 +40,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from birdbridge.networks.textmatch import normalise
 from birdbridge.render.html import html_to_text
 from birdbridge.store.tables import Delivery
@@ -747,16 +745,6 @@ def long_text(tag: str, version: str, end: str) -> str:
     return f"[{tag}] {sentences} {end}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        'engine/deliver.py Deliverer._edit: resuming a delivery in phase "reposting" '
-        "deletes every live part of the mirror, the new version's parts already recorded "
-        "included, then posts part 0 again with its first Idempotency-Key, which Mastodon "
-        "answers 404 (the status it names is deleted): the delivery fails and the post is "
-        "lost. Seen once in the SIGKILL storm; this reproduces it on purpose."
-    ),
-)
 def test_sigkill_between_the_parts_of_a_reposted_edit(rig: Rig, tmp_path: Path) -> None:
     """``edits = "repost"`` for a post whose mirror has two parts: the old parts are
     deleted, the new version's first part is posted and recorded, and the daemon is killed

@@ -42,7 +42,11 @@ IDEMPOTENCY_WINDOW = {NetworkName.MASTODON: timedelta(minutes=55)}
 # Posts the poll read as the user's own are looked up this far back (never adopted).
 RECOVERY_LOOKBACK = timedelta(hours=1)
 HOLD_RETRY = timedelta(seconds=30)  # a held post looks again this soon
-REPOSTING = "reposting"  # Delivery.phase of an edit carried as delete-and-post-again
+# Delivery.phase of an edit carried as delete-and-post-again: first the old version goes
+# (REPOSTING), then the new one is posted (REPOSTING_NEW). Two phases, so that a restart after
+# the deletions never deletes the parts of the new version already posted.
+REPOSTING = "reposting"
+REPOSTING_NEW = "reposting-new"
 
 
 @dataclass
@@ -493,11 +497,10 @@ class Deliverer:
         parts = self.store.mirror_parts(
             self.link, delivery.source_network, delivery.source_id, delivery.target_network
         )
-        if delivery.phase == REPOSTING:
-            # Interrupted while replacing the mirror: what is left of it goes, the new
-            # version is owed and goes out.
-            self._delete_parts(delivery, target, parts)
-            self._post(delivery, post, target, report)
+        if delivery.phase in (REPOSTING, REPOSTING_NEW):
+            # Interrupted while replacing the mirror: what is left of the old version goes
+            # (unless that was done), and the new version, owed, goes out from where it was.
+            self._repost(delivery, post, target, parts, report)
             return
         if not parts or post.is_repost:
             self.store.mark_skipped(
@@ -590,7 +593,23 @@ class Deliverer:
             delivery.id,
         )
         self.store.set_phase(delivery.id, REPOSTING)  # owed before anything is deleted
-        self._delete_parts(delivery, target, parts)
+        delivery.phase = REPOSTING
+        self._repost(delivery, post, target, parts, report)
+
+    def _repost(
+        self,
+        delivery: Delivery,
+        post: Post,
+        target: Network,
+        parts: list[Mirror],
+        report: DeliverReport,
+    ) -> None:
+        """Delete the old version's parts, then post the new version. Once the deletions are
+        done, the live parts of the mirror are the new version's: never deleted again."""
+        assert delivery.id is not None
+        if delivery.phase == REPOSTING:
+            self._delete_parts(delivery, target, parts)
+            self.store.set_phase(delivery.id, REPOSTING_NEW)
         self._post(delivery, post, target, report)
 
     def _media_fallback(

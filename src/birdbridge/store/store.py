@@ -198,6 +198,7 @@ class Store:
             row.publishing_text = None
             row.publishing_started_at = None
             row.publishing_attempt_at = None
+            row.phase = None  # a new change starts with no phase of the last one
             row.updated_at = now
             session.add(row)
             return True
