@@ -34,7 +34,6 @@ import subprocess
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -45,7 +44,16 @@ from birdbridge.render.html import html_to_text
 from birdbridge.store.tables import Delivery
 
 from ..conftest import Rig
-from .conftest import Publishes, Sent, adopted_ids, lives_started, spawn, wait_for, write_config
+from .conftest import (
+    Publishes,
+    Sent,
+    adopted_ids,
+    lives_started,
+    spawn,
+    until,
+    wait_for,
+    write_config,
+)
 
 # max_attempts 2: a poisoned post, if the image code refuses it by raising, fails after its
 # second try, 15-30 s after the first (deliver.retry_delay), while the storm still runs. So
@@ -384,15 +392,6 @@ def both_cursors_set(rig: Rig) -> bool:
     )
 
 
-def until(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
-
-
 def hold_answers(rig: Rig) -> None:
     """The networks commit, then hold the answer ``HOLD`` s: a new post (or a part) on both,
     and the deletion of a Mastodon mirror (an edit carried as delete-and-post-again). And
@@ -457,7 +456,7 @@ def test_sigkill_storm_while_posts_keep_coming(rig: Rig, tmp_path: Path) -> None
             author.write_poisoned(side)
         for life in range(1, MAX_LIVES + 1):
             # Each life is killed once it runs (not during its imports) ...
-            wait_for(partial(has_started, log, life), timeout=30, what=f"start-up {life}")
+            wait_for(partial(has_started, log, life), what=f"start-up {life}")
             for _ in range(rng.randint(1, 2)):
                 author.write_one()
             if life % EDIT_EVERY == 0 and author.edit_one(life) is not None:
@@ -484,7 +483,7 @@ def test_sigkill_storm_while_posts_keep_coming(rig: Rig, tmp_path: Path) -> None
         # The last life too starts before anything is judged: on a loaded machine its
         # start-up can outlast the settling below, and a SIGTERM before the daemon handles
         # it ends the run with -15 instead of 0.
-        wait_for(partial(has_started, log, len(kills) + 1), timeout=30, what="start-up")
+        wait_for(partial(has_started, log, len(kills) + 1), what="start-up")
 
         # Settle: the last daemon lives on; a dead worker's claims run out after 7 s.
         # No wait_for here: when it does not settle, the figures and problems still get out.
@@ -664,7 +663,6 @@ def test_sigkill_between_deleting_the_mirror_and_posting_the_new_version(
 
         wait_for(
             lambda: all(len(toots_tagged(w.name)) == 1 for w in WINDOWS),
-            timeout=60,
             what="the first versions mirrored",
         )
         old_toots = {w.name: str(toots_tagged(w.name)[0]["id"]) for w in WINDOWS}
@@ -686,7 +684,7 @@ def test_sigkill_between_deleting_the_mirror_and_posting_the_new_version(
                     None,
                 )
 
-            wait_for(lambda: in_window() is not None, timeout=60, what=f"{window.name}")
+            wait_for(lambda: in_window() is not None, what=f"{window.name}")
             daemon.kill()
             daemon.wait(timeout=10)
             held = in_window()
@@ -701,7 +699,7 @@ def test_sigkill_between_deleting_the_mirror_and_posting_the_new_version(
             publishes.new_life()
             daemon = spawn("run", "--config", str(config), log=log)
             lives += 1
-            wait_for(partial(has_started, log, lives), timeout=30, what="start-up")
+            wait_for(partial(has_started, log, lives), what="start-up")
 
             def replaced(name: str = window.name) -> bool:
                 """Only the new version on Mastodon and nothing left open, or a failure (no
@@ -712,7 +710,6 @@ def test_sigkill_between_deleting_the_mirror_and_posting_the_new_version(
 
             wait_for(
                 replaced,
-                timeout=60,
                 what=f"the new version of {window.name} after the restart",
             )
             assert not rig.store.deliveries(statuses=["failed"]), window
@@ -772,7 +769,7 @@ def test_sigkill_between_the_parts_of_a_reposted_edit(rig: Rig, tmp_path: Path) 
         def delivered() -> bool:
             return len(mirror()) == 2 and not rig.store.deliveries(statuses=OPEN)
 
-        wait_for(delivered, timeout=60, what="the first version mirrored in two parts")
+        wait_for(delivered, what="the first version mirrored in two parts")
         old = mirror()
         token = "v2lastpart"
         new_text = long_text("parts", "second", token)
@@ -796,7 +793,7 @@ def test_sigkill_between_the_parts_of_a_reposted_edit(rig: Rig, tmp_path: Path) 
                 None,
             )
 
-        wait_for(lambda: second_part_held() is not None, timeout=60, what="the second part")
+        wait_for(lambda: second_part_held() is not None, what="the second part")
         daemon.kill()
         daemon.wait(timeout=10)
         held = second_part_held()
@@ -808,10 +805,9 @@ def test_sigkill_between_the_parts_of_a_reposted_edit(rig: Rig, tmp_path: Path) 
 
         publishes.new_life()
         daemon = spawn("run", "--config", str(config), log=log)
-        wait_for(partial(has_started, log, 2), timeout=30, what="start-up")
+        wait_for(partial(has_started, log, 2), what="start-up")
         wait_for(
             lambda: not rig.store.deliveries(statuses=OPEN),
-            timeout=60,
             what="the edit finished after the restart",
         )
         time.sleep(3)  # a few more cycles: nothing may be added now

@@ -9,14 +9,22 @@ import random
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 from birdbridge.render.html import html_to_text
 
 from ..conftest import Rig
-from .conftest import Publishes, Sent, adopted_ids, lives_started, spawn, wait_for, write_config
+from .conftest import (
+    Publishes,
+    Sent,
+    adopted_ids,
+    lives_started,
+    spawn,
+    until,
+    wait_for,
+    write_config,
+)
 
 # Fast cycles; a crashed worker's claim runs out after 5 s; a held reply times out after 3 s.
 FAST = {"poll_interval": 1, "deliver_interval": 1, "claim_timeout": 5, "request_timeout": 3}
@@ -86,7 +94,6 @@ def test_sigkill_between_publish_and_record_then_restart(rig: Rig, tmp_path: Pat
             and set(tweets(rig)) == expected_tweets
             and set(toots(rig)) == expected_tweets
         ),
-        timeout=60,
         what="everything mirrored after the restart",
     )
     time.sleep(3)  # a few more cycles: nothing may be added now
@@ -99,15 +106,6 @@ def test_sigkill_between_publish_and_record_then_restart(rig: Rig, tmp_path: Pat
 
 def started(log: Path, lives: int) -> bool:
     return lives_started(log) >= lives
-
-
-def until(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 MID_PUBLISH_KILLS = 4  # the kills end when this many landed while an answer was held
@@ -136,7 +134,7 @@ def test_random_sigkills_while_posts_keep_coming(rig: Rig, tmp_path: Path) -> No
     held: list[list[Sent]] = []  # per kill, the requests its daemon died waiting for
     for life in range(1, MAX_LIVES + 1):
         # Not during its imports: once it runs ...
-        wait_for(partial(started, log, life), timeout=30, what=f"start-up {life}")
+        wait_for(partial(started, log, life), what=f"start-up {life}")
         for n in range(2):
             text = f"life {life} post {n} from {'X' if n % 2 == 0 else 'M'}"
             (rig.tweet if n % 2 == 0 else rig.toot)(text)
@@ -153,7 +151,6 @@ def test_random_sigkills_while_posts_keep_coming(rig: Rig, tmp_path: Path) -> No
             break
     wait_for(
         lambda: settled(rig) and set(tweets(rig)) == written and set(toots(rig)) == written,
-        timeout=90,
         what="everything mirrored after the kills",
     )
     time.sleep(3)
