@@ -1,4 +1,5 @@
-"""Mastodon through Mastodon.py: statuses <-> Post, Idempotency-Key, HTML -> text.
+"""Mastodon through Mastodon.py: reading and writing statuses, Idempotency-Key, async media.
+A status becomes a Post in networks/mastodon_posts.py (pure), which this adapter calls.
 
 Every call goes through :meth:`MastodonNetwork._call`, which maps Mastodon.py failures to
 :mod:`birdbridge.errors` from the reply the session hook saw (networks/mastodon_replies.py).
@@ -32,15 +33,12 @@ from birdbridge.media.images import ImageLimits
 from birdbridge.models import (
     Account,
     FetchResult,
-    Media,
     MediaKind,
-    MediaSource,
     NetworkName,
     OutgoingPart,
     Poll,
     Post,
     Published,
-    Visibility,
 )
 from birdbridge.networks.base import (
     MediaLimits,
@@ -53,11 +51,11 @@ from birdbridge.networks.base import (
 from birdbridge.networks.funnel import Funnel
 from birdbridge.networks.http import USER_AGENT, TimeoutSession
 from birdbridge.networks.mastodon_media import MastodonMediaUploader
+from birdbridge.networks.mastodon_posts import created_at, parse_time, status_to_post
 from birdbridge.networks.mastodon_replies import LastReply, error_of, reply_of
 from birdbridge.networks.mastodon_scopes import missing, problem
 from birdbridge.networks.mastodon_throttles import mastodon_scope
 from birdbridge.networks.meter import CallMeter
-from birdbridge.render.html import status_text
 from birdbridge.render.length import mastodon_length
 from birdbridge.render.polls import PollLimits
 
@@ -85,7 +83,6 @@ RECHECK_MAX_PAGES = 25  # 1,000 statuses: a bound on one re-check of the timelin
 # older servers silently ignore the parameter, so ask the instance before relying on it.
 QUOTES_SINCE = (4, 5)
 QUOTES_API_VERSION = 7
-_VISIBILITY = {v.value: v for v in Visibility}
 
 
 class MastodonNetwork(Funnel):
@@ -276,7 +273,7 @@ class MastodonNetwork(Funnel):
             page = self._page(
                 account, since_id=since_id, max_id=max_id, include_reposts=include_reposts
             )
-            kept = [s for s in page if after is None or _created_at(s) > after]
+            kept = [s for s in page if after is None or created_at(s) > after]
             statuses.extend(kept)
             if len(page) < PAGE_SIZE or len(kept) < len(page):
                 return statuses
@@ -306,56 +303,8 @@ class MastodonNetwork(Funnel):
         newest = str(page[0]["id"]) if isinstance(page, list) and page else None
         return FetchResult(posts=[], cursor=newest or TIME_CURSOR + now.isoformat())
 
-    def _to_post(self, status: Any, depth: int = 0) -> Post:
-        try:
-            return self._convert(status, depth)
-        except (KeyError, TypeError, AttributeError, ValueError) as exc:
-            raise Transient(f"Mastodon: malformed status: {exc!r}", network="mastodon") from None
-
-    def _convert(self, status: Any, depth: int) -> Post:
-        # A bare acct ("bob") is local: its domain is the one in its profile URL.
-        mentions = {
-            str(m["url"]): _full_acct(str(m["acct"]), str(m["url"]), self._domain)
-            for m in status.get("mentions") or []
-        }
-        text, spans, hashtags = status_text(str(status.get("content") or ""), mentions)
-        account = status["account"]
-        reply_to = status.get("in_reply_to_id")
-        reply_account = status.get("in_reply_to_account_id")
-        reblog = status.get("reblog")
-        quoted = _quoted_status(status)
-        acct = _full_acct(
-            str(account.get("acct") or ""), str(account.get("url") or ""), self._domain
-        )
-        return Post(
-            network=self.name,
-            id=str(status["id"]),
-            author_id=str(account["id"]),
-            text=text,
-            created_at=_created_at(status),
-            visibility=_VISIBILITY.get(str(status.get("visibility")), Visibility.DIRECT),
-            url=status.get("url") or status.get("uri"),
-            in_reply_to_id=str(reply_to) if reply_to else None,
-            in_reply_to_author_id=str(reply_account) if reply_account else None,
-            is_repost=reblog is not None,
-            quoted_id=str(quoted["id"]) if quoted else None,
-            spoiler_text=str(status.get("spoiler_text") or ""),
-            sensitive=bool(status.get("sensitive")),
-            language=status.get("language"),
-            media=tuple(
-                item
-                for attachment in status.get("media_attachments") or []
-                if (item := _to_media(attachment)) is not None
-            ),
-            mentions=spans,
-            hashtags=hashtags,
-            poll=_poll(status),
-            author_handle=f"@{acct}" if acct else None,
-            reposted=self._convert(reblog, depth + 1) if reblog and depth == 0 else None,
-            quoted=self._convert(quoted, depth + 1) if quoted and depth == 0 else None,
-            edited_at=_parse_time(status.get("edited_at")),
-            app=_app(status),
-        )
+    def _to_post(self, status: Any) -> Post:
+        return status_to_post(status, self._domain)
 
     # -- writing ---------------------------------------------------------------------
     def publish(self, part: OutgoingPart, *, idempotency_key: str) -> Published:
@@ -431,7 +380,7 @@ class MastodonNetwork(Funnel):
         """The status's poll as an edit must resend it: same options, same closing time."""
         if not isinstance(poll, dict) or not poll.get("options"):
             return None
-        expires = _parse_time(poll.get("expires_at"))
+        expires = parse_time(poll.get("expires_at"))
         left = int((expires - datetime.now(UTC)).total_seconds()) if expires else 86400
         options = [str(o.get("title") or "") for o in poll["options"]]
         limits = self.limits().polls
@@ -472,11 +421,11 @@ class MastodonNetwork(Funnel):
             if len(page) < PAGE_SIZE:
                 complete = True
                 break
-            if _created_at(page[-1]) < oldest:
+            if created_at(page[-1]) < oldest:
                 break
             max_id = min((str(s["id"]) for s in page), key=_id_key)
         current = {p.id: p for p in well_formed(self.name, listed, self._to_post)}
-        floor = None if complete or not listed else min(_created_at(s) for s in listed)
+        floor = None if complete or not listed else min(created_at(s) for s in listed)
         gone = {
             post_id
             for post_id, created in posts.items()
@@ -515,38 +464,6 @@ class MastodonNetwork(Funnel):
         except Permanent as exc:
             if exc.status != 404:
                 raise  # already gone is what we wanted; anything else is an error
-
-
-def _app(status: Any) -> str | None:
-    """The app that wrote the status (docs: entities/Status ``application``, shown to its
-    owner only)."""
-    application = status.get("application")
-    name = application.get("name") if isinstance(application, dict) else None
-    return str(name) if name else None
-
-
-_MEDIA_KINDS = {
-    "image": MediaKind.IMAGE,
-    "gifv": MediaKind.GIF,
-    "video": MediaKind.VIDEO,
-    "audio": MediaKind.AUDIO,
-}
-
-
-def _to_media(attachment: Any) -> Media | None:
-    """A MediaAttachment -> Media (docs: entities/MediaAttachment). ``unknown`` is skipped."""
-    if not isinstance(attachment, dict) or attachment.get("type") not in _MEDIA_KINDS:
-        return None
-    # remote_url is the original on another server; url is this instance's copy
-    urls = [u for u in (attachment.get("url"), attachment.get("remote_url")) if u]
-    original = _dig(attachment, "meta", "original") or {}
-    return Media(
-        kind=_MEDIA_KINDS[attachment["type"]],
-        sources=tuple(MediaSource(url=str(u)) for u in urls),
-        alt_text=str(attachment.get("description") or ""),
-        width=original.get("width"),
-        height=original.get("height"),
-    )
 
 
 def _media_limits(instance: Any) -> MediaLimits:
@@ -598,34 +515,6 @@ def _published(status: Any) -> Published:
         ) from None
 
 
-def _full_acct(acct: str, url: str, domain: str) -> str:
-    """``user@domain`` for any account; a local one's acct has no domain."""
-    if not acct or "@" in acct:
-        return acct
-    return f"{acct}@{_host(url, domain)}"
-
-
-def _quoted_status(status: Any) -> Any:
-    """The quoted status of a 4.5 quote post (entities/Quote: state + quoted_status), when
-    the quote was accepted and the status is visible."""
-    quote = status.get("quote")
-    if not isinstance(quote, dict) or quote.get("state") != "accepted":
-        return None
-    quoted = quote.get("quoted_status")
-    return quoted if isinstance(quoted, dict) and quoted.get("id") else None
-
-
-def _poll(status: Any) -> Poll | None:
-    """entities/Poll -> Poll; the duration is from the status's creation to expires_at."""
-    poll = status.get("poll")
-    if not isinstance(poll, dict):
-        return None
-    options = tuple(str(o.get("title") or "") for o in poll.get("options") or [])
-    expires = _parse_time(poll.get("expires_at"))
-    duration = int((expires - _created_at(status)).total_seconds()) if expires else 86400
-    return Poll(options=options, duration=max(duration, 0), multiple=bool(poll.get("multiple")))
-
-
 def _poll_limits(instance: Any) -> PollLimits:
     """configuration.polls (docs: entities/Instance); Mastodon's defaults when absent."""
     polls = _dig(instance, "configuration", "polls") or {}
@@ -654,23 +543,6 @@ def _version(instance: Any) -> tuple[int, int]:
     numbers = [int(n) for n in text.split("+")[0].split("-")[0].split(".")[:2] if n.isdigit()]
     major, minor = [*numbers, 0, 0][:2]
     return major, minor
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, str) and value:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return None
-
-
-def _created_at(status: Any) -> datetime:
-    value = status.get("created_at")
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, str):
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    raise ValueError("status has no created_at")
 
 
 def _id_key(post_id: str) -> tuple[int, str]:
