@@ -4,12 +4,14 @@ No I/O: the adapter (networks/mastodon.py) reads the instance and caches the ans
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from birdbridge.media.images import ImageLimits
 from birdbridge.media.rules import VideoRules
 from birdbridge.models import MediaKind
 from birdbridge.networks.base import MediaLimits, NetworkLimits
+from birdbridge.render.capabilities import MASTODON_CAPABILITIES
 from birdbridge.render.length import mastodon_length
 from birdbridge.render.polls import PollLimits
 
@@ -29,6 +31,8 @@ DEFAULT_MIME_TYPES = (
 # older servers silently ignore the parameter, so ask the instance before relying on it.
 QUOTES_SINCE = (4, 5)
 QUOTES_API_VERSION = 7
+# Mastodon keeps Idempotency-Keys for 1 hour (docs: methods/statuses); stay inside it.
+IDEMPOTENCY_WINDOW = timedelta(minutes=55)
 
 
 def instance_limits(instance: Any) -> NetworkLimits:
@@ -42,6 +46,9 @@ def instance_limits(instance: Any) -> NetworkLimits:
         media=media_limits(instance),
         polls=_poll_limits(instance),
         quotes=_can_quote(instance),
+        capabilities=MASTODON_CAPABILITIES,
+        edits_with_media=True,  # an edit sends the status's media ids again (mastodon.py)
+        idempotency_window=IDEMPOTENCY_WINDOW,
     )
 
 
