@@ -29,6 +29,7 @@ from birdbridge.engine.poll import change, judge
 from birdbridge.models import Account, NetworkName, Post
 from birdbridge.networks.base import Network
 from birdbridge.networks.mastodon import MastodonNetwork
+from birdbridge.networks.mastodon_posts import status_to_post
 from birdbridge.networks.twitter import TwitterNetwork
 from birdbridge.networks.twitter_posts import Includes, tweet_to_post
 from birdbridge.sandbox.common import Request, Response, SandboxServer
@@ -324,10 +325,7 @@ def source_post(network: NetworkName, source: dict[str, Any]) -> Post:
     """A source post converted by the real converter of its network."""
     if network is NetworkName.TWITTER:
         return tweet_to_post(source["tweet"], Includes.of(source), X_ACCOUNT)
-    reader = MastodonNetwork(
-        MastodonConfig(api_base_url=MASTODON_SOURCE_URL, access_token="corpus-reader")
-    )
-    return reader._to_post(source["status"])
+    return status_to_post(source["status"], urlsplit(MASTODON_SOURCE_URL).hostname or "")
 
 
 @contextmanager

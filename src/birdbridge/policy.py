@@ -10,6 +10,7 @@ from datetime import datetime
 
 from birdbridge.config import PolicyConfig
 from birdbridge.models import NetworkName, Post, Visibility
+from birdbridge.render.capabilities import Capabilities, usual_capabilities
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,15 @@ class Context:
     mirrored_last_hour: int = 0  # new posts of this link side enqueued in the last hour
     parent_mirrored: bool = False  # a self-reply whose parent was mirrored (thread goes on)
     target: NetworkName | None = None  # when deciding for one target only
+    # That target's capabilities; None: the usual ones of ``target``.
+    target_capabilities: Capabilities | None = None
+
+    @property
+    def target_can(self) -> Capabilities | None:
+        """What the one target can carry (None: deciding for every target)."""
+        if self.target_capabilities is not None or self.target is None:
+            return self.target_capabilities
+        return usual_capabilities(self.target)
 
 
 Rule = Callable[[Post, PolicyConfig, Context], Decision | None]
@@ -71,10 +81,12 @@ def _content_rules(post: Post, policy: PolicyConfig, context: Context) -> Decisi
     others = [m for m in post.mentions if m.handle.lower() != (post.author_handle or "").lower()]
     if others and policy.mentions == "skip":
         return Decision(False, f'mentions {others[0].handle} (policy mentions = "skip")')
+    can = context.target_can
     if (
         post.spoiler_text
         and policy.content_warnings == "skip"
-        and context.target is NetworkName.TWITTER
+        and can is not None
+        and not can.content_warnings
     ):
         return Decision(False, 'has a content warning (policy content_warnings = "skip")')
     return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from birdbridge.config import PolicyConfig
 from birdbridge.models import Hashtag, Mention, NetworkName, Post, Visibility
 from birdbridge.policy import Context, decide
+from birdbridge.render.capabilities import MASTODON_CAPABILITIES, X_CAPABILITIES
 
 
 def post(**kwargs: object) -> Post:
@@ -128,6 +130,19 @@ def test_mentions_skip_and_cw_skip() -> None:
     skip_cw = PolicyConfig(content_warnings="skip")
     assert not decide(warned, skip_cw, Context(target=NetworkName.TWITTER)).mirror
     assert decide(warned, skip_cw, Context(target=NetworkName.MASTODON)).mirror
+
+
+def test_the_cw_rule_reads_the_targets_capabilities() -> None:
+    """A target without content warnings (X's capabilities) skips a warned post under
+    content_warnings = "skip", whatever its name; one with them mirrors it."""
+    warned = post(spoiler_text="politics")
+    skip_cw = PolicyConfig(content_warnings="skip")
+    assert not decide(warned, skip_cw, Context(target_capabilities=X_CAPABILITIES)).mirror
+    assert decide(warned, skip_cw, Context(target_capabilities=MASTODON_CAPABILITIES)).mirror
+    with_cw = replace(X_CAPABILITIES, content_warnings=True)
+    context = Context(target=NetworkName.TWITTER, target_capabilities=with_cw)
+    assert decide(warned, skip_cw, context).mirror
+    assert decide(warned, skip_cw).mirror  # deciding for every target: no such rule
 
 
 def test_reposts_and_quotes_follow_their_keys() -> None:

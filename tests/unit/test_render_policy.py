@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from birdbridge.config import PerTarget, PolicyConfig
 from birdbridge.models import Hashtag, Mention, NetworkName, Poll, Post
+from birdbridge.render.capabilities import MASTODON_CAPABILITIES, X_CAPABILITIES
 from birdbridge.render.compose import Lookups, Target, compose
 from birdbridge.render.cw import split_cw_line
-from birdbridge.render.entities import WORD_JOINER, defuse_mentions
+from birdbridge.render.entities import MASTODON_MENTIONS, WORD_JOINER, X_MENTIONS, defuse_mentions
 from birdbridge.render.length import mastodon_length, x_weighted_length
 from birdbridge.render.polls import PollLimits, fit_poll, poll_as_text
 
-X = Target(NetworkName.TWITTER, 280, x_weighted_length)
+X = Target(NetworkName.TWITTER, 280, x_weighted_length, capabilities=X_CAPABILITIES)
 MASTODON = Target(
     NetworkName.MASTODON,
     500,
     mastodon_length,
     polls=PollLimits(2, 4, 50, 300, 2629746, True),
     quotes=True,
+    capabilities=MASTODON_CAPABILITIES,
 )
 
 
@@ -68,10 +71,10 @@ def test_a_mastodon_mention_reaches_x_as_the_full_address() -> None:
 
 def test_text_that_merely_looks_like_a_mention_is_defused_for_the_target() -> None:
     # Not an entity (the source did not resolve it), yet X would link "@dave" to an X account.
-    assert defuse_mentions("ask @dave", NetworkName.TWITTER) == f"ask @{WORD_JOINER}dave"
-    assert defuse_mentions("mail me: a@b.example", NetworkName.TWITTER) == "mail me: a@b.example"
-    assert defuse_mentions("@bob@other.example", NetworkName.TWITTER) == "@bob@other.example"
-    assert defuse_mentions("hi @dave", NetworkName.MASTODON) == f"hi @{WORD_JOINER}dave"
+    assert defuse_mentions("ask @dave", X_MENTIONS) == f"ask @{WORD_JOINER}dave"
+    assert defuse_mentions("mail me: a@b.example", X_MENTIONS) == "mail me: a@b.example"
+    assert defuse_mentions("@bob@other.example", X_MENTIONS) == "@bob@other.example"
+    assert defuse_mentions("hi @dave", MASTODON_MENTIONS) == f"hi @{WORD_JOINER}dave"
 
 
 def test_a_mismatched_entity_is_ignored_not_guessed() -> None:
@@ -161,7 +164,9 @@ def test_a_quote_of_a_mirrored_post_is_native_where_the_target_can() -> None:
     source = post(text, quoted_id="42")
     native = compose(source, MASTODON, lookups=Lookups("m42", "https://m.example/@me/m42"))
     assert (native.parts, native.quote_id) == (["so true"], "m42")
-    old = Target(NetworkName.MASTODON, 500, mastodon_length, quotes=False)
+    old = Target(
+        NetworkName.MASTODON, 500, mastodon_length, quotes=False, capabilities=MASTODON_CAPABILITIES
+    )
     linked = compose(source, old, lookups=Lookups("m42", "https://m.example/@me/m42"))
     assert (linked.parts, linked.quote_id) == (["so true\n\nhttps://m.example/@me/m42"], None)
 
@@ -193,10 +198,8 @@ def test_reposts_as_link_or_text() -> None:
 
 def test_links_to_profiles_keep_their_at_sign() -> None:
     url = "https://mastodon.example/@alice/109"
-    assert defuse_mentions(f"see {url} @dave", NetworkName.TWITTER) == (
-        f"see {url} @{WORD_JOINER}dave"
-    )
-    assert defuse_mentions(url, NetworkName.MASTODON) == url
+    assert defuse_mentions(f"see {url} @dave", X_MENTIONS) == (f"see {url} @{WORD_JOINER}dave")
+    assert defuse_mentions(url, MASTODON_MENTIONS) == url
 
 
 def test_a_reply_to_someone_else_carries_a_link_to_what_it_answers() -> None:
@@ -217,3 +220,24 @@ def test_characters_x_refuses_never_reach_it() -> None:
     source = post("a\ufffeb\uffffc\ufeffd", NetworkName.MASTODON)
     [part] = compose(source, X).parts
     assert part == "abcd" and x_is_valid(part)
+
+
+def test_rendering_reads_the_targets_capabilities_not_its_name() -> None:
+    """What a target can carry comes from its adapter's capabilities: a network named X that
+    had content warnings would keep them, one named Mastodon that limited cashtags would get
+    them limited. Without capabilities a target has its network's usual ones."""
+    assert X.can == Target(NetworkName.TWITTER, 280, x_weighted_length).can == X_CAPABILITIES
+    assert Target(NetworkName.MASTODON, 500, mastodon_length).can == MASTODON_CAPABILITIES
+    warned = post("the text", NetworkName.MASTODON, spoiler_text="spiders")
+    with_cw = replace(X, capabilities=replace(X_CAPABILITIES, content_warnings=True))
+    rendered = compose(warned, with_cw)
+    assert (rendered.parts, rendered.spoiler_text) == (["the text"], "spiders")
+    one_cashtag = replace(MASTODON, capabilities=replace(MASTODON_CAPABILITIES, max_cashtags=1))
+    rendered = compose(post("$AAPL and $MSFT"), one_cashtag)
+    assert rendered.parts == [f"$AAPL and ${WORD_JOINER}MSFT"]
+    assert rendered.fallbacks == [
+        ("cashtags", "Mastodon takes one cashtag per post: $MSFT left as text")
+    ]
+    assert compose(post("$AAPL and $MSFT"), MASTODON).parts == ["$AAPL and $MSFT"]
+    on_x = compose(post("$AAPL and $MSFT", NetworkName.MASTODON), X)
+    assert on_x.parts == [f"$AAPL and ${WORD_JOINER}MSFT"]

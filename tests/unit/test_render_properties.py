@@ -9,14 +9,16 @@ from hypothesis import strategies as st
 
 from birdbridge.config import PerTarget, PolicyConfig
 from birdbridge.models import Hashtag, Mention, NetworkName, Post
+from birdbridge.render.capabilities import MASTODON_CAPABILITIES, X_CAPABILITIES
 from birdbridge.render.compose import MAX_PARTS, Target, compose
 from birdbridge.render.entities import WORD_JOINER
 from birdbridge.render.length import mastodon_length, x_weighted_length
 
 TARGETS = [
-    Target(NetworkName.TWITTER, 280, x_weighted_length),
-    Target(NetworkName.MASTODON, 500, mastodon_length),
-    Target(NetworkName.MASTODON, 120, mastodon_length),  # a small instance limit
+    Target(NetworkName.TWITTER, 280, x_weighted_length, capabilities=X_CAPABILITIES),
+    Target(NetworkName.MASTODON, 500, mastodon_length, capabilities=MASTODON_CAPABILITIES),
+    # a small instance limit
+    Target(NetworkName.MASTODON, 120, mastodon_length, capabilities=MASTODON_CAPABILITIES),
 ]
 WORDS = st.sampled_from(
     [

@@ -16,7 +16,7 @@ from birdbridge.media.rules import (
     video_breaches,
 )
 from birdbridge.models import Media, MediaKind, MediaSource
-from birdbridge.networks.mastodon import _media_limits
+from birdbridge.networks.mastodon_limits import media_limits
 from birdbridge.networks.twitter import X_MEDIA_LIMITS
 from birdbridge.networks.twitter_posts import to_media
 
@@ -128,9 +128,9 @@ def test_mastodon_rules_come_from_the_instance_configuration() -> None:
             }
         }
     }
-    rules = _media_limits(instance).video_rules
+    rules = media_limits(instance).video_rules
     assert rules == VideoRules(max_frame_rate=120, max_pixels=8_294_400)
-    assert _media_limits({}).video_rules == VideoRules()  # an instance that says nothing
+    assert media_limits({}).video_rules == VideoRules()  # an instance that says nothing
 
 
 def test_x_duration_ms_is_kept_and_media_json_round_trips() -> None:

@@ -3,7 +3,7 @@ breaks them could be made to fit. Pure: no I/O.
 
 Every rule is optional (None: no rule), so a target says only what it knows: X's come from its
 media best practices (networks/twitter.py ``X_MEDIA_LIMITS``), Mastodon's from the instance's
-``configuration.media_attachments`` (networks/mastodon.py ``_media_limits``).
+``configuration.media_attachments`` (networks/mastodon_limits.py ``media_limits``).
 
 What ffmpeg may fix without changing what the video shows: a frame size over the maximum
 (scaled down, aspect kept), a frame rate over the maximum (capped), a pixel format or pixel

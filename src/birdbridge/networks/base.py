@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -25,6 +25,7 @@ from birdbridge.models import (
     Published,
 )
 from birdbridge.networks.meter import CallMeter
+from birdbridge.render.capabilities import Capabilities
 from birdbridge.render.length import Counter
 from birdbridge.render.polls import PollLimits
 
@@ -56,13 +57,22 @@ class MediaLimits:
 
 @dataclass(frozen=True)
 class NetworkLimits:
-    """What a target accepts in one post."""
+    """What a target accepts in one post, and what it can do: rendering and the policy read
+    these instead of the network's name."""
 
     max_characters: int
     counter: Counter  # how the target counts a text's length
     media: MediaLimits | None = None
     polls: PollLimits | None = None  # None: the target cannot hold polls
     quotes: bool = False  # the target can create native quote posts
+    # Content warnings, mentions, cashtags: what render/ and policy.py read.
+    capabilities: Capabilities = field(kw_only=True)
+    # For the engine: an edit of a post with media is a plain edit (else an edit would have
+    # to upload the media again: Unsupported, and the policy decides).
+    edits_with_media: bool = field(kw_only=True)
+    # How long a retried publish with the same idempotency key returns the first post
+    # instead of a second one; None: the target has no such key.
+    idempotency_window: timedelta | None = field(kw_only=True)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Mastodon through Mastodon.py: statuses <-> Post, Idempotency-Key, HTML -> text.
+"""Mastodon through Mastodon.py: reading and writing statuses, Idempotency-Key, async media.
+A status becomes a Post in networks/mastodon_posts.py (pure), which this adapter calls.
 
 Every call goes through :meth:`MastodonNetwork._call`, which maps Mastodon.py failures to
 :mod:`birdbridge.errors` from the reply the session hook saw (networks/mastodon_replies.py).
@@ -28,22 +29,17 @@ from birdbridge.errors import (
     Transient,
     Unsupported,
 )
-from birdbridge.media.images import ImageLimits
 from birdbridge.models import (
     Account,
     FetchResult,
-    Media,
     MediaKind,
-    MediaSource,
     NetworkName,
     OutgoingPart,
     Poll,
     Post,
     Published,
-    Visibility,
 )
 from birdbridge.networks.base import (
-    MediaLimits,
     NetworkLimits,
     Recheck,
     UploadedMedia,
@@ -52,40 +48,22 @@ from birdbridge.networks.base import (
 )
 from birdbridge.networks.funnel import Funnel
 from birdbridge.networks.http import USER_AGENT, TimeoutSession
+from birdbridge.networks.mastodon_limits import instance_limits
 from birdbridge.networks.mastodon_media import MastodonMediaUploader
+from birdbridge.networks.mastodon_posts import created_at, parse_time, status_to_post
 from birdbridge.networks.mastodon_replies import LastReply, error_of, reply_of
 from birdbridge.networks.mastodon_scopes import missing, problem
 from birdbridge.networks.mastodon_throttles import mastodon_scope
 from birdbridge.networks.meter import CallMeter
-from birdbridge.render.html import status_text
-from birdbridge.render.length import mastodon_length
-from birdbridge.render.polls import PollLimits
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PAGE_SIZE = 40  # GET /api/v1/accounts/:id/statuses maximum (docs: methods/accounts)
-DEFAULT_MAX_CHARACTERS = 500
 LIMITS_TTL = 24 * 3600.0  # seconds between two reads of the instance's configuration
-DEFAULT_MIME_TYPES = (
-    "image/jpeg",
-    "image/png",
-    "image/gif",
-    "image/webp",
-    "video/mp4",
-    "video/quicktime",
-    "video/webm",
-    "audio/mpeg",
-    "audio/ogg",
-)  # Mastodon's default when the instance does not say
 TIME_CURSOR = "t:"
 RECOVERY_MARGIN = timedelta(minutes=5)
 RECHECK_MAX_PAGES = 25  # 1,000 statuses: a bound on one re-check of the timeline
-# Mastodon 4.5 added quote posts (docs: client/quotes.md, methods/statuses quoted_status_id);
-# older servers silently ignore the parameter, so ask the instance before relying on it.
-QUOTES_SINCE = (4, 5)
-QUOTES_API_VERSION = 7
-_VISIBILITY = {v.value: v for v in Visibility}
 
 
 class MastodonNetwork(Funnel):
@@ -216,17 +194,7 @@ class MastodonNetwork(Funnel):
         if self._limits_at is not None and time.monotonic() - self._limits_at > LIMITS_TTL:
             self._limits = None
         if self._limits is None:
-            instance = self._instance()
-            statuses = _dig(instance, "configuration", "statuses") or {}
-            max_characters = statuses.get("max_characters") or DEFAULT_MAX_CHARACTERS
-            url_length = statuses.get("characters_reserved_per_url") or 23
-            self._limits = NetworkLimits(
-                max_characters=int(max_characters),
-                counter=lambda text: mastodon_length(text, int(url_length)),
-                media=_media_limits(instance),
-                polls=_poll_limits(instance),
-                quotes=_can_quote(instance),
-            )
+            self._limits = instance_limits(self._instance())
             self._limits_at = time.monotonic()
         return self._limits
 
@@ -276,7 +244,7 @@ class MastodonNetwork(Funnel):
             page = self._page(
                 account, since_id=since_id, max_id=max_id, include_reposts=include_reposts
             )
-            kept = [s for s in page if after is None or _created_at(s) > after]
+            kept = [s for s in page if after is None or created_at(s) > after]
             statuses.extend(kept)
             if len(page) < PAGE_SIZE or len(kept) < len(page):
                 return statuses
@@ -306,56 +274,8 @@ class MastodonNetwork(Funnel):
         newest = str(page[0]["id"]) if isinstance(page, list) and page else None
         return FetchResult(posts=[], cursor=newest or TIME_CURSOR + now.isoformat())
 
-    def _to_post(self, status: Any, depth: int = 0) -> Post:
-        try:
-            return self._convert(status, depth)
-        except (KeyError, TypeError, AttributeError, ValueError) as exc:
-            raise Transient(f"Mastodon: malformed status: {exc!r}", network="mastodon") from None
-
-    def _convert(self, status: Any, depth: int) -> Post:
-        # A bare acct ("bob") is local: its domain is the one in its profile URL.
-        mentions = {
-            str(m["url"]): _full_acct(str(m["acct"]), str(m["url"]), self._domain)
-            for m in status.get("mentions") or []
-        }
-        text, spans, hashtags = status_text(str(status.get("content") or ""), mentions)
-        account = status["account"]
-        reply_to = status.get("in_reply_to_id")
-        reply_account = status.get("in_reply_to_account_id")
-        reblog = status.get("reblog")
-        quoted = _quoted_status(status)
-        acct = _full_acct(
-            str(account.get("acct") or ""), str(account.get("url") or ""), self._domain
-        )
-        return Post(
-            network=self.name,
-            id=str(status["id"]),
-            author_id=str(account["id"]),
-            text=text,
-            created_at=_created_at(status),
-            visibility=_VISIBILITY.get(str(status.get("visibility")), Visibility.DIRECT),
-            url=status.get("url") or status.get("uri"),
-            in_reply_to_id=str(reply_to) if reply_to else None,
-            in_reply_to_author_id=str(reply_account) if reply_account else None,
-            is_repost=reblog is not None,
-            quoted_id=str(quoted["id"]) if quoted else None,
-            spoiler_text=str(status.get("spoiler_text") or ""),
-            sensitive=bool(status.get("sensitive")),
-            language=status.get("language"),
-            media=tuple(
-                item
-                for attachment in status.get("media_attachments") or []
-                if (item := _to_media(attachment)) is not None
-            ),
-            mentions=spans,
-            hashtags=hashtags,
-            poll=_poll(status),
-            author_handle=f"@{acct}" if acct else None,
-            reposted=self._convert(reblog, depth + 1) if reblog and depth == 0 else None,
-            quoted=self._convert(quoted, depth + 1) if quoted and depth == 0 else None,
-            edited_at=_parse_time(status.get("edited_at")),
-            app=_app(status),
-        )
+    def _to_post(self, status: Any) -> Post:
+        return status_to_post(status, self._domain)
 
     # -- writing ---------------------------------------------------------------------
     def publish(self, part: OutgoingPart, *, idempotency_key: str) -> Published:
@@ -431,7 +351,7 @@ class MastodonNetwork(Funnel):
         """The status's poll as an edit must resend it: same options, same closing time."""
         if not isinstance(poll, dict) or not poll.get("options"):
             return None
-        expires = _parse_time(poll.get("expires_at"))
+        expires = parse_time(poll.get("expires_at"))
         left = int((expires - datetime.now(UTC)).total_seconds()) if expires else 86400
         options = [str(o.get("title") or "") for o in poll["options"]]
         limits = self.limits().polls
@@ -472,11 +392,11 @@ class MastodonNetwork(Funnel):
             if len(page) < PAGE_SIZE:
                 complete = True
                 break
-            if _created_at(page[-1]) < oldest:
+            if created_at(page[-1]) < oldest:
                 break
             max_id = min((str(s["id"]) for s in page), key=_id_key)
         current = {p.id: p for p in well_formed(self.name, listed, self._to_post)}
-        floor = None if complete or not listed else min(_created_at(s) for s in listed)
+        floor = None if complete or not listed else min(created_at(s) for s in listed)
         gone = {
             post_id
             for post_id, created in posts.items()
@@ -517,78 +437,6 @@ class MastodonNetwork(Funnel):
                 raise  # already gone is what we wanted; anything else is an error
 
 
-def _app(status: Any) -> str | None:
-    """The app that wrote the status (docs: entities/Status ``application``, shown to its
-    owner only)."""
-    application = status.get("application")
-    name = application.get("name") if isinstance(application, dict) else None
-    return str(name) if name else None
-
-
-_MEDIA_KINDS = {
-    "image": MediaKind.IMAGE,
-    "gifv": MediaKind.GIF,
-    "video": MediaKind.VIDEO,
-    "audio": MediaKind.AUDIO,
-}
-
-
-def _to_media(attachment: Any) -> Media | None:
-    """A MediaAttachment -> Media (docs: entities/MediaAttachment). ``unknown`` is skipped."""
-    if not isinstance(attachment, dict) or attachment.get("type") not in _MEDIA_KINDS:
-        return None
-    # remote_url is the original on another server; url is this instance's copy
-    urls = [u for u in (attachment.get("url"), attachment.get("remote_url")) if u]
-    original = _dig(attachment, "meta", "original") or {}
-    return Media(
-        kind=_MEDIA_KINDS[attachment["type"]],
-        sources=tuple(MediaSource(url=str(u)) for u in urls),
-        alt_text=str(attachment.get("description") or ""),
-        width=original.get("width"),
-        height=original.get("height"),
-    )
-
-
-def _media_limits(instance: Any) -> MediaLimits:
-    """The instance's own limits (docs: entities/Instance, configuration.media_attachments)."""
-    # imported here so that the video rules touch this one function of the module
-    from birdbridge.media.rules import VideoRules
-
-    def positive(key: str) -> int | None:
-        value = media.get(key)
-        return int(value) if isinstance(value, int | float) and value > 0 else None
-
-    media = _dig(instance, "configuration", "media_attachments") or {}
-    statuses = _dig(instance, "configuration", "statuses") or {}
-    types = frozenset(str(t) for t in media.get("supported_mime_types") or DEFAULT_MIME_TYPES)
-    video_types = frozenset(t for t in types if t.startswith("video/"))
-    kinds = {MediaKind.IMAGE, MediaKind.GIF, MediaKind.VIDEO}
-    if any(t.startswith("audio/") for t in types):
-        kinds.add(MediaKind.AUDIO)
-    video_bytes = int(media.get("video_size_limit") or 99 * 1024 * 1024)
-    return MediaLimits(
-        max_per_post=int(statuses.get("max_media_attachments") or 4),
-        kinds=frozenset(kinds),
-        image=ImageLimits(
-            types=frozenset(t for t in types if t.startswith("image/")),
-            max_bytes=int(media.get("image_size_limit") or 16 * 1024 * 1024),
-            max_pixels=int(media.get("image_matrix_limit") or 33_177_600),
-        ),
-        gif_bytes=video_bytes,  # a GIF arrives as a silent mp4 (gifv): a video for the limits
-        video_bytes=video_bytes,
-        video_types=video_types,
-        alt_text_chars=int(media.get("description_limit") or 1500),
-        # video_frame_rate_limit and video_matrix_limit (width * height) are the server's
-        # MediaAttachment::MAX_VIDEO_FRAME_RATE and MAX_VIDEO_MATRIX_LIMIT (docs: entities/
-        # Instance); an instance that does not publish them gets no rule. Its
-        # MAX_VIDEO_FRAMES (36000) is not published, so it is not checked.
-        video_rules=VideoRules(
-            max_frame_rate=positive("video_frame_rate_limit"),
-            max_pixels=positive("video_matrix_limit"),
-        ),
-    )
-
-
 def _published(status: Any) -> Published:
     try:
         return Published(id=str(status["id"]), url=status.get("url") or status.get("uri"))
@@ -598,81 +446,6 @@ def _published(status: Any) -> Published:
         ) from None
 
 
-def _full_acct(acct: str, url: str, domain: str) -> str:
-    """``user@domain`` for any account; a local one's acct has no domain."""
-    if not acct or "@" in acct:
-        return acct
-    return f"{acct}@{_host(url, domain)}"
-
-
-def _quoted_status(status: Any) -> Any:
-    """The quoted status of a 4.5 quote post (entities/Quote: state + quoted_status), when
-    the quote was accepted and the status is visible."""
-    quote = status.get("quote")
-    if not isinstance(quote, dict) or quote.get("state") != "accepted":
-        return None
-    quoted = quote.get("quoted_status")
-    return quoted if isinstance(quoted, dict) and quoted.get("id") else None
-
-
-def _poll(status: Any) -> Poll | None:
-    """entities/Poll -> Poll; the duration is from the status's creation to expires_at."""
-    poll = status.get("poll")
-    if not isinstance(poll, dict):
-        return None
-    options = tuple(str(o.get("title") or "") for o in poll.get("options") or [])
-    expires = _parse_time(poll.get("expires_at"))
-    duration = int((expires - _created_at(status)).total_seconds()) if expires else 86400
-    return Poll(options=options, duration=max(duration, 0), multiple=bool(poll.get("multiple")))
-
-
-def _poll_limits(instance: Any) -> PollLimits:
-    """configuration.polls (docs: entities/Instance); Mastodon's defaults when absent."""
-    polls = _dig(instance, "configuration", "polls") or {}
-    return PollLimits(
-        min_options=2,
-        max_options=int(polls.get("max_options") or 4),
-        max_option_chars=int(polls.get("max_characters_per_option") or 50),
-        min_duration=int(polls.get("min_expiration") or 300),
-        max_duration=int(polls.get("max_expiration") or 2629746),
-        multiple=True,
-    )
-
-
-def _can_quote(instance: Any) -> bool:
-    """Quote posts: Mastodon API version 7 (4.5.0, docs methods/statuses) or a version string
-    of 4.5 or later (servers before 4.3 report no api_versions)."""
-    api = _dig(instance, "api_versions", "mastodon")
-    return (isinstance(api, int) and api >= QUOTES_API_VERSION) or _version(
-        instance
-    ) >= QUOTES_SINCE
-
-
-def _version(instance: Any) -> tuple[int, int]:
-    """The Mastodon version an instance reports ("4.5.0", "4.5.0+glitch", ...)."""
-    text = str(_dig(instance, "version") or "0.0")
-    numbers = [int(n) for n in text.split("+")[0].split("-")[0].split(".")[:2] if n.isdigit()]
-    major, minor = [*numbers, 0, 0][:2]
-    return major, minor
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, str) and value:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return None
-
-
-def _created_at(status: Any) -> datetime:
-    value = status.get("created_at")
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, str):
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    raise ValueError("status has no created_at")
-
-
 def _id_key(post_id: str) -> tuple[int, str]:
     # Mastodon ids are numeric strings that grow with time; compare by length, then text.
     return (len(post_id), post_id)
@@ -680,11 +453,3 @@ def _id_key(post_id: str) -> tuple[int, str]:
 
 def _host(url: str, default: str) -> str:
     return urlsplit(url).hostname or default
-
-
-def _dig(value: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value

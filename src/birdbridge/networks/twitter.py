@@ -51,6 +51,7 @@ from birdbridge.networks.meter import CallMeter, per_endpoint
 from birdbridge.networks.replies import X_READ_ONLY_FIX, error_for_reply, json_or_none
 from birdbridge.networks.twitter_media import XMediaUploader
 from birdbridge.networks.twitter_posts import Includes, tweet_to_post
+from birdbridge.render.capabilities import X_CAPABILITIES
 from birdbridge.render.length import X_MAX_WEIGHTED_LENGTH, x_weighted_length
 from birdbridge.render.polls import PollLimits
 
@@ -259,6 +260,10 @@ class TwitterNetwork(Funnel):
             media=X_MEDIA_LIMITS,
             polls=X_POLL_LIMITS,
             quotes=False,  # quote posts through the API ended for self-serve apps (2026-04-20)
+            capabilities=X_CAPABILITIES,
+            # An X edit is a whole new version: its media would be uploaded again.
+            edits_with_media=False,
+            idempotency_window=None,  # X takes no idempotency key
         )
 
     def upload_media(self, path: Path, mime: str, kind: MediaKind, alt_text: str) -> UploadedMedia:

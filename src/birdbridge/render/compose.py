@@ -10,6 +10,7 @@ import regex
 
 from birdbridge.config import PolicyConfig
 from birdbridge.models import NetworkName, Poll, Post
+from birdbridge.render.capabilities import Capabilities, usual_capabilities
 from birdbridge.render.cw import cw_line, split_cw_line
 from birdbridge.render.entities import (
     MentionStyle,
@@ -32,13 +33,21 @@ NUMBER_ROOM = f" {MAX_PARTS}/{MAX_PARTS}"  # the widest " i/n" a part can end wi
 
 @dataclass(frozen=True)
 class Target:
-    """What rendering needs to know of the target network."""
+    """What rendering needs to know of the target network. Its name picks only the user's
+    own settings for it (policy prefix and suffix); what it can carry is in its limits and
+    ``capabilities``."""
 
     network: NetworkName
     max_characters: int
     counter: Counter
     polls: PollLimits | None = None  # None: no native polls
     quotes: bool = False  # native quote posts (Mastodon 4.5+)
+    capabilities: Capabilities | None = None  # None: the usual ones of ``network``
+
+    @property
+    def can(self) -> Capabilities:
+        """The target's capabilities: its adapter's when given, else its network's usual."""
+        return self.capabilities or usual_capabilities(self.network)
 
 
 @dataclass(frozen=True)
@@ -75,27 +84,26 @@ def compose(
         text, quote_id = _quote(post, text, target, lookups, fallbacks)
     text = sanitize(text).strip()
     spoiler = " ".join(sanitize(spoiler).split())
-    if target.network is NetworkName.TWITTER:
-        text, defused = limit_cashtags(text)
+    can = target.can
+    if can.max_cashtags is not None:
+        text, defused = limit_cashtags(text, can.max_cashtags)
         if defused:
-            fallbacks.append(
-                ("cashtags", f"X takes one cashtag per post: {', '.join(defused)} left as text")
-            )
-    if target.network is NetworkName.MASTODON and not spoiler:
+            fallbacks.append(("cashtags", _cashtags_left(target, can.max_cashtags, defused)))
+    if can.content_warnings and not spoiler:
         spoiler, text = split_cw_line(text)  # an X "CW: ..." first line becomes a real CW
     poll = None
     if post.poll is not None:
         poll = None if post.media else fit_poll(post.poll, target.polls)
         if poll is None:
-            listed = defuse_mentions(poll_as_text(post.poll), target.network)
+            listed = defuse_mentions(poll_as_text(post.poll), can.mentions)
             text = f"{text}\n\n{listed}".strip()
             fallbacks.append(("poll_text", "the poll is listed as text"))
     prefix = policy.prefix.on(target.network.value)
     suffix = policy.suffix.on(target.network.value)
     budget = target.max_characters
-    if target.network is NetworkName.TWITTER and spoiler:
+    if not can.content_warnings and spoiler:
         # The warning must come first, with the start of the text: it leads the first part.
-        line = defuse_mentions(cw_line(policy.cw_format, spoiler), target.network)
+        line = defuse_mentions(cw_line(policy.cw_format, spoiler), can.mentions)
         warning = truncate_to(line, budget // 2, target.counter)
         prefix = f"{warning}\n\n{prefix}" if text else warning
         spoiler = ""
@@ -113,7 +121,7 @@ def _body(post: Post, target: Target, policy: PolicyConfig) -> tuple[str, str]:
     original = post.reposted
     if original is None:
         text = rewrite_entities(
-            post.text, post.mentions, post.hashtags, target.network, _style(policy), drop
+            post.text, post.mentions, post.hashtags, target.can.mentions, _style(policy), drop
         )
         if post.is_reply and not post.is_self_reply and post.in_reply_to_url:
             # A reply to someone else stands alone on the target: say what it answers.
@@ -122,10 +130,15 @@ def _body(post: Post, target: Target, policy: PolicyConfig) -> tuple[str, str]:
     if policy.reposts == "link":
         return original.url or post.url or "", ""
     inner = rewrite_entities(
-        original.text, original.mentions, original.hashtags, target.network, _style(policy)
+        original.text, original.mentions, original.hashtags, target.can.mentions, _style(policy)
     )
-    handle = quiet_handle(original.author_handle or "", target.network)
+    handle = quiet_handle(original.author_handle or "", target.can.mentions)
     return f"RT {handle}: {inner}", original.spoiler_text
+
+
+def _cashtags_left(target: Target, keep: int, defused: list[str]) -> str:
+    count = "one cashtag" if keep == 1 else f"{keep} cashtags"
+    return f"{target.network.label} takes {count} per post: {', '.join(defused)} left as text"
 
 
 def _style(policy: PolicyConfig) -> MentionStyle:

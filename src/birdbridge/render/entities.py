@@ -15,7 +15,7 @@ from typing import Literal
 
 import regex
 
-from birdbridge.models import Hashtag, Mention, NetworkName
+from birdbridge.models import Hashtag, Mention
 
 # U+2060 WORD JOINER between "@" and a name: the name still reads "@carol" but no server
 # links or notifies it (neither grammar below accepts it after "@").
@@ -33,14 +33,25 @@ _X_MENTION = regex.compile(
     r"(?![@\uff20\u00c0-\u024f]|://)"
 )
 
+
+@dataclass(frozen=True)
+class MentionGrammar:
+    """What a network links (and notifies) as a mention: an adapter names its network's in
+    its capabilities (render/capabilities.py), and rendering defuses what would match it."""
+
+    pattern: regex.Pattern[str]
+    full_handles: bool  # "@user@domain" is one mention there (Mastodon); on X it is not
+
+
+MASTODON_MENTIONS = MentionGrammar(_MASTODON_MENTION, full_handles=True)
+X_MENTIONS = MentionGrammar(_X_MENTION, full_handles=False)
+
 # twitter-text's validCashtag: "$" and 1-6 letters (optionally "." or "_" and 1-2 more) after
 # a space or the start, before a space, punctuation or the end.
 _X_CASHTAG = regex.compile(
     r"(?:^|(?<=\s))\$[a-z]{1,6}(?:[._][a-z]{1,2})?(?=$|\s|[!'#%&()*+,\\\-./:;<=>?@\[\]^_{|}~$\"])",
     regex.IGNORECASE,
 )
-# X's self-serve rule (2026): at most one cashtag per post (docs.x.com posts/manage-tweets).
-X_MAX_CASHTAGS = 1
 
 _LINK = regex.compile(r"(https?://[^\s<>\"]+)", regex.IGNORECASE)
 
@@ -59,13 +70,13 @@ def rewrite_entities(
     text: str,
     mentions: Iterable[Mention],
     hashtags: Iterable[Hashtag],
-    target: NetworkName,
+    grammar: MentionGrammar,
     style: MentionStyle,
     drop_tags: frozenset[str] = frozenset(),
 ) -> str:
-    """``text`` with each mention written for ``target`` and the hashtags in ``drop_tags``
-    (lower-case, no "#") removed, then no accidental mentions left for ``target``."""
-    edits = [_Edit(m.start, m.end, m.handle, _mention_text(m, target, style)) for m in mentions]
+    """``text`` with each mention written for a target of ``grammar`` and the hashtags in
+    ``drop_tags`` (lower-case, no "#") removed, then no accidental mentions left there."""
+    edits = [_Edit(m.start, m.end, m.handle, _mention_text(m, grammar, style)) for m in mentions]
     edits += [
         _Edit(h.start, h.end, "#" + h.name, "") for h in hashtags if h.name.lower() in drop_tags
     ]
@@ -73,23 +84,21 @@ def rewrite_entities(
     if drop_tags:
         out = regex.sub(r"[ \t]{2,}", " ", out)
         out = regex.sub(r"[ \t]+\n", "\n", out).strip()
-    return defuse_mentions(out, target)
+    return defuse_mentions(out, grammar)
 
 
-def _mention_text(mention: Mention, target: NetworkName, style: MentionStyle) -> str:
-    return mention.url if style == "link" else quiet_handle(mention.handle, target)
+def _mention_text(mention: Mention, grammar: MentionGrammar, style: MentionStyle) -> str:
+    return mention.url if style == "link" else quiet_handle(mention.handle, grammar)
 
 
-def quiet_handle(handle: str, target: NetworkName) -> str:
-    """A handle ("@carol", "@bob@other.example") as text that names it but pings no one."""
+def quiet_handle(handle: str, grammar: MentionGrammar) -> str:
+    """A handle ("@carol", "@bob@other.example") as text that names it but pings no one.
+    With a joiner after "@" no handle pings anybody, and it stays readable."""
     if not handle.startswith("@"):
         return handle
-    if target is NetworkName.MASTODON:
-        # Any handle pings nobody on Mastodon with a joiner after "@", and stays readable.
-        return f"@{WORD_JOINER}{handle[1:]}"
-    # On X a full "@user@instance" reads as what it is and X links nothing in it (the end
-    # rule above); a handle without a domain would be an X account: keep it unlinked.
-    if "@" in handle[1:]:
+    if not grammar.full_handles and "@" in handle[1:]:
+        # On X a full "@user@instance" reads as what it is and X links nothing in it (the
+        # end rule above); a handle without a domain would be an X account: keep it unlinked.
         return handle
     return f"@{WORD_JOINER}{handle[1:]}"
 
@@ -110,14 +119,14 @@ def _apply(text: str, edits: list[_Edit]) -> str:
     return "".join(pieces)
 
 
-def defuse_mentions(text: str, target: NetworkName) -> str:
-    """Insert a word joiner into anything ``target`` would link as a mention. URLs are left
+def defuse_mentions(text: str, grammar: MentionGrammar) -> str:
+    """Insert a word joiner into anything ``grammar`` would link as a mention. URLs are left
     alone: both networks find links before mentions, so ".../@alice/1" mentions no one (and
     a joiner there would break the link)."""
-    grammar = _MASTODON_MENTION if target is NetworkName.MASTODON else _X_MENTION
     pieces = _LINK.split(text)  # odd indexes are the links themselves
     return "".join(
-        piece if index % 2 else grammar.sub(_joined, piece) for index, piece in enumerate(pieces)
+        piece if index % 2 else grammar.pattern.sub(_joined, piece)
+        for index, piece in enumerate(pieces)
     )
 
 
@@ -126,9 +135,10 @@ def _joined(match: regex.Match[str]) -> str:
     return found[0] + WORD_JOINER + found[1:]
 
 
-def limit_cashtags(text: str, keep: int = X_MAX_CASHTAGS) -> tuple[str, list[str]]:
-    """``text`` with every cashtag after the first ``keep`` written so that X does not read it
-    as one (a word joiner after "$": "$⁠AAPL" reads the same); and the defused ones."""
+def limit_cashtags(text: str, keep: int) -> tuple[str, list[str]]:
+    """``text`` with every cashtag after the first ``keep`` written so that the target does not
+    read it as one (a word joiner after "$": "$⁠AAPL" reads the same); and the defused ones.
+    Cashtags are read with X's grammar: X is the network that limits them."""
     defused: list[str] = []
     pieces = _LINK.split(text)  # a "$" inside a link is no cashtag, and must stay intact
     seen = 0
