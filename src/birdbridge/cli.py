@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from birdbridge.config import Config, load_config
@@ -17,9 +16,10 @@ from birdbridge.config_checks import permission_warning
 from birdbridge.errors import AccountRefused, BirdbridgeError, ConfigError, NetworkError
 from birdbridge.redaction import redact, register
 from birdbridge.store import DeliveryStatus, Store
+from birdbridge.views import explanation_json, print_explanation, status_tables, when
 
 if TYPE_CHECKING:
-    from birdbridge.engine.explain import Explanation
+    pass
 
 app = typer.Typer(
     add_completion=False,
@@ -32,7 +32,6 @@ app = typer.Typer(
 console = Console(width=None if sys.stdout.isatty() else 240)
 errors = Console(stderr=True, width=None if sys.stderr.isatty() else 240)
 
-NOTES_SHOWN_FOR = timedelta(days=7)
 
 ConfigOption = Annotated[
     Path | None,
@@ -127,7 +126,7 @@ def check(config: ConfigOption = None) -> None:
         for side, state in store.pauses(link.name).items():
             console.print(
                 f"  paused {side} ({state.paused_kind}) until "
-                f"{_when(state.paused_until)} UTC: {redact(state.paused_reason or '')}",
+                f"{when(state.paused_until)} UTC: {redact(state.paused_reason or '')}",
                 highlight=False,
             )
         for network, adapter in adapters.items():
@@ -166,94 +165,8 @@ def status(config: ConfigOption = None) -> None:
     """Each link's cursors, last poll, pending and failed deliveries and last error."""
     settings = _load(config)
     store = _open_store(settings)
-    table = Table(title="links", show_lines=True)
-    for column in (
-        "link",
-        "side",
-        "state",
-        "cursor",
-        "last poll (UTC)",
-        "pending",
-        "failed",
-        "done",
-        "next retry (UTC)",
-        "API calls 24 h",
-        "last error / why paused",
-    ):
-        table.add_column(column, overflow="fold")
-    now = datetime.now(UTC)
-    calls = store.api_calls_since(now - timedelta(hours=24))
-    for row in store.summaries():
-        paused = row.paused_until is not None and row.paused_until > now
-        state = (
-            f"paused ({row.paused_kind}) until {_when(row.paused_until)}" if paused else "running"
-        )
-        made, limited = calls.get((row.link, row.network), (0, 0))
-        _literal_row(
-            table,
-            row.link,
-            row.network,
-            state,
-            row.cursor or "-",
-            _when(row.last_poll_at),
-            str(row.pending),
-            str(row.failed),
-            str(row.done),
-            _when(row.next_retry),
-            f"{made}" + (f", {limited} got 429" if limited else ""),
-            redact((row.paused_reason if paused else row.last_error) or ""),
-        )
-    console.print(table)
-    failed = store.deliveries(
-        statuses=[DeliveryStatus.FAILED, DeliveryStatus.PENDING, DeliveryStatus.PUBLISHING]
-    )
-    if failed:
-        queue = Table(title="open and failed deliveries")
-        for column in (
-            "id",
-            "link",
-            "from",
-            "post",
-            "kind",
-            "to",
-            "status",
-            "attempts",
-            "next try",
-            "last error",
-        ):
-            queue.add_column(column, overflow="fold")
-        for d in failed:
-            _literal_row(
-                queue,
-                str(d.id),
-                d.link,
-                d.source_network,
-                d.source_id,
-                d.kind,
-                d.target_network,
-                d.status,
-                str(d.attempts),
-                _when(d.next_attempt_at),
-                redact(d.last_error or ""),
-            )
-        console.print(queue)
-    noted = store.noted(since=now - NOTES_SHOWN_FOR)
-    if noted:
-        notes = Table(title="fallbacks taken (last 7 days)")
-        for column in ("id", "link", "from", "post", "to", "status", "what happened"):
-            notes.add_column(column, overflow="fold")
-        for d in noted:
-            _literal_row(
-                notes,
-                str(d.id),
-                d.link,
-                d.source_network,
-                d.source_id,
-                d.target_network,
-                d.status,
-                redact(d.notes or ""),
-            )
-        console.print(notes)
+    for table in status_tables(store, datetime.now(UTC)):
+        console.print(table)
     store.close()
 
 
@@ -296,70 +209,9 @@ def explain(
     finally:
         store.close()
     if as_json:
-        print(json.dumps(_explanation_json(result), ensure_ascii=False, indent=2))
+        print(json.dumps(explanation_json(result), ensure_ascii=False, indent=2))
         return
-    _print_explanation(result)
-
-
-def _explanation_json(result: Explanation) -> dict[str, Any]:
-    return {
-        "link": result.link,
-        "post": {
-            "network": result.post.network.value,
-            "id": result.post.id,
-            "url": result.post.url,
-            "text": result.post.text,
-        },
-        "targets": [
-            {
-                "target": t.target.value,
-                "mirror": t.mirror,
-                "reason": t.reason,
-                "parts": t.parts,
-                "lengths": t.lengths,
-                "limit": t.limit,
-                "spoiler_text": t.spoiler_text,
-                "poll": t.poll,
-                "quote_id": t.quote_id,
-                "fallbacks": t.fallbacks,
-                "delivery": t.delivery,
-                "published": t.published,
-            }
-            for t in result.targets
-        ],
-    }
-
-
-def _print_explanation(result: Explanation) -> None:
-    post = result.post
-    console.print(
-        f"link {result.link}: {post.network.label} post {post.id} ({post.url})",
-        highlight=False,
-        markup=False,
-    )
-    for t in result.targets:
-        verdict = "mirror" if t.mirror else "skip"
-        console.print(f"-> {t.target.label}: {verdict}: {t.reason}", highlight=False, markup=False)
-        if t.delivery:
-            console.print(f"   outbox: {t.delivery}", highlight=False, markup=False)
-        for url in t.published:
-            console.print(f"   published: {url}", highlight=False, markup=False)
-        if t.spoiler_text:
-            console.print(f"   content warning: {t.spoiler_text}", highlight=False, markup=False)
-        for index, (part, length) in enumerate(zip(t.parts, t.lengths, strict=True), 1):
-            console.print(
-                f"   part {index}/{len(t.parts)} ({length}/{t.limit}):",
-                highlight=False,
-                markup=False,
-            )
-            for line in part.splitlines() or [""]:
-                console.print(f"   | {line}", highlight=False, markup=False)
-        if t.poll:
-            console.print(f"   poll: {' / '.join(t.poll)}", highlight=False, markup=False)
-        if t.quote_id:
-            console.print(f"   native quote of {t.quote_id}", highlight=False, markup=False)
-        for message in t.fallbacks:
-            console.print(f"   fallback: {message}", highlight=False, markup=False)
+    print_explanation(console, result)
 
 
 @app.command()
@@ -424,16 +276,6 @@ def demo(
     from birdbridge.demo import run_demo
 
     raise typer.Exit(run_demo(console, extra_posts=posts))
-
-
-def _literal_row(table: Table, *cells: str) -> None:
-    """A row of values from the config, the database or an API, shown as they are: never read
-    as markup (a "[redacted]" or "[links.twitter]" would vanish)."""
-    table.add_row(*(Text(cell) for cell in cells))
-
-
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
 
 def main() -> None:
