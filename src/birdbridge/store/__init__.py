@@ -2,15 +2,8 @@
 
 from sqlalchemy.exc import SQLAlchemyError as DatabaseError
 
-from birdbridge.store.store import (
-    HELD,
-    DeliveryStatus,
-    InFlight,
-    NewDelivery,
-    Store,
-    as_utc,
-    utcnow,
-)
+from birdbridge.store.store import Store
+from birdbridge.store.values import HELD, DeliveryStatus, InFlight, NewDelivery, as_utc, utcnow
 
 # What the store raises when the database itself fails (a network drop, a full disk).
 __all__ = [

@@ -1,0 +1,269 @@
+"""The outbox: deliveries enqueued by the poll and the re-check, and what the loop guard
+and the re-check read of them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, or_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from birdbridge.store.base import StoreBase, clear_publishing, side_state
+from birdbridge.store.tables import Delivery
+from birdbridge.store.values import (
+    CLOCK_SLACK,
+    HELD,
+    OPEN_STATUSES,
+    DeliveryStatus,
+    InFlight,
+    NewDelivery,
+    as_utc,
+    utcnow,
+)
+
+
+class Outbox(StoreBase):
+    """Enqueueing and finding deliveries."""
+
+    def record_poll(
+        self,
+        link: str,
+        network: str,
+        *,
+        account_id: str,
+        cursor: str | None,
+        deliveries: Sequence[NewDelivery] = (),
+        now: datetime | None = None,
+    ) -> int:
+        """Enqueue ``deliveries`` and advance the cursor in ONE transaction (exactly once).
+
+        A delivery already in the outbox (same link, source post, target, kind) is kept as it
+        is. Returns how many were new.
+        """
+        now = now or utcnow()
+        with self._session() as session:
+            added = sum(self._insert_delivery(session, link, d, now) for d in deliveries)
+            state = side_state(session, link, network)
+            state.account_id = account_id
+            if cursor is not None:
+                state.cursor = cursor
+            state.last_poll_at = now
+            state.last_error = None
+            state.last_error_at = None
+            session.add(state)
+            return added
+
+    def _insert_delivery(self, session: Session, link: str, new: NewDelivery, now: datetime) -> int:
+        values = {
+            "link": link,
+            "source_network": new.source_network,
+            "source_id": new.source_id,
+            "target_network": new.target_network,
+            "kind": new.kind,
+            "status": DeliveryStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "parent_source_id": new.parent_source_id,
+            "payload": new.payload,
+            "idempotency_token": uuid.uuid4().hex,
+            "phase": HELD if new.held else None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        dialect = session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(Delivery).values(**values).on_conflict_do_nothing().returning(col(Delivery.id))
+        )
+        # RETURNING gives a row only when the insert happened (rowcount is -1 on psycopg).
+        return len(session.execute(statement).all())
+
+    def enqueue_change(self, link: str, change: NewDelivery, now: datetime | None = None) -> bool:
+        """Enqueue an edit or a deletion. One row per source post, target and kind: a newer
+        change replaces an older one that is not being published right now. False when
+        nothing was enqueued (an identical change, or one in the middle of publishing)."""
+        now = now or utcnow()
+        with self._session() as session:
+            if self._insert_delivery(session, link, change, now):
+                return True
+            row = session.exec(
+                select(Delivery).where(
+                    Delivery.link == link,
+                    Delivery.source_network == change.source_network,
+                    Delivery.source_id == change.source_id,
+                    Delivery.target_network == change.target_network,
+                    Delivery.kind == change.kind,
+                )
+            ).one()
+            if row.status == DeliveryStatus.PUBLISHING.value or (
+                row.payload == change.payload and row.status != DeliveryStatus.FAILED.value
+            ):
+                return False
+            row.payload = change.payload
+            row.status = DeliveryStatus.PENDING.value
+            row.attempts = 0
+            row.last_error = None
+            row.next_attempt_at = now
+            row.idempotency_token = uuid.uuid4().hex
+            row.media_state = None
+            # A new change starts afresh: nothing of it is being published (recovery keys on
+            # publishing_part).
+            clear_publishing(row)
+            row.updated_at = now
+            session.add(row)
+            return True
+
+    def replace_payload(self, delivery_id: int, payload: str, now: datetime | None = None) -> None:
+        """A post edited before it was mirrored: mirror the newest version instead."""
+        self._update(delivery_id, payload=payload, updated_at=now or utcnow())
+
+    def requeue(self, delivery_id: int, now: datetime | None = None) -> bool:
+        """Put a failed or skipped delivery back in the queue (``birdbridge retry``)."""
+        now = now or utcnow()
+        with self._session() as session:
+            row = session.get(Delivery, delivery_id)
+            if row is None or row.status not in (DeliveryStatus.FAILED, DeliveryStatus.SKIPPED):
+                return False
+            row.status = DeliveryStatus.PENDING.value
+            row.attempts = 0
+            row.next_attempt_at = now
+            row.updated_at = now
+            session.add(row)
+            return True
+
+    def due_deliveries(
+        self, link: str, now: datetime | None = None, limit: int = 100
+    ) -> list[Delivery]:
+        """Open deliveries of a link whose time has come, oldest first (causal order)."""
+        now = now or utcnow()
+        with self._session() as session:
+            query = (
+                select(Delivery)
+                .where(
+                    Delivery.link == link,
+                    col(Delivery.status).in_([s.value for s in OPEN_STATUSES]),
+                    # Also due: rows last touched "in the future", i.e. the clock has been set
+                    # back since; their retry times would otherwise hold them up by the jump.
+                    or_(
+                        col(Delivery.next_attempt_at) <= now,
+                        col(Delivery.updated_at) > now + CLOCK_SLACK,
+                    ),
+                )
+                .order_by(col(Delivery.id))
+                .limit(limit)
+            )
+            rows = list(session.exec(query))
+            for row in rows:
+                session.expunge(row)
+            return rows
+
+    def delivery(self, delivery_id: int) -> Delivery | None:
+        with self._session() as session:
+            row = session.get(Delivery, delivery_id)
+            if row is not None:
+                session.expunge(row)
+            return row
+
+    def delivery_for(
+        self,
+        link: str,
+        source_network: str,
+        source_id: str,
+        target_network: str,
+        kind: str = "post",
+    ) -> Delivery | None:
+        with self._session() as session:
+            row = session.exec(
+                select(Delivery).where(
+                    Delivery.link == link,
+                    Delivery.source_network == source_network,
+                    Delivery.source_id == source_id,
+                    Delivery.target_network == target_network,
+                    Delivery.kind == kind,
+                )
+            ).first()
+            if row is not None:
+                session.expunge(row)
+            return row
+
+    def recent_sources(self, link: str, source_network: str, since: datetime) -> list[Delivery]:
+        """Posts of one side mirrored since ``since`` (delivered, not deleted since): what a
+        re-check reads again. One delivery per source post."""
+        with self._session() as session:
+            query = (
+                select(Delivery)
+                .where(
+                    Delivery.link == link,
+                    Delivery.source_network == source_network,
+                    Delivery.kind == "post",
+                    Delivery.status == DeliveryStatus.DONE.value,
+                    col(Delivery.created_at) >= since,
+                )
+                .order_by(col(Delivery.id))
+            )
+            deleted = set(
+                session.exec(
+                    select(Delivery.source_id).where(
+                        Delivery.link == link,
+                        Delivery.source_network == source_network,
+                        Delivery.kind == "delete",
+                        Delivery.status == DeliveryStatus.DONE.value,
+                        col(Delivery.created_at) >= since,
+                    )
+                )
+            )
+            rows: dict[str, Delivery] = {}
+            for row in session.exec(query):
+                session.expunge(row)
+                if row.source_id not in deleted:  # gone already: not read again
+                    rows.setdefault(row.source_id, row)
+            return list(rows.values())
+
+    def enqueued_since(self, link: str, source_network: str, since: datetime) -> int:
+        """New posts of one side put in the outbox since ``since`` (for max_per_hour)."""
+        with self._session() as session:
+            query = select(func.count(func.distinct(Delivery.source_id))).where(
+                Delivery.link == link,
+                Delivery.source_network == source_network,
+                Delivery.kind == "post",
+                col(Delivery.created_at) >= since,
+            )
+            return int(session.exec(query).one())
+
+    def in_flight(self, link: str, target_network: str) -> list[InFlight]:
+        """Parts being published to ``target_network`` whose outcome is not recorded yet."""
+        with self._session() as session:
+            query = select(
+                Delivery.publishing_text,
+                Delivery.publishing_started_at,
+                Delivery.publishing_attempt_at,
+            ).where(
+                Delivery.link == link,
+                Delivery.target_network == target_network,
+                Delivery.status == DeliveryStatus.PUBLISHING.value,
+                col(Delivery.publishing_text).is_not(None),
+                col(Delivery.publishing_started_at).is_not(None),
+            )
+            found = []
+            for text, started, attempt in session.exec(query):
+                first = as_utc(started)
+                if text and first is not None:
+                    found.append(InFlight(text, first, as_utc(attempt) or first))
+            return found
+
+    def native_ids(self, link: str, network: str, since: datetime) -> set[str]:
+        """Posts of ``network`` the poll read as the user's own (enqueued, not held) since
+        ``since``: recovery never adopts one of them as a post birdbridge wrote."""
+        with self._session() as session:
+            query = select(Delivery.source_id).where(
+                Delivery.link == link,
+                Delivery.source_network == network,
+                Delivery.kind == "post",
+                col(Delivery.created_at) >= since,
+                or_(col(Delivery.phase).is_(None), col(Delivery.phase) != HELD),
+            )
+            return set(session.exec(query))
