@@ -32,8 +32,15 @@ from birdbridge.metrics import FALLBACKS
 from birdbridge.models import NetworkName, OutgoingPart, Post, Published
 from birdbridge.networks.base import Network
 from birdbridge.render.compose import Rendered
-from birdbridge.store import HELD, DatabaseError, DeliveryStatus, Store, as_utc
-from birdbridge.store.tables import Delivery, Mirror
+from birdbridge.store import (
+    DatabaseError,
+    Delivery,
+    DeliveryKind,
+    DeliveryPhase,
+    DeliveryStatus,
+    Mirror,
+    Store,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +49,6 @@ IDEMPOTENCY_WINDOW = {NetworkName.MASTODON: timedelta(minutes=55)}
 # Posts the poll read as the user's own are looked up this far back (never adopted).
 RECOVERY_LOOKBACK = timedelta(hours=1)
 HOLD_RETRY = timedelta(seconds=30)  # a held post looks again this soon
-REPOSTING = "reposting"  # Delivery.phase of an edit carried as delete-and-post-again
 
 
 @dataclass
@@ -127,7 +133,7 @@ class Deliverer:
         for delivery in self.store.due_deliveries(self.link, self.clock()):
             if self.stop.is_set():
                 break
-            if delivery.target_network in blocked or delivery.id is None:
+            if delivery.target_network in blocked:
                 continue
             if not self._claim(delivery):
                 continue  # another worker has it (or had it, and crashed: wait for the claim)
@@ -135,13 +141,11 @@ class Deliverer:
         return report
 
     def _claim(self, delivery: Delivery) -> bool:
-        assert delivery.id is not None
         return self.store.lease(
             delivery.id, self.worker_id, seconds=self.claim_timeout, now=self.clock()
         )
 
     def _attempt(self, delivery: Delivery, report: DeliverReport, blocked: set[str]) -> None:
-        assert delivery.id is not None
         now = self.clock()
         try:
             self._deliver(delivery, report)
@@ -218,7 +222,6 @@ class Deliverer:
         """An error no network raised (a bug, a crafted post, a corrupt row): that delivery
         is retried later and failed with the reason after ``max_attempts``; the pass goes on
         with the others (promise 4: one bad post never blocks the rest)."""
-        assert delivery.id is not None
         reason = f"unexpected error: {type(exc).__name__}: {exc}"
         log.exception("link %s: delivery %s: %s", self.link, delivery.id, reason)
         attempts = self.store.mark_retry(
@@ -232,7 +235,6 @@ class Deliverer:
     def _fail(
         self, delivery: Delivery, reason: str, report: DeliverReport, refused: bool = False
     ) -> None:
-        assert delivery.id is not None
         self.store.mark_failed(delivery.id, reason, refused=refused, now=self.clock())
         report.failed += 1
         log.error(
@@ -247,18 +249,16 @@ class Deliverer:
         )
 
     def _deliver(self, delivery: Delivery, report: DeliverReport) -> None:
-        assert delivery.id is not None
         post = Post.from_json(json.loads(delivery.payload))
         target = self.adapters[NetworkName(delivery.target_network)]
-        if delivery.kind == "delete":
+        if delivery.kind is DeliveryKind.DELETE:
             self._delete(delivery, post, target, report)
-        elif delivery.kind == "edit":
+        elif delivery.kind is DeliveryKind.EDIT:
             self._edit(delivery, post, target, report)
         else:
             self._post(delivery, post, target, report)
 
     def _post(self, delivery: Delivery, post: Post, target: Network, report: DeliverReport) -> None:
-        assert delivery.id is not None
         if self._ours_after_all(delivery, post, report):
             return
         if self._native_repost(delivery, post, target, report):
@@ -319,7 +319,6 @@ class Deliverer:
         report: DeliverReport,
         what: str = "mirrored",
     ) -> None:
-        assert delivery.id is not None
         self.store.mark_done(delivery.id, now=self.clock())
         report.done += 1
         log.info(
@@ -339,7 +338,6 @@ class Deliverer:
         settled here: recovery recorded it as our mirror (skipped: no loop), or the publish
         is still unsettled (wait), or it is the user's own (delivered). Any post delivery
         checks the mirror map once more: a post birdbridge wrote never goes back."""
-        assert delivery.id is not None
         if self.store.is_mirror_target(self.link, delivery.source_network, post.id):
             self.store.mark_skipped(
                 delivery.id,
@@ -348,7 +346,7 @@ class Deliverer:
             )
             report.skipped += 1
             return True
-        if delivery.phase != HELD:
+        if delivery.phase is not DeliveryPhase.HELD:
             return False
         for flight in self.store.in_flight(self.link, delivery.source_network):
             window_end = flight.attempt_at + timedelta(seconds=self.claim_timeout)
@@ -366,7 +364,6 @@ class Deliverer:
     ) -> bool:
         """A repost of a post that exists on the target too (our mirror, or the original of
         our mirror) is reposted there natively. False when it is not such a repost."""
-        assert delivery.id is not None
         original = post.reposted
         if original is None:
             return False
@@ -403,7 +400,6 @@ class Deliverer:
     ) -> tuple[list[tuple[str, list[str]]], Rendered, dict[str, str]] | None:
         """The parts to publish (text and media ids each), the rest of the rendering and the
         kind of each media id (for recovery); None when the delivery was skipped instead."""
-        assert delivery.id is not None
         limits = target.limits()
         text = None
         carried: dict[int, str] = {}
@@ -443,20 +439,15 @@ class Deliverer:
             self.link, delivery.source_network, delivery.source_id, delivery.target_network
         )
         if original is not None and original.status == DeliveryStatus.PUBLISHING:
-            raise _Wait(max(as_utc(original.next_attempt_at) or self.clock(), self.clock()))
+            raise _Wait(max(original.next_attempt_at, self.clock()))
         return original
 
     def _delete(
         self, delivery: Delivery, post: Post, target: Network, report: DeliverReport
     ) -> None:
         """The source post is gone: so go all parts of its mirror, last part first."""
-        assert delivery.id is not None
         original = self._after_post(delivery)
-        if (
-            original is not None
-            and original.id is not None
-            and original.status == DeliveryStatus.PENDING
-        ):
+        if original is not None and original.status is DeliveryStatus.PENDING:
             self.store.mark_skipped(
                 original.id, "the source post was deleted before it was mirrored", now=self.clock()
             )
@@ -482,18 +473,16 @@ class Deliverer:
                 target.unrepost(mirror.repost_of)  # never delete an id that may be the original
             else:
                 target.delete(mirror.target_id)
-            assert mirror.id is not None
             self.store.mark_part_deleted(mirror.id, now=self.clock())
 
     def _edit(self, delivery: Delivery, post: Post, target: Network, report: DeliverReport) -> None:
         """A new version of the source: edit the mirror's parts where the target allows, and
         otherwise follow the ``edits`` policy."""
-        assert delivery.id is not None
         self._after_post(delivery)
         parts = self.store.mirror_parts(
             self.link, delivery.source_network, delivery.source_id, delivery.target_network
         )
-        if delivery.phase == REPOSTING:
+        if delivery.phase is DeliveryPhase.REPOSTING:
             # Interrupted while replacing the mirror: what is left of it goes, the new
             # version is owed and goes out.
             self._delete_parts(delivery, target, parts)
@@ -526,7 +515,6 @@ class Deliverer:
         target: Network,
         report: DeliverReport,
     ) -> list[str]:
-        assert delivery.id is not None
         texts = rendered.parts or [""]
         urls: list[str] = []
         reply_to = parts[0].target_id
@@ -538,7 +526,6 @@ class Deliverer:
                 text=text, spoiler_text=rendered.spoiler_text, sensitive=post.sensitive
             )
             published = target.edit(mirror.target_id, part)
-            assert mirror.id is not None
             if published.id != mirror.target_id or published.url != mirror.target_url:
                 self.store.replace_part(mirror.id, published.id, published.url)
             reply_to = published.id  # the part's id now (X gives an edit a new one)
@@ -570,7 +557,6 @@ class Deliverer:
         why: str,
         report: DeliverReport,
     ) -> None:
-        assert delivery.id is not None
         if self.policy.edits != "repost":
             self._fallback(
                 report,
@@ -589,7 +575,8 @@ class Deliverer:
             f'posted again ({why}; policy edits = "repost")',
             delivery.id,
         )
-        self.store.set_phase(delivery.id, REPOSTING)  # owed before anything is deleted
+        # Owed before anything is deleted.
+        self.store.set_phase(delivery.id, DeliveryPhase.REPOSTING)
         self._delete_parts(delivery, target, parts)
         self._post(delivery, post, target, report)
 
@@ -597,7 +584,6 @@ class Deliverer:
         self, delivery: Delivery, post: Post, prepared: PreparedMedia, report: DeliverReport
     ) -> bool:
         """Log and count each media fallback; False when the policy skips the whole post."""
-        assert delivery.id is not None
         policy = self.policy.media_fallback
         outcome = {
             "link": "posted with a link to the original",
@@ -635,7 +621,7 @@ class Deliverer:
             DeliveryStatus.PUBLISHING,
         ):
             # Causal order: wait until the whole parent is there, then reply to its last part.
-            raise _Wait(max(as_utc(parent.next_attempt_at) or self.clock(), self.clock()))
+            raise _Wait(max(parent.next_attempt_at, self.clock()))
         if parts:
             return parts[-1].target_id
         mirrored_from = self.store.mirror_source(self.link, delivery.source_network, parent_id)
@@ -665,7 +651,6 @@ class Deliverer:
         report: DeliverReport,
         media: tuple[str, ...] = (),
     ) -> Published:
-        assert delivery.id is not None
         key = f"birdbridge-{delivery.idempotency_token}-{index}"
         resent = delivery.publishing_part == index  # an earlier call may have published it
         if resent:
@@ -740,7 +725,6 @@ class Deliverer:
         report: DeliverReport,
     ) -> Published:
         """The target refused the part as a reply: the link's ``reply_refused`` policy."""
-        assert delivery.id is not None
         where = (
             f"part {index + 1} of {delivery.source_network} post {delivery.source_id} "
             f"(a reply to {part.in_reply_to_id})"
@@ -777,7 +761,7 @@ class Deliverer:
         Mastodon too looks first (its reads are free): from 4.6 a repeated Idempotency-Key
         may answer 500 instead of the first post (api-notes M5); the key
         then only guards the resend, inside IDEMPOTENCY_WINDOW."""
-        return self._search(delivery, part, media, target, as_utc(delivery.publishing_attempt_at))
+        return self._search(delivery, part, media, target, delivery.publishing_attempt_at)
 
     def _search(
         self,
@@ -790,7 +774,7 @@ class Deliverer:
         """Adopt only what birdbridge sent (engine/recovery.py): created between the first
         attempt's start and the end of the latest, never a post already known as another
         post's mirror or as the user's own."""
-        started = as_utc(delivery.publishing_started_at) or self.clock()
+        started = delivery.publishing_started_at or self.clock()
         sent = Sent(
             text=part.text,
             in_reply_to_id=part.in_reply_to_id,

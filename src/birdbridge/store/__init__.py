@@ -1,16 +1,36 @@
-"""The state database. The only package that writes SQL; the engine calls named operations."""
+"""The state database. The only package that writes SQL; the engine calls named operations
+and gets frozen values back (store/values.py), never rows."""
 
 from sqlalchemy.exc import SQLAlchemyError as DatabaseError
 
 from birdbridge.store.store import Store
-from birdbridge.store.values import HELD, DeliveryStatus, InFlight, NewDelivery, as_utc, utcnow
+from birdbridge.store.values import (
+    HELD,
+    Delivery,
+    DeliveryKind,
+    DeliveryPhase,
+    DeliveryStatus,
+    InFlight,
+    LinkState,
+    LinkSummary,
+    Mirror,
+    NewDelivery,
+    as_utc,
+    utcnow,
+)
 
 # What the store raises when the database itself fails (a network drop, a full disk).
 __all__ = [
     "HELD",
     "DatabaseError",
+    "Delivery",
+    "DeliveryKind",
+    "DeliveryPhase",
     "DeliveryStatus",
     "InFlight",
+    "LinkState",
+    "LinkSummary",
+    "Mirror",
     "NewDelivery",
     "Store",
     "as_utc",

@@ -10,8 +10,8 @@ from sqlmodel import col
 
 from birdbridge.redaction import redact
 from birdbridge.store.base import NOT_PUBLISHING, StoreBase, clear_publishing
-from birdbridge.store.tables import Delivery
-from birdbridge.store.values import OPEN_STATUSES, DeliveryStatus, utcnow
+from birdbridge.store.tables import DeliveryRow
+from birdbridge.store.values import OPEN_STATUSES, DeliveryPhase, DeliveryStatus, utcnow
 
 
 class Attempts(StoreBase):
@@ -24,14 +24,14 @@ class Attempts(StoreBase):
         now = now or utcnow()
         with self._session() as session:
             result = session.execute(
-                update(Delivery)
+                update(DeliveryRow)
                 .where(
-                    col(Delivery.id) == delivery_id,
-                    col(Delivery.status).in_([s.value for s in OPEN_STATUSES]),
+                    col(DeliveryRow.id) == delivery_id,
+                    col(DeliveryRow.status).in_([s.value for s in OPEN_STATUSES]),
                     or_(
-                        col(Delivery.lease_until).is_(None),
-                        col(Delivery.lease_until) < now,
-                        col(Delivery.lease_owner) == owner,
+                        col(DeliveryRow.lease_until).is_(None),
+                        col(DeliveryRow.lease_until) < now,
+                        col(DeliveryRow.lease_owner) == owner,
                     ),
                 )
                 .values(lease_owner=owner, lease_until=now + timedelta(seconds=seconds))
@@ -48,7 +48,7 @@ class Attempts(StoreBase):
         """
         now = now or utcnow()
         with self._session() as session:
-            row = session.get(Delivery, delivery_id)
+            row = session.get(DeliveryRow, delivery_id)
             if row is None:
                 return
             if row.publishing_part != part_index or row.publishing_started_at is None:
@@ -88,7 +88,7 @@ class Attempts(StoreBase):
         """
         now = now or utcnow()
         with self._session() as session:
-            row = session.get(Delivery, delivery_id)
+            row = session.get(DeliveryRow, delivery_id)
             if row is None:
                 return 0
             row.attempts += 1 if count_attempt else 0
@@ -130,13 +130,13 @@ class Attempts(StoreBase):
             updated_at=now,
         )
 
-    def set_phase(self, delivery_id: int, phase: str | None) -> None:
-        self._update(delivery_id, phase=phase)
+    def set_phase(self, delivery_id: int, phase: DeliveryPhase | None) -> None:
+        self._update(delivery_id, phase=phase.value if phase is not None else None)
 
     def add_note(self, delivery_id: int, note: str) -> None:
         """Remember a fallback this delivery took (shown by `birdbridge status`)."""
         with self._session() as session:
-            row = session.get(Delivery, delivery_id)
+            row = session.get(DeliveryRow, delivery_id)
             if row is None or note in (row.notes or "").split("\n"):
                 return  # a retry that takes the same fallback again says nothing new
             note = redact(note)

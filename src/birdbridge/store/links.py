@@ -10,9 +10,9 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from birdbridge.redaction import redact
-from birdbridge.store.base import StoreBase, side_state
-from birdbridge.store.tables import LinkState
-from birdbridge.store.values import as_utc, utcnow
+from birdbridge.store.base import StoreBase, link_state_of, side_state
+from birdbridge.store.tables import LinkStateRow
+from birdbridge.store.values import LinkState, utcnow
 
 
 class LinkStates(StoreBase):
@@ -20,10 +20,8 @@ class LinkStates(StoreBase):
 
     def link_state(self, link: str, network: str) -> LinkState | None:
         with self._session() as session:
-            state = session.get(LinkState, (link, network))
-            if state is not None:
-                session.expunge(state)
-            return state
+            state = session.get(LinkStateRow, (link, network))
+            return link_state_of(state) if state is not None else None
 
     def mark_rechecked(self, link: str, network: str, now: datetime | None = None) -> None:
         with self._session() as session:
@@ -54,23 +52,21 @@ class LinkStates(StoreBase):
         now = now or utcnow()
         with self._session() as session:
             rows = session.exec(
-                select(LinkState).where(
-                    LinkState.link == link, col(LinkState.paused_until).is_not(None)
+                select(LinkStateRow).where(
+                    LinkStateRow.link == link, col(LinkStateRow.paused_until).is_not(None)
                 )
             )
-            paused = {r.network: r for r in rows if (as_utc(r.paused_until) or now) > now}
-            for row in paused.values():
-                session.expunge(row)
-            return paused
+            states = [link_state_of(row) for row in rows]
+            return {s.network: s for s in states if (s.paused_until or now) > now}
 
     def resume(self, link: str | None = None, kinds: Collection[str] | None = None) -> int:
         """Lift pauses (of one link and/or of these kinds); returns how many were lifted."""
         with self._session() as session:
-            query = update(LinkState).where(col(LinkState.paused_until).is_not(None))
+            query = update(LinkStateRow).where(col(LinkStateRow.paused_until).is_not(None))
             if link is not None:
-                query = query.where(col(LinkState.link) == link)
+                query = query.where(col(LinkStateRow.link) == link)
             if kinds is not None:
-                query = query.where(col(LinkState.paused_kind).in_(list(kinds)))
+                query = query.where(col(LinkStateRow.paused_kind).in_(list(kinds)))
             result = session.execute(
                 query.values(paused_until=None, paused_kind=None, paused_reason=None)
             )

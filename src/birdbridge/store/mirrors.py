@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from birdbridge.store.base import NOT_PUBLISHING, StoreBase
-from birdbridge.store.tables import Delivery, Mirror
-from birdbridge.store.values import utcnow
+from birdbridge.store.base import NOT_PUBLISHING, StoreBase, mirror_of
+from birdbridge.store.tables import DeliveryRow, MirrorRow
+from birdbridge.store.values import Delivery, Mirror, utcnow
 
 
 class MirrorMap(StoreBase):
@@ -30,7 +30,7 @@ class MirrorMap(StoreBase):
         now = now or utcnow()
         with self._session() as session:
             session.add(
-                Mirror(
+                MirrorRow(
                     link=delivery.link,
                     source_network=delivery.source_network,
                     source_id=delivery.source_id,
@@ -43,8 +43,8 @@ class MirrorMap(StoreBase):
                 )
             )
             session.execute(
-                update(Delivery)
-                .where(col(Delivery.id) == delivery.id)
+                update(DeliveryRow)
+                .where(col(DeliveryRow.id) == delivery.id)
                 .values(updated_at=now, **NOT_PUBLISHING)
             )
 
@@ -61,21 +61,18 @@ class MirrorMap(StoreBase):
         asked (a deleted target is never replied to or pointed at)."""
         with self._session() as session:
             query = (
-                select(Mirror)
+                select(MirrorRow)
                 .where(
-                    Mirror.link == link,
-                    Mirror.source_network == source_network,
-                    Mirror.source_id == source_id,
-                    Mirror.target_network == target_network,
+                    MirrorRow.link == link,
+                    MirrorRow.source_network == source_network,
+                    MirrorRow.source_id == source_id,
+                    MirrorRow.target_network == target_network,
                 )
-                .order_by(col(Mirror.part_index))
+                .order_by(col(MirrorRow.part_index))
             )
             if not include_deleted:
-                query = query.where(col(Mirror.deleted_at).is_(None))
-            rows = list(session.exec(query))
-            for row in rows:
-                session.expunge(row)
-            return rows
+                query = query.where(col(MirrorRow.deleted_at).is_(None))
+            return [mirror_of(row) for row in session.exec(query)]
 
     def replace_part(
         self, mirror_id: int, target_id: str, target_url: str | None, now: datetime | None = None
@@ -83,8 +80,8 @@ class MirrorMap(StoreBase):
         """An edited part got a new id (X gives each version its own): the map follows it."""
         with self._session() as session:
             session.execute(
-                update(Mirror)
-                .where(col(Mirror.id) == mirror_id)
+                update(MirrorRow)
+                .where(col(MirrorRow.id) == mirror_id)
                 .values(target_id=target_id, target_url=target_url, deleted_at=None)
             )
 
@@ -93,30 +90,30 @@ class MirrorMap(StoreBase):
         its part number moves out of the way (-id) so the post can be published again."""
         with self._session() as session:
             session.execute(
-                update(Mirror)
-                .where(col(Mirror.id) == mirror_id)
+                update(MirrorRow)
+                .where(col(MirrorRow.id) == mirror_id)
                 .values(deleted_at=now or utcnow(), part_index=-mirror_id)
             )
 
     def mirror_source(self, link: str, target_network: str, target_id: str) -> Mirror | None:
-        """The mirror row whose target is ``target_id`` (which source post it came from)."""
+        """The part whose target is ``target_id`` (which source post it came from)."""
         with self._session() as session:
             row = session.exec(
-                select(Mirror).where(
-                    Mirror.link == link,
-                    Mirror.target_network == target_network,
-                    Mirror.target_id == target_id,
+                select(MirrorRow).where(
+                    MirrorRow.link == link,
+                    MirrorRow.target_network == target_network,
+                    MirrorRow.target_id == target_id,
                 )
             ).first()
-            if row is not None:
-                session.expunge(row)
-            return row
+            return mirror_of(row) if row is not None else None
 
     def is_mirror_target(self, link: str, network: str, post_id: str) -> bool:
         """True when ``post_id`` on ``network`` is a post birdbridge published (no loops)."""
         with self._session() as session:
-            query = select(Mirror.id).where(
-                Mirror.link == link, Mirror.target_network == network, Mirror.target_id == post_id
+            query = select(MirrorRow.id).where(
+                MirrorRow.link == link,
+                MirrorRow.target_network == network,
+                MirrorRow.target_id == post_id,
             )
             return session.exec(query).first() is not None
 
@@ -125,11 +122,11 @@ class MirrorMap(StoreBase):
         guard for reposts whose own id the network did not tell."""
         with self._session() as session:
             row = session.exec(
-                select(Mirror.id).where(
-                    Mirror.link == link,
-                    Mirror.target_network == network,
-                    Mirror.repost_of == reposted_id,
-                    col(Mirror.deleted_at).is_(None),
+                select(MirrorRow.id).where(
+                    MirrorRow.link == link,
+                    MirrorRow.target_network == network,
+                    MirrorRow.repost_of == reposted_id,
+                    col(MirrorRow.deleted_at).is_(None),
                 )
             ).first()
             return row is not None
@@ -137,19 +134,16 @@ class MirrorMap(StoreBase):
     def mirror_target_ids(self, link: str, target_network: str, since: datetime) -> set[str]:
         """Ids of posts birdbridge published on ``target_network`` since ``since``."""
         with self._session() as session:
-            query = select(Mirror.target_id).where(
-                Mirror.link == link,
-                Mirror.target_network == target_network,
-                Mirror.created_at >= since,
+            query = select(MirrorRow.target_id).where(
+                MirrorRow.link == link,
+                MirrorRow.target_network == target_network,
+                MirrorRow.created_at >= since,
             )
             return set(session.exec(query))
 
     def mirrors(self, link: str | None = None) -> list[Mirror]:
         with self._session() as session:
-            query = select(Mirror).order_by(col(Mirror.id))
+            query = select(MirrorRow).order_by(col(MirrorRow.id))
             if link is not None:
-                query = query.where(Mirror.link == link)
-            rows = list(session.exec(query))
-            for row in rows:
-                session.expunge(row)
-            return rows
+                query = query.where(MirrorRow.link == link)
+            return [mirror_of(row) for row in session.exec(query)]

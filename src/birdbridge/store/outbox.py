@@ -7,17 +7,19 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_
+from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from birdbridge.store.base import StoreBase, clear_publishing, side_state
-from birdbridge.store.tables import Delivery
+from birdbridge.store.base import StoreBase, clear_publishing, delivery_of, side_state
+from birdbridge.store.tables import DeliveryRow
 from birdbridge.store.values import (
     CLOCK_SLACK,
-    HELD,
     OPEN_STATUSES,
+    Delivery,
+    DeliveryKind,
+    DeliveryPhase,
     DeliveryStatus,
     InFlight,
     NewDelivery,
@@ -63,21 +65,24 @@ class Outbox(StoreBase):
             "source_network": new.source_network,
             "source_id": new.source_id,
             "target_network": new.target_network,
-            "kind": new.kind,
+            "kind": str(new.kind),
             "status": DeliveryStatus.PENDING.value,
             "attempts": 0,
             "next_attempt_at": now,
             "parent_source_id": new.parent_source_id,
             "payload": new.payload,
             "idempotency_token": uuid.uuid4().hex,
-            "phase": HELD if new.held else None,
+            "phase": DeliveryPhase.HELD.value if new.held else None,
             "created_at": now,
             "updated_at": now,
         }
         dialect = session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         statement = (
-            insert(Delivery).values(**values).on_conflict_do_nothing().returning(col(Delivery.id))
+            insert(DeliveryRow)
+            .values(**values)
+            .on_conflict_do_nothing()
+            .returning(col(DeliveryRow.id))
         )
         # RETURNING gives a row only when the insert happened (rowcount is -1 on psycopg).
         return len(session.execute(statement).all())
@@ -91,12 +96,14 @@ class Outbox(StoreBase):
             if self._insert_delivery(session, link, change, now):
                 return True
             row = session.exec(
-                select(Delivery).where(
-                    Delivery.link == link,
-                    Delivery.source_network == change.source_network,
-                    Delivery.source_id == change.source_id,
-                    Delivery.target_network == change.target_network,
-                    Delivery.kind == change.kind,
+                select(DeliveryRow).where(
+                    *_one_of(
+                        link,
+                        change.source_network,
+                        change.source_id,
+                        change.target_network,
+                        change.kind,
+                    )
                 )
             ).one()
             if row.status == DeliveryStatus.PUBLISHING.value or (
@@ -125,7 +132,7 @@ class Outbox(StoreBase):
         """Put a failed or skipped delivery back in the queue (``birdbridge retry``)."""
         now = now or utcnow()
         with self._session() as session:
-            row = session.get(Delivery, delivery_id)
+            row = session.get(DeliveryRow, delivery_id)
             if row is None or row.status not in (DeliveryStatus.FAILED, DeliveryStatus.SKIPPED):
                 return False
             row.status = DeliveryStatus.PENDING.value
@@ -142,31 +149,26 @@ class Outbox(StoreBase):
         now = now or utcnow()
         with self._session() as session:
             query = (
-                select(Delivery)
+                select(DeliveryRow)
                 .where(
-                    Delivery.link == link,
-                    col(Delivery.status).in_([s.value for s in OPEN_STATUSES]),
+                    DeliveryRow.link == link,
+                    col(DeliveryRow.status).in_([s.value for s in OPEN_STATUSES]),
                     # Also due: rows last touched "in the future", i.e. the clock has been set
                     # back since; their retry times would otherwise hold them up by the jump.
                     or_(
-                        col(Delivery.next_attempt_at) <= now,
-                        col(Delivery.updated_at) > now + CLOCK_SLACK,
+                        col(DeliveryRow.next_attempt_at) <= now,
+                        col(DeliveryRow.updated_at) > now + CLOCK_SLACK,
                     ),
                 )
-                .order_by(col(Delivery.id))
+                .order_by(col(DeliveryRow.id))
                 .limit(limit)
             )
-            rows = list(session.exec(query))
-            for row in rows:
-                session.expunge(row)
-            return rows
+            return [delivery_of(row) for row in session.exec(query)]
 
     def delivery(self, delivery_id: int) -> Delivery | None:
         with self._session() as session:
-            row = session.get(Delivery, delivery_id)
-            if row is not None:
-                session.expunge(row)
-            return row
+            row = session.get(DeliveryRow, delivery_id)
+            return delivery_of(row) if row is not None else None
 
     def delivery_for(
         self,
@@ -174,63 +176,54 @@ class Outbox(StoreBase):
         source_network: str,
         source_id: str,
         target_network: str,
-        kind: str = "post",
+        kind: DeliveryKind = DeliveryKind.POST,
     ) -> Delivery | None:
+        """The delivery of one source post (or its edit, or deletion) to one target."""
         with self._session() as session:
-            row = session.exec(
-                select(Delivery).where(
-                    Delivery.link == link,
-                    Delivery.source_network == source_network,
-                    Delivery.source_id == source_id,
-                    Delivery.target_network == target_network,
-                    Delivery.kind == kind,
-                )
-            ).first()
-            if row is not None:
-                session.expunge(row)
-            return row
+            where = _one_of(link, source_network, source_id, target_network, kind)
+            row = session.exec(select(DeliveryRow).where(*where)).first()
+            return delivery_of(row) if row is not None else None
 
     def recent_sources(self, link: str, source_network: str, since: datetime) -> list[Delivery]:
         """Posts of one side mirrored since ``since`` (delivered, not deleted since): what a
         re-check reads again. One delivery per source post."""
         with self._session() as session:
             query = (
-                select(Delivery)
+                select(DeliveryRow)
                 .where(
-                    Delivery.link == link,
-                    Delivery.source_network == source_network,
-                    Delivery.kind == "post",
-                    Delivery.status == DeliveryStatus.DONE.value,
-                    col(Delivery.created_at) >= since,
+                    DeliveryRow.link == link,
+                    DeliveryRow.source_network == source_network,
+                    DeliveryRow.kind == DeliveryKind.POST.value,
+                    DeliveryRow.status == DeliveryStatus.DONE.value,
+                    col(DeliveryRow.created_at) >= since,
                 )
-                .order_by(col(Delivery.id))
+                .order_by(col(DeliveryRow.id))
             )
             deleted = set(
                 session.exec(
-                    select(Delivery.source_id).where(
-                        Delivery.link == link,
-                        Delivery.source_network == source_network,
-                        Delivery.kind == "delete",
-                        Delivery.status == DeliveryStatus.DONE.value,
-                        col(Delivery.created_at) >= since,
+                    select(DeliveryRow.source_id).where(
+                        DeliveryRow.link == link,
+                        DeliveryRow.source_network == source_network,
+                        DeliveryRow.kind == DeliveryKind.DELETE.value,
+                        DeliveryRow.status == DeliveryStatus.DONE.value,
+                        col(DeliveryRow.created_at) >= since,
                     )
                 )
             )
             rows: dict[str, Delivery] = {}
             for row in session.exec(query):
-                session.expunge(row)
                 if row.source_id not in deleted:  # gone already: not read again
-                    rows.setdefault(row.source_id, row)
+                    rows.setdefault(row.source_id, delivery_of(row))
             return list(rows.values())
 
     def enqueued_since(self, link: str, source_network: str, since: datetime) -> int:
         """New posts of one side put in the outbox since ``since`` (for max_per_hour)."""
         with self._session() as session:
-            query = select(func.count(func.distinct(Delivery.source_id))).where(
-                Delivery.link == link,
-                Delivery.source_network == source_network,
-                Delivery.kind == "post",
-                col(Delivery.created_at) >= since,
+            query = select(func.count(func.distinct(DeliveryRow.source_id))).where(
+                DeliveryRow.link == link,
+                DeliveryRow.source_network == source_network,
+                DeliveryRow.kind == DeliveryKind.POST.value,
+                col(DeliveryRow.created_at) >= since,
             )
             return int(session.exec(query).one())
 
@@ -238,15 +231,15 @@ class Outbox(StoreBase):
         """Parts being published to ``target_network`` whose outcome is not recorded yet."""
         with self._session() as session:
             query = select(
-                Delivery.publishing_text,
-                Delivery.publishing_started_at,
-                Delivery.publishing_attempt_at,
+                DeliveryRow.publishing_text,
+                DeliveryRow.publishing_started_at,
+                DeliveryRow.publishing_attempt_at,
             ).where(
-                Delivery.link == link,
-                Delivery.target_network == target_network,
-                Delivery.status == DeliveryStatus.PUBLISHING.value,
-                col(Delivery.publishing_text).is_not(None),
-                col(Delivery.publishing_started_at).is_not(None),
+                DeliveryRow.link == link,
+                DeliveryRow.target_network == target_network,
+                DeliveryRow.status == DeliveryStatus.PUBLISHING.value,
+                col(DeliveryRow.publishing_text).is_not(None),
+                col(DeliveryRow.publishing_started_at).is_not(None),
             )
             found = []
             for text, started, attempt in session.exec(query):
@@ -259,11 +252,27 @@ class Outbox(StoreBase):
         """Posts of ``network`` the poll read as the user's own (enqueued, not held) since
         ``since``: recovery never adopts one of them as a post birdbridge wrote."""
         with self._session() as session:
-            query = select(Delivery.source_id).where(
-                Delivery.link == link,
-                Delivery.source_network == network,
-                Delivery.kind == "post",
-                col(Delivery.created_at) >= since,
-                or_(col(Delivery.phase).is_(None), col(Delivery.phase) != HELD),
+            query = select(DeliveryRow.source_id).where(
+                DeliveryRow.link == link,
+                DeliveryRow.source_network == network,
+                DeliveryRow.kind == DeliveryKind.POST.value,
+                col(DeliveryRow.created_at) >= since,
+                or_(
+                    col(DeliveryRow.phase).is_(None),
+                    col(DeliveryRow.phase) != DeliveryPhase.HELD.value,
+                ),
             )
             return set(session.exec(query))
+
+
+def _one_of(
+    link: str, source_network: str, source_id: str, target_network: str, kind: str
+) -> tuple[ColumnElement[bool], ...]:
+    """The row of one source post, target and kind (the outbox's unique key)."""
+    return (
+        col(DeliveryRow.link) == link,
+        col(DeliveryRow.source_network) == source_network,
+        col(DeliveryRow.source_id) == source_id,
+        col(DeliveryRow.target_network) == target_network,
+        col(DeliveryRow.kind) == str(kind),
+    )

@@ -11,9 +11,9 @@ from sqlalchemy import text as sa_text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
-from birdbridge.store.base import StoreBase
-from birdbridge.store.tables import ApiCalls, Delivery, LinkState
-from birdbridge.store.values import OPEN_STATUSES, DeliveryStatus, LinkSummary, as_utc
+from birdbridge.store.base import StoreBase, delivery_of
+from birdbridge.store.tables import ApiCallsRow, DeliveryRow, LinkStateRow
+from birdbridge.store.values import OPEN_STATUSES, Delivery, DeliveryStatus, LinkSummary, as_utc
 
 
 class Reports(StoreBase):
@@ -24,7 +24,7 @@ class Reports(StoreBase):
     ) -> None:
         with self._session() as session:
             for (hour, limited), number in counts.items():
-                row = session.get(ApiCalls, (link, network, hour)) or ApiCalls(
+                row = session.get(ApiCallsRow, (link, network, hour)) or ApiCallsRow(
                     link=link, network=network, hour=hour, calls=0, limited=0
                 )
                 row.calls += number
@@ -36,13 +36,13 @@ class Reports(StoreBase):
         with self._session() as session:
             query = (
                 select(
-                    ApiCalls.link,
-                    ApiCalls.network,
-                    func.sum(ApiCalls.calls),
-                    func.sum(ApiCalls.limited),
+                    ApiCallsRow.link,
+                    ApiCallsRow.network,
+                    func.sum(ApiCallsRow.calls),
+                    func.sum(ApiCallsRow.limited),
                 )
-                .where(ApiCalls.hour >= since)
-                .group_by(ApiCalls.link, ApiCalls.network)
+                .where(ApiCallsRow.hour >= since)
+                .group_by(ApiCallsRow.link, ApiCallsRow.network)
             )
             return {
                 (link, network): (int(calls or 0), int(limited or 0))
@@ -62,15 +62,15 @@ class Reports(StoreBase):
         """Per link: open deliveries, when the oldest was enqueued, failed deliveries."""
         with self._session() as session:
             open_rows = session.exec(
-                select(Delivery.link, func.count(), func.min(Delivery.created_at))
-                .where(col(Delivery.status).in_([s.value for s in OPEN_STATUSES]))
-                .group_by(Delivery.link)
+                select(DeliveryRow.link, func.count(), func.min(DeliveryRow.created_at))
+                .where(col(DeliveryRow.status).in_([s.value for s in OPEN_STATUSES]))
+                .group_by(DeliveryRow.link)
             )
             stats = {link: (int(n), as_utc(oldest), 0) for link, n, oldest in open_rows}
             failed_rows = session.exec(
-                select(Delivery.link, func.count())
-                .where(Delivery.status == DeliveryStatus.FAILED.value)
-                .group_by(Delivery.link)
+                select(DeliveryRow.link, func.count())
+                .where(DeliveryRow.status == DeliveryStatus.FAILED.value)
+                .group_by(DeliveryRow.link)
             )
             for link, n in failed_rows:
                 count, oldest, _ = stats.get(link, (0, None, 0))
@@ -81,54 +81,50 @@ class Reports(StoreBase):
         self, link: str | None = None, statuses: Sequence[str] | None = None
     ) -> list[Delivery]:
         with self._session() as session:
-            query = select(Delivery).order_by(col(Delivery.id))
+            query = select(DeliveryRow).order_by(col(DeliveryRow.id))
             if link is not None:
-                query = query.where(Delivery.link == link)
+                query = query.where(DeliveryRow.link == link)
             if statuses:
-                query = query.where(col(Delivery.status).in_(list(statuses)))
-            rows = list(session.exec(query))
-            for row in rows:
-                session.expunge(row)
-            return rows
+                query = query.where(col(DeliveryRow.status).in_(list(statuses)))
+            return [delivery_of(row) for row in session.exec(query)]
 
     def noted(self, since: datetime, link: str | None = None) -> list[Delivery]:
         """Deliveries updated since ``since`` that took a fallback, oldest first."""
         with self._session() as session:
             query = (
-                select(Delivery)
-                .where(col(Delivery.notes).is_not(None), Delivery.updated_at >= since)
-                .order_by(col(Delivery.id))
+                select(DeliveryRow)
+                .where(col(DeliveryRow.notes).is_not(None), DeliveryRow.updated_at >= since)
+                .order_by(col(DeliveryRow.id))
             )
             if link is not None:
-                query = query.where(Delivery.link == link)
-            rows = list(session.exec(query))
-            for row in rows:
-                session.expunge(row)
-            return rows
+                query = query.where(DeliveryRow.link == link)
+            return [delivery_of(row) for row in session.exec(query)]
 
     def summaries(self) -> list[LinkSummary]:
         with self._session() as session:
             counts: dict[tuple[str, str, str], int] = {}
             query = select(
-                Delivery.link, Delivery.source_network, Delivery.status, func.count()
-            ).group_by(Delivery.link, Delivery.source_network, Delivery.status)
+                DeliveryRow.link, DeliveryRow.source_network, DeliveryRow.status, func.count()
+            ).group_by(DeliveryRow.link, DeliveryRow.source_network, DeliveryRow.status)
             for link, network, status, number in session.exec(query):
                 counts[(link, network, status)] = number
             next_due = {
                 (link, network): as_utc(due)
                 for link, network, due in session.exec(
                     select(
-                        Delivery.link, Delivery.source_network, func.min(Delivery.next_attempt_at)
+                        DeliveryRow.link,
+                        DeliveryRow.source_network,
+                        func.min(DeliveryRow.next_attempt_at),
                     )
-                    .where(col(Delivery.status).in_([s.value for s in OPEN_STATUSES]))
-                    .group_by(Delivery.link, Delivery.source_network)
+                    .where(col(DeliveryRow.status).in_([s.value for s in OPEN_STATUSES]))
+                    .group_by(DeliveryRow.link, DeliveryRow.source_network)
                 )
             }
             states = list(
-                session.exec(select(LinkState).order_by(LinkState.link, LinkState.network))
+                session.exec(select(LinkStateRow).order_by(LinkStateRow.link, LinkStateRow.network))
             )
 
-            def count(state: LinkState, *statuses: str) -> int:
+            def count(state: LinkStateRow, *statuses: str) -> int:
                 return sum(counts.get((state.link, state.network, s), 0) for s in statuses)
 
             return [
