@@ -133,7 +133,7 @@ def _in_flight(store: Store, link: str, post: Post) -> bool:
     """Could this be a post of ours whose publish is not recorded yet (a crash or a lost reply
     mid-publish)? Then it is held, not dropped: the deliverer skips it once recovery records it
     as our mirror, and mirrors it when it turns out to be the user's own post with the same
-    words (engine/deliver.py ``_ours_after_all``)."""
+    words (engine/adopt.py ``Recovery.ours_after_all``)."""
     return any(
         in_flight_match(post, flight.text, flight.started_at, flight.attempt_at + CALL_WINDOW)
         for flight in store.in_flight(link, post.network.value)

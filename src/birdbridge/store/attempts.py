@@ -61,15 +61,7 @@ class Attempts(StoreBase):
             session.add(row)
 
     def mark_done(self, delivery_id: int, now: datetime | None = None) -> None:
-        now = now or utcnow()
-        self._update(
-            delivery_id,
-            status=DeliveryStatus.DONE.value,
-            last_error=None,
-            lease_owner=None,
-            lease_until=None,
-            updated_at=now,
-        )
+        self._settle(delivery_id, DeliveryStatus.DONE, None, now)
 
     def mark_retry(
         self,
@@ -107,27 +99,29 @@ class Attempts(StoreBase):
         self, delivery_id: int, error: str, *, refused: bool = False, now: datetime | None = None
     ) -> None:
         """Give up until a command retries it. ``refused`` as in :meth:`mark_retry`."""
-        now = now or utcnow()
         cleared = NOT_PUBLISHING if refused else {}
-        self._update(
-            delivery_id,
-            status=DeliveryStatus.FAILED.value,
-            last_error=redact(error),
-            lease_owner=None,
-            lease_until=None,
-            updated_at=now,
-            **cleared,
-        )
+        self._settle(delivery_id, DeliveryStatus.FAILED, error, now, **cleared)
 
     def mark_skipped(self, delivery_id: int, reason: str, now: datetime | None = None) -> None:
-        now = now or utcnow()
+        self._settle(delivery_id, DeliveryStatus.SKIPPED, reason, now)
+
+    def _settle(
+        self,
+        delivery_id: int,
+        status: DeliveryStatus,
+        error: str | None,
+        now: datetime | None,
+        **more: object,
+    ) -> None:
+        """End an attempt with ``status`` and its reason; the claim is released."""
         self._update(
             delivery_id,
-            status=DeliveryStatus.SKIPPED.value,
-            last_error=redact(reason),
+            status=status.value,
+            last_error=redact(error) if error is not None else None,
             lease_owner=None,
             lease_until=None,
-            updated_at=now,
+            updated_at=now or utcnow(),
+            **more,
         )
 
     def set_phase(self, delivery_id: int, phase: DeliveryPhase | None) -> None:
