@@ -6,7 +6,7 @@ from __future__ import annotations
 from birdbridge.engine.outcomes import DeliverReport, Wait
 from birdbridge.engine.posts import Posts
 from birdbridge.errors import Unsupported
-from birdbridge.models import NetworkName, OutgoingPart, Post
+from birdbridge.models import OutgoingPart, Post
 from birdbridge.networks.base import Network
 from birdbridge.render.compose import Rendered
 from birdbridge.store import Delivery, DeliveryPhase, DeliveryStatus, Mirror
@@ -70,10 +70,11 @@ class Changes(Posts):
             return
         rendered = self._rendered(post, target)
         try:
-            if target.name is NetworkName.TWITTER and post.media:
-                # An X edit is a whole new version: its media would have to be uploaded
-                # again, which an edit cannot wait for; the policy decides instead.
-                raise Unsupported("X edits of posts with media are not carried", network="twitter")
+            if post.media and not target.limits().edits_with_media:
+                raise Unsupported(
+                    f"{target.name.label} edits of posts with media are not carried",
+                    network=target.name.value,
+                )
             urls = self._edit_parts(delivery, post, parts, rendered, target, report)
         except Unsupported as exc:
             self._edit_refused(delivery, post, target, parts, str(exc), report)

@@ -15,7 +15,7 @@ from birdbridge.engine.adopt import Recovery
 from birdbridge.engine.media import MediaCarrier
 from birdbridge.engine.outcomes import ClaimLost, DeliverReport, ReplyPolicy
 from birdbridge.engine.rendering import render_for
-from birdbridge.errors import Duplicate, Permanent, ReplyRefused, Transient
+from birdbridge.errors import Duplicate, MediaRejected, ReplyRefused, Transient
 from birdbridge.media.workdir import process_workdir
 from birdbridge.metrics import FALLBACKS
 from birdbridge.models import NetworkName, OutgoingPart, Post, Published
@@ -136,9 +136,7 @@ class Publisher:
             return found
         except ReplyRefused as exc:
             return self._reply_refused(delivery, index, part, target, key, exc, report)
-        except Permanent as exc:
-            if not part.media_ids or "media" not in str(exc).lower():
-                raise
+        except MediaRejected as exc:
             # The uploads were refused (expired, or cleaned up by the server): upload again.
             self.store.save_media_state(delivery.id, "{}")
             raise Transient(

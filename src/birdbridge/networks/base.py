@@ -63,6 +63,9 @@ class NetworkLimits:
     media: MediaLimits | None = None
     polls: PollLimits | None = None  # None: the target cannot hold polls
     quotes: bool = False  # the target can create native quote posts
+    # The target can edit a post that carries media in place (else the ``edits`` policy
+    # decides: the mirror stays as it was, or is deleted and posted again).
+    edits_with_media: bool = True
 
 
 @dataclass(frozen=True)
