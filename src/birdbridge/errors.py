@@ -15,8 +15,9 @@ class ConfigError(BirdbridgeError):
 
 class NetworkError(BirdbridgeError):
     """A call to a network failed. ``network`` is "twitter" or "mastodon"; ``status`` the
-    HTTP status when there was a reply, ``problem`` X's problem ``type`` (or Mastodon's
-    ``error`` text) when the body said one."""
+    HTTP status when there was a reply, ``problem`` X's problem ``type`` when the body said
+    one, ``detail`` the body's words (X's problem ``detail``, Mastodon's ``error``). Code
+    that tells one refusal from another reads these, never the message."""
 
     def __init__(
         self,
@@ -25,11 +26,13 @@ class NetworkError(BirdbridgeError):
         network: str = "",
         status: int | None = None,
         problem: str | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message)
         self.network = network
         self.status = status
         self.problem = problem
+        self.detail = detail
 
 
 class RateLimited(NetworkError):
@@ -49,8 +52,9 @@ class RateLimited(NetworkError):
         scope: str | None = None,
         status: int | None = 429,
         problem: str | None = None,
+        detail: str | None = None,
     ) -> None:
-        super().__init__(message, network=network, status=status, problem=problem)
+        super().__init__(message, network=network, status=status, problem=problem, detail=detail)
         self.retry_at = retry_at
         self.scope = scope
 
@@ -113,6 +117,11 @@ class ReplyRefused(Permanent):
     """The target refused to publish this as a reply (X's self-serve rule of 2026-02-23: a
     reply only where the author was mentioned or quoted). The link's ``reply_refused`` policy
     decides what happens instead."""
+
+
+class MediaRejected(Permanent):
+    """The target refused the media ids a post carried (expired, not yet processed, cleaned
+    up by the server, or not the account's): the same ids will not do, new uploads may."""
 
 
 class AlreadyReposted(Permanent):

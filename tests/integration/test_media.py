@@ -16,6 +16,7 @@ from PIL import Image
 
 from birdbridge.media.probe import probe_video
 from birdbridge.render.html import html_to_text
+from birdbridge.sandbox.x import MEDIA_IDS_INVALID, invalid_request
 
 from ..conftest import Rig
 from ..media_files import gif_bytes, make_video, mp4_bytes, needs_ffmpeg, png_bomb
@@ -340,6 +341,43 @@ def test_failed_post_call_reuses_the_upload_to_x(rig: Rig) -> None:
     engine.cycle()
     assert len(rig.x.uploads()) == 1  # the same media id was used
     assert len(x_media(rig, only(rig.tweets()))) == 1
+
+
+def test_media_ids_x_refuses_at_post_time_are_uploaded_again(rig: Rig) -> None:
+    """X answers a post whose media it no longer has (cleaned up, expired early) with a 400
+    "Your media IDs are invalid.": the adapter says MediaRejected, the upload is done again."""
+    engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    rig.toot("upload again", media=[{"type": "image", "data": picture()}])
+    refusal = invalid_request("media.media_ids", ["1"], MEDIA_IDS_INVALID)
+    rig.x.add_fault(
+        kind="status", status=400, body=refusal.body, method="POST", path=r"^/2/tweets$"
+    )
+    engine.cycle()
+    [delivery] = rig.store.deliveries()
+    assert rig.tweets() == [] and len(rig.x.uploads()) == 1
+    assert "the media will be uploaded again" in (delivery.last_error or "")
+    rig.clock.advance(minutes=5)
+    engine.cycle()
+    assert len(rig.x.uploads()) == 2  # a new upload, not the refused id
+    assert len(x_media(rig, only(rig.tweets()))) == 1
+
+
+def test_media_ids_mastodon_refuses_at_post_time_are_uploaded_again(rig: Rig) -> None:
+    """Mastodon's 422 "Media ... not found or already attached to another post"."""
+    engine = rig.engine("twitter-to-mastodon")
+    engine.cycle()
+    rig.tweet("upload again", media=[{"type": "photo", "data": picture()}])
+    refusal = rig.masto.error_response(422, "Media 1 not found or already attached to another post")
+    rig.masto.add_fault(
+        kind="status", status=422, body=refusal.body, method="POST", path=r"^/api/v1/statuses$"
+    )
+    engine.cycle()
+    assert rig.toots() == [] and len(rig.masto.uploads()) == 1
+    rig.clock.advance(minutes=5)
+    engine.cycle()
+    assert len(rig.masto.uploads()) == 2
+    assert len(toot_media(only(rig.toots()))) == 1
 
 
 def test_crash_between_upload_and_post_neither_uploads_nor_posts_twice(rig: Rig) -> None:

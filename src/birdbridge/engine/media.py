@@ -31,8 +31,7 @@ from birdbridge.media.videofit import (
 from birdbridge.models import Media, MediaKind, Post
 from birdbridge.networks.base import MediaLimits, Network
 from birdbridge.render.alt import fit_alt_text
-from birdbridge.store import Store
-from birdbridge.store.tables import Delivery
+from birdbridge.store import Delivery, Store
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,6 @@ class MediaCarrier:
     def prepare(
         self, delivery: Delivery, post: Post, target: Network, limits: MediaLimits, now: datetime
     ) -> PreparedMedia:
-        assert delivery.id is not None
         state: dict[str, Any] = json.loads(delivery.media_state or "{}")
         prepared = PreparedMedia()
         with tempfile.TemporaryDirectory(dir=self.workdir) as folder:
@@ -94,8 +92,7 @@ class MediaCarrier:
                 state[str(index)] = self._carry_one(
                     item, target, limits, Path(folder), prepared, index
                 )
-                delivery.media_state = json.dumps(state)
-                self.store.save_media_state(delivery.id, delivery.media_state)
+                self.store.save_media_state(delivery.id, json.dumps(state))
         return prepared
 
     def _carry_one(

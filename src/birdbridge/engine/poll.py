@@ -13,7 +13,7 @@ from birdbridge.engine.recovery import in_flight_match
 from birdbridge.models import NetworkName, Post
 from birdbridge.networks.base import Network
 from birdbridge.policy import Context, Decision, decide
-from birdbridge.store import DeliveryStatus, NewDelivery, Store, utcnow
+from birdbridge.store import DeliveryKind, DeliveryStatus, NewDelivery, Store, utcnow
 
 log = logging.getLogger(__name__)
 HOUR = timedelta(hours=1)
@@ -133,7 +133,7 @@ def _in_flight(store: Store, link: str, post: Post) -> bool:
     """Could this be a post of ours whose publish is not recorded yet (a crash or a lost reply
     mid-publish)? Then it is held, not dropped: the deliverer skips it once recovery records it
     as our mirror, and mirrors it when it turns out to be the user's own post with the same
-    words (engine/deliver.py ``_ours_after_all``)."""
+    words (engine/adopt.py ``Recovery.ours_after_all``)."""
     return any(
         in_flight_match(post, flight.text, flight.started_at, flight.attempt_at + CALL_WINDOW)
         for flight in store.in_flight(link, post.network.value)
@@ -167,18 +167,19 @@ def _edited(
         if original is None or original.status == DeliveryStatus.SKIPPED:
             report.skipped.append((post.id, "new version of a post that was not mirrored"))
             continue
-        assert original.id is not None
         if original.status == DeliveryStatus.PENDING:
             store.replace_payload(original.id, _payload(post))
             queued += 1
         elif policy.edits == "ignore":
             report.skipped.append((post.id, 'edited post (policy edits = "ignore")'))
         else:
-            queued += store.enqueue_change(link, change(post, target, "edit"))
+            queued += store.enqueue_change(link, change(post, target, DeliveryKind.EDIT))
     return queued
 
 
-def change(post: Post, target: NetworkName, kind: str, *, held: bool = False) -> NewDelivery:
+def change(
+    post: Post, target: NetworkName, kind: DeliveryKind, *, held: bool = False
+) -> NewDelivery:
     """An edit or a deletion of ``post``'s mirror on ``target``."""
     return NewDelivery(
         source_network=post.network.value,
@@ -194,7 +195,7 @@ def change(post: Post, target: NetworkName, kind: str, *, held: bool = False) ->
 def _deliveries_for(
     post: Post, targets: list[NetworkName], *, held: bool = False
 ) -> list[NewDelivery]:
-    return [change(post, target, "post", held=held) for target in targets]
+    return [change(post, target, DeliveryKind.POST, held=held) for target in targets]
 
 
 def _payload(post: Post) -> str:

@@ -12,8 +12,7 @@ from birdbridge.config import PolicyConfig
 from birdbridge.engine.poll import change
 from birdbridge.models import Direction, NetworkName, Post
 from birdbridge.networks.base import Network
-from birdbridge.store import Store, as_utc
-from birdbridge.store.tables import Delivery
+from birdbridge.store import Delivery, DeliveryKind, Store
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ def recheck_side(
     state = store.link_state(link, source.name.value)
     last = state.rechecked_at if state else None
     if not (deletes or edits) or (
-        last is not None and now - _utc(last) < timedelta(seconds=policy.recheck_interval)
+        last is not None and now - last < timedelta(seconds=policy.recheck_interval)
     ):
         return report
     rows = store.recent_sources(
@@ -55,12 +54,14 @@ def recheck_side(
         report.checked = len(known)
         for source_id in sorted(result.gone) if deletes else ():
             for target in targets:
-                if store.enqueue_change(link, change(known[source_id], target, "delete")):
+                if store.enqueue_change(
+                    link, change(known[source_id], target, DeliveryKind.DELETE)
+                ):
                     report.deleted.append(source_id)
         for source_id, current in sorted(result.current.items()) if edits else ():
             if _newer(current, known.get(source_id)):
                 for target in targets:
-                    if store.enqueue_change(link, change(current, target, "edit")):
+                    if store.enqueue_change(link, change(current, target, DeliveryKind.EDIT)):
                         report.edited.append(source_id)
     store.mark_rechecked(link, source.name.value, now)
     if report.deleted or report.edited:
@@ -76,7 +77,9 @@ def recheck_side(
 
 def _latest(store: Store, link: str, row: Delivery) -> Post:
     """The newest version of a source post we know: its last queued edit, else the post."""
-    edit = store.delivery_for(link, row.source_network, row.source_id, row.target_network, "edit")
+    edit = store.delivery_for(
+        link, row.source_network, row.source_id, row.target_network, DeliveryKind.EDIT
+    )
     return Post.from_json(json.loads((edit or row).payload))
 
 
@@ -85,7 +88,3 @@ def _newer(current: Post, known: Post | None) -> bool:
     if known is None or current.edited_at is None:
         return False
     return known.edited_at is None or current.edited_at > known.edited_at
-
-
-def _utc(value: datetime) -> datetime:
-    return as_utc(value) or value

@@ -34,6 +34,7 @@ def render_for(
         counter=limits.counter,
         polls=limits.polls,
         quotes=limits.quotes,
+        capabilities=limits.capabilities,
     )
     source = post if text is None else replace(post, text=text)
     return compose(source, spec, policy, lookups)

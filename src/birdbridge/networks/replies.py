@@ -23,6 +23,7 @@ from birdbridge.errors import (
     AuthRevoked,
     CreditsDepleted,
     Duplicate,
+    MediaRejected,
     MissingPermission,
     NetworkError,
     Permanent,
@@ -45,6 +46,10 @@ OAUTH1_PERMISSIONS = "oauth1-permissions"
 DUPLICATE_WORDS = ("duplicate content",)
 ALREADY_REPOSTED_WORDS = ("already retweeted", "already reposted")
 READ_ONLY_WORDS = ("appropriate oauth1 app permissions", "not configured with the appropriate")
+# A post whose media ids will not do (api-notes X1, M1). X: 400 invalid-request with "Your
+# media IDs are invalid." in its ``errors`` array (a pending, unknown, expired or foreign id).
+# Mastodon: 422 "Media 1, 2 not found or already attached to another post".
+MEDIA_REFUSED_WORDS = ("your media ids are invalid", "not found or already attached")
 # Mastodon (Doorkeeper, app/controllers/api/base_controller.rb): a token without the scope.
 OUTSIDE_SCOPES = "outside the authorized scopes"
 # Mastodon's 403s for an account that may not act at all (Api::BaseController
@@ -107,7 +112,12 @@ def error_for_reply(
     problem = problem_of(body)
     detail = detail_of(body)
     text = f"{label} {what}: "
-    common: dict[str, Any] = {"network": network, "status": status, "problem": problem}
+    common: dict[str, Any] = {
+        "network": network,
+        "status": status,
+        "problem": problem,
+        "detail": detail or None,
+    }
     lowered = f"{problem or ''} {detail}".lower()
     if status == 402 or _is(problem, CREDITS_DEPLETED) or _is(problem, "credits"):
         # Pay-per-use: every request is refused until credits are added (docs.x.com
@@ -139,6 +149,9 @@ def error_for_reply(
         refused = _forbidden(network, text, status, detail, lowered, common)
         if refused is not None:
             return refused
+    media = _media_refusal(status, body)
+    if media is not None:
+        return MediaRejected(text + f"refused the post's media ({status}: {media})", **common)
     if 400 <= status < 500:
         return Permanent(text + f"refused ({status}{_colon(detail)})", **common)
     return Transient(text + f"server error ({status}{_colon(detail)})", **common)
@@ -195,6 +208,16 @@ def check_reply(
         raise error
 
 
+def _media_refusal(status: int, body: Any) -> str | None:
+    """The words of a 400 or 422 that refused a post's media ids, or None."""
+    if status not in (400, 422):
+        return None
+    return next(
+        (text for text in messages_of(body) if any(w in text.lower() for w in MEDIA_REFUSED_WORDS)),
+        None,
+    )
+
+
 def problem_of(body: Any) -> str | None:
     """X's problem ``type``; None for other bodies."""
     if isinstance(body, dict) and isinstance(body.get("type"), str):
@@ -204,17 +227,22 @@ def problem_of(body: Any) -> str | None:
 
 def detail_of(body: Any) -> str:
     """The human-readable part of an error body (X problem or errors array, Mastodon error)."""
+    texts = messages_of(body)
+    return texts[0] if texts else ""
+
+
+def messages_of(body: Any) -> list[str]:
+    """Every human-readable text of an error body, the main one first: X's problem detail (or
+    Mastodon's error, or a title), then the message of each entry of an ``errors`` array."""
     if not isinstance(body, dict):
-        return ""
-    for key in ("detail", "error", "title"):
-        if isinstance(body.get(key), str) and body[key]:
-            return str(body[key])
+        return []
+    texts = [str(body[k]) for k in ("detail", "error", "title") if isinstance(body.get(k), str)]
     errors = body.get("errors")
-    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        message = errors[0].get("message") or errors[0].get("detail")
+    for entry in errors if isinstance(errors, list) else []:
+        message = (entry.get("message") or entry.get("detail")) if isinstance(entry, dict) else None
         if message:
-            return str(message)
-    return ""
+            texts.append(str(message))
+    return [text for text in texts if text]
 
 
 def json_or_none(text: str) -> Any:

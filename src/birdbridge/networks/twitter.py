@@ -150,7 +150,9 @@ TIME_CURSOR = "t:"
 # Clock skew allowance when searching our own recent posts after a crash.
 RECOVERY_MARGIN = timedelta(minutes=5)
 # X's 403 detail for a reply to a deleted post ("You attempted to reply to a Tweet that is
-# deleted or not visible to you.").
+# deleted or not visible to you."). X's 403s for this and for a refused reply (and most
+# others) share the problem type about:blank and the title Forbidden: the detail's words are
+# the only thing that tells them apart.
 PARENT_GONE = "deleted or not visible"
 
 
@@ -352,7 +354,7 @@ class TwitterNetwork(Funnel):
         except Permanent as exc:
             if part.in_reply_to_id is None or exc.status != 403:
                 raise
-            if PARENT_GONE in str(exc).lower():
+            if PARENT_GONE in (exc.detail or "").lower():
                 # The parent is gone (deleted meanwhile): keep the words, lose the threading.
                 log.warning("X: the post %s replied to is gone; posting standalone", exc)
                 published = self._create(part, None)
@@ -360,7 +362,13 @@ class TwitterNetwork(Funnel):
             if _is_reply_refusal(exc):
                 # The 2026 self-serve reply rule (api-notes X2): the engine's
                 # `reply_refused` policy decides what happens instead.
-                raise ReplyRefused(str(exc), network="twitter", status=exc.status) from None
+                raise ReplyRefused(
+                    str(exc),
+                    network="twitter",
+                    status=exc.status,
+                    problem=exc.problem,
+                    detail=exc.detail,
+                ) from None
             raise
 
     def _create(self, part: OutgoingPart, in_reply_to_id: str | None) -> Published:
@@ -551,5 +559,7 @@ def _expect_list(body: Any, key: str) -> list[dict[str, Any]]:
 
 
 def _is_reply_refusal(exc: Permanent) -> bool:
-    lowered = str(exc).lower()
+    """X's 403 for a reply the self-serve rule refuses ("Reply to this conversation is not
+    allowed ..."): told by the detail's words (the type is about:blank, see PARENT_GONE)."""
+    lowered = (exc.detail or "").lower()
     return exc.status == 403 and ("repl" in lowered or "conversation" in lowered)

@@ -1,13 +1,20 @@
-"""The state database. The only package that writes SQL; the engine calls named operations."""
+"""The state database. The only package that writes SQL; the engine calls named operations
+and gets frozen values back (store/values.py), never rows."""
 
 from sqlalchemy.exc import SQLAlchemyError as DatabaseError
 
-from birdbridge.store.store import (
+from birdbridge.store.store import Store
+from birdbridge.store.values import (
     HELD,
+    Delivery,
+    DeliveryKind,
+    DeliveryPhase,
     DeliveryStatus,
     InFlight,
+    LinkState,
+    LinkSummary,
+    Mirror,
     NewDelivery,
-    Store,
     as_utc,
     utcnow,
 )
@@ -16,8 +23,14 @@ from birdbridge.store.store import (
 __all__ = [
     "HELD",
     "DatabaseError",
+    "Delivery",
+    "DeliveryKind",
+    "DeliveryPhase",
     "DeliveryStatus",
     "InFlight",
+    "LinkState",
+    "LinkSummary",
+    "Mirror",
     "NewDelivery",
     "Store",
     "as_utc",

@@ -1,4 +1,6 @@
-"""The state database's tables. Changes to them go with a new Alembic migration."""
+"""The state database's tables. Changes to them go with a new Alembic migration.
+
+The rows stay inside the store: what it hands out are the frozen values of store/values.py."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ def _utc_column(nullable: bool = True) -> Column[datetime]:
     return Column(DateTime(timezone=True), nullable=nullable)
 
 
-class LinkState(SQLModel, table=True):
+class LinkStateRow(SQLModel, table=True):
     """Per link and source network: the poll cursor and the last poll's outcome."""
 
     __tablename__ = "link_state"
@@ -33,7 +35,7 @@ class LinkState(SQLModel, table=True):
     rechecked_at: datetime | None = Field(default=None, sa_column=_utc_column())
 
 
-class ApiCalls(SQLModel, table=True):
+class ApiCallsRow(SQLModel, table=True):
     """API calls per link, network and hour, for `birdbridge status` (X bills per call)."""
 
     __tablename__ = "api_calls"
@@ -45,7 +47,7 @@ class ApiCalls(SQLModel, table=True):
     limited: int = 0  # of which 429s
 
 
-class Delivery(SQLModel, table=True):
+class DeliveryRow(SQLModel, table=True):
     """The outbox: one source post to mirror onto one target network.
 
     status: pending -> publishing -> done, or failed / skipped. ``publishing`` with a
@@ -71,8 +73,8 @@ class Delivery(SQLModel, table=True):
     source_network: str = Field(max_length=16)
     source_id: str = Field(max_length=64)
     target_network: str = Field(max_length=16)
-    kind: str = Field(default="post", max_length=16)
-    status: str = Field(default="pending", max_length=16)
+    kind: str = Field(default="post", max_length=16)  # a DeliveryKind (store/values.py)
+    status: str = Field(default="pending", max_length=16)  # a DeliveryStatus
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     next_attempt_at: datetime = Field(sa_column=_utc_column(nullable=False))
@@ -91,11 +93,7 @@ class Delivery(SQLModel, table=True):
     # Fallbacks taken while delivering (a reply X refused, media not carried, ...), one per
     # line: `birdbridge status` shows them, so no fallback is silent.
     notes: str | None = Field(default=None, sa_column=Column(Text))
-    # "reposting": an edit the target could not make is being carried by deleting the mirror
-    # and posting the new version; set before the first deletion, so that after any
-    # interruption the new version is still owed (and posted), never skipped.
-    # "held": a post the poll read while a post of ours with the same text was in flight;
-    # delivered only once that publish is settled and did not turn out to be this post.
+    # A DeliveryPhase (store/values.py: "reposting" or "held"), or None.
     phase: str | None = Field(default=None, max_length=16)
     lease_owner: str | None = Field(default=None, max_length=64)
     lease_until: datetime | None = Field(default=None, sa_column=_utc_column())
@@ -103,7 +101,7 @@ class Delivery(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=_utc_column(nullable=False))
 
 
-class Mirror(SQLModel, table=True):
+class MirrorRow(SQLModel, table=True):
     """The mirror map: each part of a source post and the target post it became."""
 
     __tablename__ = "mirror"
