@@ -16,7 +16,8 @@ from PIL import Image
 
 from birdbridge.media.probe import probe_video
 from birdbridge.render.html import html_to_text
-from birdbridge.sandbox.x import MEDIA_IDS_INVALID, invalid_request
+from birdbridge.sandbox.x.errors import invalid_request
+from birdbridge.sandbox.x.media.kinds import MEDIA_IDS_INVALID
 
 from ..conftest import Rig
 from ..media_files import gif_bytes, make_video, mp4_bytes, needs_ffmpeg, png_bomb

@@ -116,7 +116,8 @@ def explain(
 def _for_target(
     store: Store, link: LinkConfig, target: Network, post: Post, now: datetime
 ) -> TargetReport:
-    decision = judge(store, link.name, post, link.policy, [target.name], now)
+    capabilities = target.limits().capabilities
+    decision = judge(store, link.name, post, link.policy, [target.name], now, None, capabilities)
     report = TargetReport(target.name, decision.mirror, decision.reason)
     delivery = store.delivery_for(link.name, post.network.value, post.source_key, target.name.value)
     if delivery is not None:

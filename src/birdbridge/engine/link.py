@@ -21,6 +21,7 @@ from birdbridge.media.workdir import process_workdir
 from birdbridge.metrics import DELIVERIES, POLLS
 from birdbridge.models import NetworkName
 from birdbridge.networks.base import Network
+from birdbridge.render.capabilities import Capabilities
 from birdbridge.store import DatabaseError, Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,23 @@ class LinkEngine:
                 adapter.meter.restore(counts)
                 log.warning("link %s: API call counts not saved yet: %s", self.name, exc)
 
+    def _capabilities(self, targets: list[NetworkName]) -> Capabilities | None:
+        """The single target's capabilities for the policy, from its adapter's limits (read
+        once a day); None (the network's usual ones) when the target cannot tell right now:
+        a target that is down must not stop or pause the reading of the source."""
+        if len(targets) != 1:
+            return None
+        try:
+            return self.adapters[targets[0]].limits().capabilities
+        except NetworkError as exc:
+            log.info(
+                "link %s: %s limits not read (%s); usual ones assumed",
+                self.name,
+                targets[0].label,
+                exc,
+            )
+            return None
+
     def _poll(self, source: NetworkName, targets: list[NetworkName], report: CycleReport) -> None:
         paused = self.store.pauses(self.name, self.clock()).get(source.value)
         if paused is not None:
@@ -157,8 +175,15 @@ class LinkEngine:
             return
         adapter = self.adapters[source]
         try:
+            capabilities = self._capabilities(targets)
             report.polls[source.value] = poll_side(
-                self.store, self.name, adapter, targets, self.config.policy, now=self.clock()
+                self.store,
+                self.name,
+                adapter,
+                targets,
+                self.config.policy,
+                now=self.clock(),
+                capabilities=capabilities,
             )
             POLLS.labels(self.name, source.value, "ok").inc()
         except (RateLimited, AccountRefused) as exc:

@@ -13,6 +13,7 @@ from birdbridge.engine.recovery import in_flight_match
 from birdbridge.models import NetworkName, Post
 from birdbridge.networks.base import Network
 from birdbridge.policy import Context, Decision, decide
+from birdbridge.render.capabilities import Capabilities
 from birdbridge.store import DeliveryKind, DeliveryStatus, NewDelivery, Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,11 @@ def poll_side(
     targets: list[NetworkName],
     policy: PolicyConfig,
     now: datetime | None = None,
+    *,
+    capabilities: Capabilities | None = None,
 ) -> PollReport:
-    """Read ``source`` since its cursor and enqueue what the policy mirrors, atomically."""
+    """Read ``source`` since its cursor and enqueue what the policy mirrors, atomically.
+    ``capabilities``: the single target's (its adapter's limits), for the policy's rules."""
     now = now or utcnow()
     state = store.link_state(link, source.name.value)
     cursor = state.cursor if state else None
@@ -53,7 +57,7 @@ def poll_side(
         if post.edit_of is not None and _ours(store, link, post) is None:
             report.edits += _edited(store, link, post, targets, policy, report)
             continue
-        decision = judge(store, link, post, policy, targets, now, recent)
+        decision = judge(store, link, post, policy, targets, now, recent, capabilities)
         if not decision.mirror:
             report.skipped.append((post.id, decision.reason))
             log.info(
@@ -94,6 +98,7 @@ def judge(
     targets: list[NetworkName],
     now: datetime,
     recent: int | None = None,
+    capabilities: Capabilities | None = None,
 ) -> Decision:
     """The guard and the policy for one post, as the poll applies them (``explain`` too).
     ``recent``: new posts of this side in the last hour (counted here when not given)."""
@@ -113,6 +118,7 @@ def judge(
         mirrored_last_hour=recent,
         parent_mirrored=parent_mirrored,
         target=targets[0] if len(targets) == 1 else None,
+        target_capabilities=capabilities,
     )
     return decide(post, policy, context)
 
