@@ -17,8 +17,8 @@ from birdbridge.media.rules import (
 )
 from birdbridge.models import Media, MediaKind, MediaSource
 from birdbridge.networks.mastodon_limits import media_limits
-from birdbridge.networks.twitter import X_MEDIA_LIMITS
 from birdbridge.networks.twitter_posts import to_media
+from birdbridge.networks.twitter_spec import X_MEDIA_LIMITS
 
 X = X_MEDIA_LIMITS.video_rules
 GOOD = VideoProps(duration=10, width=1280, height=720, frame_rate=30, pixel_format="yuv420p")

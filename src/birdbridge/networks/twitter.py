@@ -26,8 +26,6 @@ from birdbridge.errors import (
     Transient,
     Unsupported,
 )
-from birdbridge.media.images import ImageLimits
-from birdbridge.media.rules import GifRules, VideoRules
 from birdbridge.models import (
     Account,
     FetchResult,
@@ -38,7 +36,6 @@ from birdbridge.models import (
     Published,
 )
 from birdbridge.networks.base import (
-    MediaLimits,
     NetworkLimits,
     Recheck,
     UploadedMedia,
@@ -51,102 +48,26 @@ from birdbridge.networks.meter import CallMeter, per_endpoint
 from birdbridge.networks.replies import X_READ_ONLY_FIX, error_for_reply, json_or_none
 from birdbridge.networks.twitter_media import XMediaUploader
 from birdbridge.networks.twitter_posts import Includes, tweet_to_post
+from birdbridge.networks.twitter_spec import (
+    FIRST_POLL_PAGE,
+    LOOKUP_BATCH,
+    PAGE_SIZE,
+    READ_PARAMS,
+    TIME_CURSOR,
+    TWEET_FIELDS,
+    X_MEDIA_LIMITS,
+    X_POLL_LIMITS,
+    expect_dict,
+    expect_list,
+    json_body,
+    not_found_ids,
+)
 from birdbridge.render.capabilities import X_CAPABILITIES
 from birdbridge.render.length import X_MAX_WEIGHTED_LENGTH, x_weighted_length
-from birdbridge.render.polls import PollLimits
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# tweepy's PUBLIC_TWEET_FIELDS omits note_tweet (api-notes X1): ask for what we use.
-TWEET_FIELDS = [
-    "id",
-    "text",
-    "author_id",
-    "created_at",
-    "conversation_id",
-    "in_reply_to_user_id",
-    "referenced_tweets",
-    "entities",
-    "note_tweet",
-    "lang",
-    "possibly_sensitive",
-    "attachments",
-    "edit_history_tweet_ids",
-]
-MEDIA_FIELDS = ["media_key", "type", "url", "variants", "alt_text", "width", "height"]
-# The retweeted / quoted originals and their authors come along in `includes` (one read).
-EXPANSIONS = [
-    "attachments.media_keys",
-    "attachments.poll_ids",
-    "referenced_tweets.id",
-    "referenced_tweets.id.author_id",
-    # The author comes along at no extra call: the account's `protected` flag is learnt with
-    # every poll that returns posts, not once per process.
-    "author_id",
-]
-POLL_FIELDS = ["id", "options", "duration_minutes", "end_datetime", "voting_status"]
-USER_FIELDS = ["id", "username", "protected"]
-READ_PARAMS: dict[str, Any] = {
-    "tweet_fields": TWEET_FIELDS,
-    "expansions": EXPANSIONS,
-    "media_fields": MEDIA_FIELDS,
-    "poll_fields": POLL_FIELDS,
-    "user_fields": USER_FIELDS,
-    "user_auth": True,
-}
-LOOKUP_BATCH = 100  # GET /2/tweets?ids= takes at most 100 ids (docs.x.com posts/lookup)
-# docs.x.com posts/manage-tweets (create): 2-4 options of at most 25 characters, 5 minutes to
-# 7 days, one choice.
-X_POLL_LIMITS = PollLimits(
-    min_options=2,
-    max_options=4,
-    max_option_chars=25,
-    min_duration=5 * 60,
-    max_duration=10080 * 60,
-    multiple=False,
-)
-# docs.x.com x-api/media/introduction: images 5 MB, GIF 15 MB, video 512 MB; 4 photos or 1
-# GIF/video per post; alt text up to 1000 characters. Video and GIF rules: x-api/media/
-# quickstart/best-practices.mdx (xdevplatform/docs 5c7cc744, 2026-06-01), "Advanced": 60 FPS or
-# less; between 32x32 and 1280x1024 (read literally, width <= 1280 and height <= 1024, although
-# the same page recommends a 720x1280 portrait); 0.5 to 140 seconds; aspect ratio 1:3 to 3:1;
-# pixel aspect 1:1; only YUV 4:2:0 (8-bit: the 10-bit formats are transcoded to be safe).
-# "Animated GIF recommendations": <= 1280x1080, <= 350 frames, width * height * frames <= 300
-# million.
-X_MEDIA_LIMITS = MediaLimits(
-    max_per_post=4,
-    kinds=frozenset({MediaKind.IMAGE, MediaKind.GIF, MediaKind.VIDEO}),
-    image=ImageLimits(
-        types=frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"}),
-        max_bytes=5 * 1024 * 1024,
-        max_pixels=8192 * 8192,
-    ),
-    gif_bytes=15 * 1024 * 1024,
-    video_bytes=512 * 1024 * 1024,
-    video_types=frozenset({"video/mp4", "video/quicktime"}),
-    alt_text_chars=1000,
-    video_rules=VideoRules(
-        min_seconds=0.5,
-        max_seconds=140,
-        min_width=32,
-        min_height=32,
-        max_width=1280,
-        max_height=1024,
-        max_frame_rate=60,
-        min_aspect=1 / 3,
-        max_aspect=3,
-        pixel_formats=frozenset({"yuv420p", "yuvj420p"}),
-        square_pixels=True,
-    ),
-    gif_rules=GifRules(
-        max_width=1280, max_height=1080, max_frames=350, max_total_pixels=300_000_000
-    ),
-)
-PAGE_SIZE = 100  # the endpoint's maximum (5..100)
-FIRST_POLL_PAGE = 5  # the minimum max_results: the first poll only needs the newest id
-# A cursor of this form means "nothing seen yet; take posts created after this instant".
-TIME_CURSOR = "t:"
 # Clock skew allowance when searching our own recent posts after a crash.
 RECOVERY_MARGIN = timedelta(minutes=5)
 # X's 403 detail for a reply to a deleted post ("You attempted to reply to a Tweet that is
@@ -217,7 +138,7 @@ class TwitterNetwork(Funnel):
                 user_fields=["id", "name", "username", "protected"],
                 user_auth=True,
             )
-            data = _expect_dict(body, "data", "GET /2/users/me")
+            data = expect_dict(body, "data", "GET /2/users/me")
             username = str(data.get("username") or "")
             self._account = Account(
                 network=self.name,
@@ -299,7 +220,7 @@ class TwitterNetwork(Funnel):
             if not isinstance(meta, dict):
                 raise Transient("X GET /2/users/:id/tweets: reply has no meta", network="twitter")
             newest = newest or meta.get("newest_id")
-            tweets.extend(_expect_list(body, "data"))
+            tweets.extend(expect_list(body, "data"))
             includes = includes.merged(Includes.of(body))
             token = meta.get("next_token")
             if not token:
@@ -383,7 +304,7 @@ class TwitterNetwork(Funnel):
             poll_duration_minutes=poll.duration // 60 if poll else None,
             user_auth=True,
         )
-        data = _expect_dict(body, "data", "POST /2/tweets")
+        data = expect_dict(body, "data", "POST /2/tweets")
         tweet_id = str(data["id"])
         return Published(id=tweet_id, url=f"{self.account().url}/status/{tweet_id}")
 
@@ -402,7 +323,7 @@ class TwitterNetwork(Funnel):
         )
         includes = Includes.of(body)
         return well_formed(
-            self.name, _expect_list(body, "data"), lambda t: self._to_post(t, account, includes)
+            self.name, expect_list(body, "data"), lambda t: self._to_post(t, account, includes)
         )
 
     def app_name(self) -> str | None:
@@ -438,7 +359,7 @@ class TwitterNetwork(Funnel):
                     network="twitter",
                 ) from None
             raise
-        data = _expect_dict(_json(reply), "data", "POST /2/tweets (edit)")
+        data = expect_dict(json_body(reply), "data", "POST /2/tweets (edit)")
         new_id = str(data["id"])
         return Published(id=new_id, url=f"{self.account().url}/status/{new_id}")
 
@@ -478,7 +399,7 @@ class TwitterNetwork(Funnel):
             user_auth=True,
             **params,
         )
-        for tweet in _expect_list(body, "data"):
+        for tweet in expect_list(body, "data"):
             references = tweet.get("referenced_tweets") or []
             if any(
                 isinstance(r, dict) and r.get("type") == "retweeted" and str(r.get("id")) == post_id
@@ -505,7 +426,7 @@ class TwitterNetwork(Funnel):
     def get_post(self, post_id: str) -> Post:
         """One post by id (``birdbridge explain``)."""
         body = self._call("GET /2/tweets/:id", self.client.get_tweet, post_id, **READ_PARAMS)
-        tweet = _expect_dict(body, "data", "GET /2/tweets/:id")
+        tweet = expect_dict(body, "data", "GET /2/tweets/:id")
         return self._to_post(tweet, self.account(), Includes.of(body))
 
     def recheck(self, posts: dict[str, datetime]) -> Recheck:
@@ -517,45 +438,10 @@ class TwitterNetwork(Funnel):
         for start in range(0, len(ids), LOOKUP_BATCH):
             batch = ids[start : start + LOOKUP_BATCH]
             body = self._call("GET /2/tweets", self.client.get_tweets, batch, **READ_PARAMS)
-            found = self._posts(_expect_list(body, "data"), account, Includes.of(body))
+            found = self._posts(expect_list(body, "data"), account, Includes.of(body))
             current.update((post.id, post) for post in found)
-            gone |= _not_found(body) & set(batch)
+            gone |= not_found_ids(body) & set(batch)
         return Recheck(gone=gone, current=current)
-
-
-def _not_found(body: Any) -> set[str]:
-    """Ids X reports as gone: ``errors`` of type resource-not-found (deleted, or never
-    existed). Other errors (a protected author, suspension) say nothing about deletion."""
-    errors = body.get("errors") if isinstance(body, dict) else None
-    return {
-        str(error.get("resource_id") or error.get("value"))
-        for error in errors or []
-        if isinstance(error, dict) and "not-found" in str(error.get("type", ""))
-    }
-
-
-def _json(response: Any) -> Any:
-    """tweepy's ``Client.request`` returns the raw requests.Response."""
-    try:
-        return response.json()
-    except (ValueError, AttributeError):
-        raise Transient("X: reply is not JSON", network="twitter") from None
-
-
-def _expect_dict(body: Any, key: str, what: str) -> dict[str, Any]:
-    value = body.get(key) if isinstance(body, dict) else None
-    if not isinstance(value, dict) or "id" not in value:
-        raise Transient(f"X {what}: reply has no {key!r} object", network="twitter")
-    return value
-
-
-def _expect_list(body: Any, key: str) -> list[dict[str, Any]]:
-    if not isinstance(body, dict):
-        raise Transient("X: reply is not a JSON object", network="twitter")
-    value = body.get(key, [])
-    if not isinstance(value, list):
-        raise Transient(f"X: reply's {key!r} is not a list", network="twitter")
-    return [item for item in value if isinstance(item, dict)]
 
 
 def _is_reply_refusal(exc: Permanent) -> bool:
