@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -31,26 +31,22 @@ from birdbridge.errors import (
 )
 from birdbridge.models import (
     Account,
-    FetchResult,
     MediaKind,
     NetworkName,
     OutgoingPart,
     Poll,
-    Post,
     Published,
 )
 from birdbridge.networks.base import (
     NetworkLimits,
-    Recheck,
     UploadedMedia,
     Verified,
-    well_formed,
 )
-from birdbridge.networks.funnel import Funnel
 from birdbridge.networks.http import USER_AGENT, TimeoutSession
 from birdbridge.networks.mastodon_limits import instance_limits
 from birdbridge.networks.mastodon_media import MastodonMediaUploader
-from birdbridge.networks.mastodon_posts import created_at, parse_time, status_to_post
+from birdbridge.networks.mastodon_posts import parse_time
+from birdbridge.networks.mastodon_reads import MastodonReads
 from birdbridge.networks.mastodon_replies import LastReply, error_of, reply_of
 from birdbridge.networks.mastodon_scopes import missing, problem
 from birdbridge.networks.mastodon_throttles import mastodon_scope
@@ -59,14 +55,10 @@ from birdbridge.networks.meter import CallMeter
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-PAGE_SIZE = 40  # GET /api/v1/accounts/:id/statuses maximum (docs: methods/accounts)
 LIMITS_TTL = 24 * 3600.0  # seconds between two reads of the instance's configuration
-TIME_CURSOR = "t:"
-RECOVERY_MARGIN = timedelta(minutes=5)
-RECHECK_MAX_PAGES = 25  # 1,000 statuses: a bound on one re-check of the timeline
 
 
-class MastodonNetwork(Funnel):
+class MastodonNetwork(MastodonReads):
     name = NetworkName.MASTODON
     # Repeating these cannot double them, so a 5xx, a reset or a timeout is retried at once,
     # a few times (networks/retry.py) before the delivery goes back to the outbox: a status
@@ -209,74 +201,6 @@ class MastodonNetwork(Funnel):
     def upload_media(self, path: Path, mime: str, kind: MediaKind, alt_text: str) -> UploadedMedia:
         return self._uploader.upload(path, mime, alt_text)
 
-    # -- reading ---------------------------------------------------------------------
-    def fetch_since(self, cursor: str | None, *, include_reposts: bool = False) -> FetchResult:
-        account = self.account()
-        if cursor is None:
-            return self._first_poll(account)
-        if cursor.startswith(TIME_CURSOR):
-            after = datetime.fromisoformat(cursor[len(TIME_CURSOR) :])
-            statuses = self._walk_back(
-                account, since_id=None, include_reposts=include_reposts, after=after
-            )
-        else:
-            statuses = self._walk_back(account, since_id=cursor, include_reposts=include_reposts)
-        posts = well_formed(self.name, statuses, self._to_post)
-        posts.sort(key=lambda p: _id_key(p.id))
-        # Past every status read, even one skipped as malformed: it will not get better.
-        ids = [str(s["id"]) for s in statuses if isinstance(s, dict) and s.get("id")]
-        next_cursor = max(ids, key=_id_key) if ids else cursor
-        return FetchResult(posts=posts, cursor=next_cursor)
-
-    def _walk_back(
-        self,
-        account: Account,
-        *,
-        since_id: str | None,
-        include_reposts: bool,
-        after: datetime | None = None,
-    ) -> list[Any]:
-        """Every status newer than ``since_id`` (or created after ``after``): pages of the
-        newest first, walking back with ``max_id`` until a short page or an older status."""
-        statuses: list[Any] = []
-        max_id: str | None = None
-        while True:
-            page = self._page(
-                account, since_id=since_id, max_id=max_id, include_reposts=include_reposts
-            )
-            kept = [s for s in page if after is None or created_at(s) > after]
-            statuses.extend(kept)
-            if len(page) < PAGE_SIZE or len(kept) < len(page):
-                return statuses
-            max_id = min((str(s["id"]) for s in page), key=_id_key)
-
-    def _page(
-        self, account: Account, *, since_id: str | None, max_id: str | None, include_reposts: bool
-    ) -> list[Any]:
-        page = self._call(
-            "GET /api/v1/accounts/:id/statuses",
-            self.api.account_statuses,
-            account.id,
-            since_id=since_id,
-            max_id=max_id,
-            limit=PAGE_SIZE,
-            exclude_reblogs=not include_reposts,
-        )
-        if not isinstance(page, list):
-            raise Transient("Mastodon: account statuses reply is not a list", network="mastodon")
-        return page
-
-    def _first_poll(self, account: Account) -> FetchResult:
-        now = datetime.now(UTC)
-        page = self._call(
-            "GET /api/v1/accounts/:id/statuses", self.api.account_statuses, account.id, limit=1
-        )
-        newest = str(page[0]["id"]) if isinstance(page, list) and page else None
-        return FetchResult(posts=[], cursor=newest or TIME_CURSOR + now.isoformat())
-
-    def _to_post(self, status: Any) -> Post:
-        return status_to_post(status, self._domain)
-
     # -- writing ---------------------------------------------------------------------
     def publish(self, part: OutgoingPart, *, idempotency_key: str) -> Published:
         try:
@@ -372,48 +296,6 @@ class MastodonNetwork(Funnel):
             if exc.status != 404:
                 raise  # the boosted status is gone: so is the boost
 
-    def get_post(self, post_id: str) -> Post:
-        status = self._call("GET /api/v1/statuses/:id", self.api.status, post_id)
-        return self._to_post(status)
-
-    def recheck(self, posts: dict[str, datetime]) -> Recheck:
-        """Read the timeline back (boosts included) over the time ``posts`` span: a mirrored
-        status inside the covered range that is not listed was deleted."""
-        if not posts:
-            return Recheck(gone=set(), current={})
-        account = self.account()
-        oldest = min(posts.values())
-        listed: list[Any] = []
-        max_id: str | None = None
-        complete = False
-        for _ in range(RECHECK_MAX_PAGES):
-            page = self._page(account, since_id=None, max_id=max_id, include_reposts=True)
-            listed.extend(page)
-            if len(page) < PAGE_SIZE:
-                complete = True
-                break
-            if created_at(page[-1]) < oldest:
-                break
-            max_id = min((str(s["id"]) for s in page), key=_id_key)
-        current = {p.id: p for p in well_formed(self.name, listed, self._to_post)}
-        floor = None if complete or not listed else min(created_at(s) for s in listed)
-        gone = {
-            post_id
-            for post_id, created in posts.items()
-            if post_id not in current and (floor is None or created >= floor)
-        }
-        return Recheck(gone=gone, current={k: v for k, v in current.items() if k in posts})
-
-    def recent_own(self, since: datetime) -> list[Post]:
-        account = self.account()
-        page = self._page(account, since_id=None, max_id=None, include_reposts=False)
-        earliest = since - RECOVERY_MARGIN
-        return [
-            post
-            for post in well_formed(self.name, page, self._to_post)
-            if post.created_at >= earliest
-        ]
-
     def app_name(self) -> str | None:
         """The token's application (GET /api/v1/apps/verify_credentials), read once. Mastodon
         shows a status's ``application`` to its owner (StatusSerializer, ``show_application?``),
@@ -444,11 +326,6 @@ def _published(status: Any) -> Published:
         raise Transient(
             f"Mastodon: malformed status in reply: {exc!r}", network="mastodon"
         ) from None
-
-
-def _id_key(post_id: str) -> tuple[int, str]:
-    # Mastodon ids are numeric strings that grow with time; compare by length, then text.
-    return (len(post_id), post_id)
 
 
 def _host(url: str, default: str) -> str:

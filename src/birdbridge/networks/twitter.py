@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,39 +27,30 @@ from birdbridge.errors import (
 )
 from birdbridge.models import (
     Account,
-    FetchResult,
     MediaKind,
     NetworkName,
     OutgoingPart,
-    Post,
     Published,
 )
 from birdbridge.networks.base import (
     NetworkLimits,
-    Recheck,
     UploadedMedia,
     Verified,
-    well_formed,
 )
-from birdbridge.networks.funnel import Funnel
 from birdbridge.networks.http import BaseUrlSession
 from birdbridge.networks.meter import CallMeter, per_endpoint
 from birdbridge.networks.replies import X_READ_ONLY_FIX, error_for_reply, json_or_none
 from birdbridge.networks.twitter_media import XMediaUploader
-from birdbridge.networks.twitter_posts import Includes, tweet_to_post
+from birdbridge.networks.twitter_reads import TwitterReads
 from birdbridge.networks.twitter_spec import (
-    FIRST_POLL_PAGE,
-    LOOKUP_BATCH,
     PAGE_SIZE,
-    READ_PARAMS,
-    TIME_CURSOR,
+    RECOVERY_MARGIN,
     TWEET_FIELDS,
     X_MEDIA_LIMITS,
     X_POLL_LIMITS,
     expect_dict,
     expect_list,
     json_body,
-    not_found_ids,
 )
 from birdbridge.render.capabilities import X_CAPABILITIES
 from birdbridge.render.length import X_MAX_WEIGHTED_LENGTH, x_weighted_length
@@ -68,8 +58,6 @@ from birdbridge.render.length import X_MAX_WEIGHTED_LENGTH, x_weighted_length
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Clock skew allowance when searching our own recent posts after a crash.
-RECOVERY_MARGIN = timedelta(minutes=5)
 # X's 403 detail for a reply to a deleted post ("You attempted to reply to a Tweet that is
 # deleted or not visible to you."). X's 403s for this and for a refused reply (and most
 # others) share the problem type about:blank and the title Forbidden: the detail's words are
@@ -77,7 +65,7 @@ RECOVERY_MARGIN = timedelta(minutes=5)
 PARENT_GONE = "deleted or not visible"
 
 
-class TwitterNetwork(Funnel):
+class TwitterNetwork(TwitterReads):
     name = NetworkName.TWITTER
 
     def __init__(self, config: TwitterConfig, *, timeout: float = 20) -> None:
@@ -192,81 +180,6 @@ class TwitterNetwork(Funnel):
     def upload_media(self, path: Path, mime: str, kind: MediaKind, alt_text: str) -> UploadedMedia:
         return self._uploader.upload(path, mime, kind, alt_text)
 
-    # -- reading ---------------------------------------------------------------------
-    def fetch_since(self, cursor: str | None, *, include_reposts: bool = False) -> FetchResult:
-        account = self.account()
-        if cursor is None:
-            return self._first_poll(account)
-        params: dict[str, Any] = {"max_results": PAGE_SIZE, **READ_PARAMS}
-        if cursor.startswith(TIME_CURSOR):
-            params["start_time"] = cursor[len(TIME_CURSOR) :]
-        else:
-            params["since_id"] = cursor
-        if not include_reposts:
-            params["exclude"] = ["retweets"]  # X bills per post read: do not read what we skip
-        tweets: list[dict[str, Any]] = []
-        includes = Includes()
-        newest: str | None = None
-        token: str | None = None
-        while True:
-            body = self._call(
-                "GET /2/users/:id/tweets",
-                self.client.get_users_tweets,
-                account.id,
-                pagination_token=token,
-                **params,
-            )
-            meta = body.get("meta") if isinstance(body, dict) else None
-            if not isinstance(meta, dict):
-                raise Transient("X GET /2/users/:id/tweets: reply has no meta", network="twitter")
-            newest = newest or meta.get("newest_id")
-            tweets.extend(expect_list(body, "data"))
-            includes = includes.merged(Includes.of(body))
-            token = meta.get("next_token")
-            if not token:
-                break
-        account = self._learn_protected(account, includes)
-        posts = well_formed(self.name, tweets, lambda t: self._to_post(t, account, includes))
-        posts.sort(key=lambda p: int(p.id))
-        next_cursor = str(newest) if newest else (posts[-1].id if posts else cursor)
-        return FetchResult(posts=posts, cursor=next_cursor)
-
-    def _learn_protected(self, account: Account, includes: Includes) -> Account:
-        """The account as this reply shows it: locked since the last poll means every post
-        read now is followers-only (promise 3), whatever the cached account said."""
-        user = includes.users.get(account.id)
-        if user is None or "protected" not in user:
-            return account
-        protected = bool(user["protected"])
-        if protected != account.protected:
-            log.warning(
-                "X account %s is now %s", account.handle, "protected" if protected else "public"
-            )
-            account = replace(account, protected=protected)
-            self._account = account
-        return account
-
-    def _first_poll(self, account: Account) -> FetchResult:
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        body = self._call(
-            "GET /2/users/:id/tweets",
-            self.client.get_users_tweets,
-            account.id,
-            max_results=FIRST_POLL_PAGE,
-            user_auth=True,
-        )
-        meta = body.get("meta") if isinstance(body, dict) else None
-        newest = meta.get("newest_id") if isinstance(meta, dict) else None
-        return FetchResult(posts=[], cursor=str(newest) if newest else TIME_CURSOR + now)
-
-    def _to_post(self, tweet: dict[str, Any], account: Account, includes: Includes) -> Post:
-        return tweet_to_post(tweet, includes, account)
-
-    def _posts(
-        self, tweets: list[dict[str, Any]], account: Account, includes: Includes
-    ) -> list[Post]:
-        return well_formed(self.name, tweets, lambda t: tweet_to_post(t, includes, account))
-
     # -- writing ---------------------------------------------------------------------
     def publish(self, part: OutgoingPart, *, idempotency_key: str) -> Published:
         # X has no idempotency key: recovery searches our own posts instead (engine/recovery.py).
@@ -307,24 +220,6 @@ class TwitterNetwork(Funnel):
         data = expect_dict(body, "data", "POST /2/tweets")
         tweet_id = str(data["id"])
         return Published(id=tweet_id, url=f"{self.account().url}/status/{tweet_id}")
-
-    def recent_own(self, since: datetime) -> list[Post]:
-        account = self.account()
-        start = (since - RECOVERY_MARGIN).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        # The same fields and expansions as a poll: recovery compares media and reply targets.
-        body = self._call(
-            "GET /2/users/:id/tweets",
-            self.client.get_users_tweets,
-            account.id,
-            start_time=start,
-            max_results=PAGE_SIZE,
-            exclude=["retweets"],
-            **READ_PARAMS,
-        )
-        includes = Includes.of(body)
-        return well_formed(
-            self.name, expect_list(body, "data"), lambda t: self._to_post(t, account, includes)
-        )
 
     def app_name(self) -> str | None:
         return None  # X's v2 posts carry no app that the API reliably tells
@@ -422,26 +317,6 @@ class TwitterNetwork(Funnel):
             post_id,
             user_auth=True,
         )
-
-    def get_post(self, post_id: str) -> Post:
-        """One post by id (``birdbridge explain``)."""
-        body = self._call("GET /2/tweets/:id", self.client.get_tweet, post_id, **READ_PARAMS)
-        tweet = expect_dict(body, "data", "GET /2/tweets/:id")
-        return self._to_post(tweet, self.account(), Includes.of(body))
-
-    def recheck(self, posts: dict[str, datetime]) -> Recheck:
-        """Which of ``posts`` (id -> created) still exist: batched lookups, 100 ids a call."""
-        account = self.account()
-        gone: set[str] = set()
-        current: dict[str, Post] = {}
-        ids = sorted(posts)
-        for start in range(0, len(ids), LOOKUP_BATCH):
-            batch = ids[start : start + LOOKUP_BATCH]
-            body = self._call("GET /2/tweets", self.client.get_tweets, batch, **READ_PARAMS)
-            found = self._posts(expect_list(body, "data"), account, Includes.of(body))
-            current.update((post.id, post) for post in found)
-            gone |= not_found_ids(body) & set(batch)
-        return Recheck(gone=gone, current=current)
 
 
 def _is_reply_refusal(exc: Permanent) -> bool:

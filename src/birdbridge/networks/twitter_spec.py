@@ -3,6 +3,7 @@ the limits of posts, polls and media, and the checks of a reply's body (api-note
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from birdbridge.errors import Transient
@@ -100,6 +101,8 @@ X_MEDIA_LIMITS = MediaLimits(
 PAGE_SIZE = 100  # the endpoint's maximum (5..100)
 FIRST_POLL_PAGE = 5  # the minimum max_results: the first poll only needs the newest id
 # A cursor of this form means "nothing seen yet; take posts created after this instant".
+# Clock skew allowance when searching our own recent posts after a crash.
+RECOVERY_MARGIN = timedelta(minutes=5)
 TIME_CURSOR = "t:"
 
 
