@@ -78,10 +78,7 @@ def _links_table(store: Store, now: datetime) -> Table:
 def _queue_table(deliveries: Iterable[Any]) -> Table:
     table = _table(
         "open and failed deliveries",
-        "id",
-        "link",
-        "from",
-        "post",
+        *WHICH_DELIVERY,
         "kind",
         "to",
         "status",
@@ -92,10 +89,7 @@ def _queue_table(deliveries: Iterable[Any]) -> Table:
     for d in deliveries:
         literal_row(
             table,
-            str(d.id),
-            d.link,
-            d.source_network,
-            d.source_id,
+            *_which(d),
             str(d.kind),
             d.target_network,
             str(d.status),
@@ -109,10 +103,7 @@ def _queue_table(deliveries: Iterable[Any]) -> Table:
 def _notes_table(deliveries: Iterable[Any]) -> Table:
     table = _table(
         "fallbacks taken (last 7 days)",
-        "id",
-        "link",
-        "from",
-        "post",
+        *WHICH_DELIVERY,
         "to",
         "status",
         "what happened",
@@ -120,15 +111,20 @@ def _notes_table(deliveries: Iterable[Any]) -> Table:
     for d in deliveries:
         literal_row(
             table,
-            str(d.id),
-            d.link,
-            d.source_network,
-            d.source_id,
+            *_which(d),
             d.target_network,
             str(d.status),
             redact(d.notes or ""),
         )
     return table
+
+
+WHICH_DELIVERY = ("id", "link", "from", "post")
+
+
+def _which(delivery: Any) -> tuple[str, str, str, str]:
+    """The cells under WHICH_DELIVERY: the delivery, its link and its source post."""
+    return str(delivery.id), delivery.link, delivery.source_network, delivery.source_id
 
 
 def _table(title: str, *columns: str, show_lines: bool = False) -> Table:
