@@ -41,7 +41,7 @@ from typing import Any
 
 from birdbridge.networks.textmatch import normalise
 from birdbridge.render.html import html_to_text
-from birdbridge.store.tables import Delivery
+from birdbridge.store import Delivery
 
 from ..conftest import Rig
 from .conftest import (
