@@ -231,7 +231,8 @@ def _side_lines(side: SideView, now: datetime, verbose: bool) -> list[str]:
             f"posts from {other} are mirrored here; this link does not read {side.network.label}"
         )
     elif s is not None and s.last_poll_at is not None:
-        lines.append(f"last poll {ago(s.last_poll_at, now)}; {_counts(side, now)}")
+        counts = _counts(s, _other(side.network), now)
+        lines.append(f"last poll {ago(s.last_poll_at, now)}; {counts}")
     if s is not None and s.last_error and not paused:
         failed_at = f" {ago(s.last_error_at, now)}" if s.last_error_at else ""
         lines.append(f"the last poll failed{failed_at}: {redact(s.last_error)}")
@@ -243,10 +244,9 @@ def _side_lines(side: SideView, now: datetime, verbose: bool) -> list[str]:
     return lines
 
 
-def _counts(side: SideView, now: datetime) -> str:
-    s = side.summary
-    assert s is not None
-    counts = f"to {_other(side.network).label}: {s.done} mirrored, {s.pending} waiting"
+def _counts(s: LinkSummary, target: NetworkName, now: datetime) -> str:
+    """What became of the side's posts: "to Mastodon: 4 mirrored, 1 waiting, 0 failed"."""
+    counts = f"to {target.label}: {s.done} mirrored, {s.pending} waiting"
     counts += f", {s.failed} failed" + (f", {s.skipped} skipped" if s.skipped else "")
     if s.pending and s.next_retry is not None and s.next_retry > now:
         counts += f" (next try {at(s.next_retry, now)})"

@@ -14,13 +14,13 @@ import sys
 import termios
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from rich.cells import cell_len
 
-from birdbridge.store import DeliveryStatus, NewDelivery, utcnow
+from birdbridge.store import NewDelivery, utcnow
 
 from ..conftest import Rig
 from .conftest import cli, write_config
@@ -126,13 +126,12 @@ def test_status_fits_80_columns_with_a_pause_a_failure_a_retry_and_a_fallback(
 ) -> None:
     staged = stage(rig, tmp_path)
     text = on_terminal("status", "--config", str(staged.config))
-    Path("/tmp/status80.txt").write_text(text)
     lines = text.splitlines()
     assert max(cell_len(line) for line in lines) <= 80, [ln for ln in lines if cell_len(ln) > 80]
     assert any(line.startswith(f"{LINK}: X <-> Mastodon") for line in lines)
     words = flat(text)
     # X's side: paused, why, until when and the fix, in words
-    assert re.search(r"X paused until \d\d:\d\d UTC \(out of credits\): ", words)
+    assert re.search(r"X paused until (\d{4}-\d\d-\d\d )?\d\d:\d\d UTC \(out of credits\): ", words)
     assert "Add credits in the X developer console" in words
     assert f"then run `birdbridge resume {LINK}`" in words
     # the failed delivery: which, and its error as the API wrote it (no markup, no emoji)
@@ -158,7 +157,6 @@ def test_status_before_the_first_poll_says_how_to_start(rig: Rig, tmp_path: Path
         rig, tmp_path / "birdbridge.toml", name=LINK, direction="twitter-to-mastodon"
     )
     text = on_terminal("status", "--config", str(config))
-    Path("/tmp/status_first.txt").write_text(text)
     lines = text.splitlines()
     assert max(cell_len(line) for line in lines) <= 80
     assert any(line.startswith(f"{LINK}: X -> Mastodon") for line in lines)
@@ -176,3 +174,153 @@ def test_status_before_the_first_poll_says_how_to_start(rig: Rig, tmp_path: Path
     assert (m["network"], m["read"], m["state"]) == ("mastodon", False, "running")
     assert x["last_poll_at"] is None and x["counts"]["waiting"] == 0
     assert as_json["queue"] == [] and as_json["fallbacks"] == []
+
+
+SIDE_KEYS = {
+    "network",
+    "read",
+    "state",
+    "last_poll_at",
+    "last_post_seen",
+    "last_error",
+    "last_error_at",
+    "pause",
+    "counts",
+    "next_try_at",
+    "api_calls_24h",
+}
+DELIVERY_KEYS = {
+    "id",
+    "link",
+    "kind",
+    "from",
+    "source_id",
+    "to",
+    "state",
+    "state_text",
+    "attempts",
+    "max_attempts",
+    "next_attempt_at",
+    "last_error",
+    "updated_at",
+}
+
+
+def test_status_json_has_the_documented_shape_and_values(rig: Rig, tmp_path: Path) -> None:
+    staged = stage(rig, tmp_path)
+    result = cli("status", "--json", "--config", str(staged.config))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == {"generated_at", "links", "queue", "fallbacks"}
+    now = datetime.fromisoformat(data["generated_at"])
+    assert data["generated_at"].endswith("Z") and now.utcoffset() == timedelta(0)
+    [link] = data["links"]
+    assert (link["name"], link["direction"], link["in_config"]) == (LINK, "both", True)
+    x, m = link["sides"]
+    assert set(x) == set(m) == SIDE_KEYS
+    assert (x["network"], x["state"], m["network"], m["state"]) == (
+        "twitter",
+        "paused",
+        "mastodon",
+        "running",
+    )
+    assert x["pause"]["kind"] == "credits" and datetime.fromisoformat(x["pause"]["until"]) > now
+    assert "Add credits in the X developer console" in x["pause"]["reason"]
+    assert m["pause"] is None
+    # posts from X: the quote mirrored, the 503 one waiting, the refused one failed
+    assert x["counts"] == {"mirrored": 1, "waiting": 1, "failed": 1, "skipped": 0}
+    assert m["counts"] == {"mirrored": 0, "waiting": 1, "failed": 0, "skipped": 0}
+    state = rig.store.link_state(LINK, "twitter")
+    assert state is not None and x["last_post_seen"] == state.cursor
+    assert x["api_calls_24h"]["calls"] > 0 and x["api_calls_24h"]["rate_limited"] == 0
+    queue = {d["id"]: d for d in data["queue"]}
+    assert all(set(d) == DELIVERY_KEYS for d in queue.values())
+    failed, retry = queue[staged.failed_id], queue[staged.retry_id]
+    assert (failed["state"], failed["from"], failed["to"], failed["kind"]) == (
+        "failed",
+        "twitter",
+        "mastodon",
+        "post",
+    )
+    assert MARKUP_ERROR in failed["last_error"]  # as stored: no markup read, no emoji
+    assert retry["state"] == "waiting_to_retry" and retry["attempts"] >= 1
+    assert retry["max_attempts"] == 8 and "503" in retry["last_error"]
+    [waiting_for_x] = [d for d in queue.values() if d["to"] == "twitter"]
+    assert (waiting_for_x["from"], waiting_for_x["state"]) == ("mastodon", "pending")
+    [fallback] = data["fallbacks"]
+    assert (fallback["id"], fallback["state"]) == (staged.fallback_id, "done")
+    assert "quote posted as text with a link to" in fallback["notes"][0]
+
+
+def test_each_state_of_a_delivery_reads_as_what_it_is(rig: Rig, tmp_path: Path) -> None:
+    """Staged through the store's own operations, as the deliverer calls them: only a
+    delivery a worker holds right now is "publishing"; one whose try ended, or whose worker
+    is gone, waits to retry, with the attempt it is at."""
+    config = write_config(rig, tmp_path / "birdbridge.toml", name=LINK)
+    store, now = rig.store, utcnow()
+
+    def new(source_id: str, held: bool = False) -> NewDelivery:
+        return NewDelivery("twitter", source_id, "mastodon", "{}", held=held)
+
+    ids = ["101", "102", "103", "104", "105", "106", "107"]
+    store.record_poll(
+        LINK,
+        "twitter",
+        account_id="1",
+        cursor="107",
+        deliveries=[new(i, held=i == "106") for i in ids],
+        now=now - timedelta(minutes=5),
+    )
+    d = {i: store.delivery_for(LINK, "twitter", i, "mastodon") for i in ids}
+    number = {i: found.id for i, found in d.items() if found is not None}
+    assert store.lease(number["102"], "worker-a", seconds=300, now=now)
+    store.mark_publishing(number["102"], 0, "being sent", now=now)
+    store.mark_publishing(number["103"], 0, "timed out", now=now)  # a timeout: may exist
+    long_error = "the server took too long " * 12
+    store.mark_retry(number["103"], long_error, now + timedelta(minutes=10), now=now)
+    store.mark_retry(number["104"], "429", now - timedelta(minutes=1), refused=True, now=now)
+    # a worker that died mid-publish: its claim ran out
+    assert store.lease(number["105"], "worker-b", seconds=60, now=now - timedelta(minutes=4))
+    store.mark_publishing(number["105"], 0, "cut off", now=now - timedelta(minutes=4))
+    store.mark_failed(number["107"], "refused for good", refused=True, now=now)
+
+    data = json.loads(cli("status", "--json", "--config", str(config)).stdout)
+    states = {d["source_id"]: (d["state"], d["attempts"]) for d in data["queue"]}
+    assert states == {
+        "101": ("pending", 0),
+        "102": ("publishing", 0),
+        "103": ("waiting_to_retry", 1),
+        "104": ("waiting_to_retry", 1),
+        "105": ("waiting_to_retry", 0),
+        "106": ("held", 0),
+        "107": ("failed", 0),
+    }
+    [side] = [s for s in data["links"][0]["sides"] if s["network"] == "twitter"]
+    assert side["counts"] == {"mirrored": 0, "waiting": 6, "failed": 1, "skipped": 0}
+
+    piped = cli("status", "--config", str(config))  # not a terminal: nothing may be cut
+    assert piped.returncode == 0, piped.stderr
+    words = flat(piped.stdout)
+    entries = {e.split(" ", 1)[0]: e for e in words.split("#")[1:]}
+
+    def entry(source_id: str) -> str:
+        return entries[str(number[source_id])]
+
+    assert "publishing now" in entry("102")
+    assert "publishing" not in words.replace(entry("102"), "")
+    retry_at = (now + timedelta(minutes=10)).strftime("%H:%M UTC")  # a date too after 0:00
+    assert "waiting to retry at" in entry("103")
+    assert f"{retry_at} (attempt 2 of 8)" in entry("103")
+    assert flat(long_error) in entry("103")
+    assert "retried at the next pass (attempt 2 of 8)" in entry("104")
+    assert "interrupted; retried at the next pass (attempt 1 of 8)" in entry("105")
+    assert "held until" in entry("106")
+    assert "failed: `birdbridge retry" in entry("107")
+    assert "waiting for the next pass" in entry("101")
+
+    one = cli("status", LINK, "--config", str(config))
+    assert one.returncode == 0 and LINK in one.stdout
+    unknown = cli("status", "nobody", "--config", str(config))
+    assert unknown.returncode == 1 and "no link named 'nobody'" in unknown.stderr
+    verbose = flat(cli("status", "--verbose", "--config", str(config)).stdout)
+    assert "last post seen: X post 107" in verbose
