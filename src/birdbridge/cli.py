@@ -16,7 +16,7 @@ from birdbridge.config_checks import permission_warning
 from birdbridge.errors import AccountRefused, BirdbridgeError, ConfigError, NetworkError
 from birdbridge.redaction import redact, register
 from birdbridge.store import DeliveryStatus, Store
-from birdbridge.views import explanation_json, print_explanation, status_tables, when
+from birdbridge.views import explanation_json, print_explanation, when
 
 if TYPE_CHECKING:
     pass
@@ -161,13 +161,69 @@ def check(config: ConfigOption = None) -> None:
 
 
 @app.command()
-def status(config: ConfigOption = None) -> None:
-    """Each link's cursors, last poll, pending and failed deliveries and last error."""
+def status(
+    link: Annotated[str | None, typer.Argument(help="Only this link.")] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Also the last post seen per side, and every delivery."
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (shape below).")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Each link's sides (running, paused and why, waiting for the first poll),
+    the deliveries not mirrored yet or failed, and the fallbacks of the last 7 days.
+
+    \b
+    --json prints one object; times are ISO-8601 UTC ("2025-03-04T14:05:00Z"):
+      generated_at
+      links[]: name, direction, in_config (false: only in the database),
+        sides[] (one per network): network ("twitter" or "mastodon"),
+          read (the link polls it), state ("running", "paused",
+          "waiting_for_first_poll"), last_poll_at, last_post_seen (the
+          newest post id read), last_error, last_error_at,
+          pause (null or {kind, until, reason}),
+          counts {mirrored, waiting, failed, skipped} (posts from this side),
+          next_try_at, api_calls_24h {calls, rate_limited}
+      queue[] (open and failed deliveries, oldest first): id, link,
+        kind ("post", "edit", "delete"), from, source_id, to,
+        state ("pending", "held", "publishing", "waiting_to_retry",
+        "failed"), state_text, attempts, max_attempts, next_attempt_at,
+        last_error, updated_at
+      fallbacks[] (last 7 days): as in queue, state also "done" or
+        "skipped", and notes[] (one line per fallback taken)
+    Absent values are null.
+    """
+    import json
+
+    from birdbridge.views import read_status, status_json, status_renderables
+
     settings = _load(config)
     store = _open_store(settings)
-    for table in status_tables(store, datetime.now(UTC)):
-        console.print(table)
-    store.close()
+    try:
+        known = {s.link for s in store.summaries()} | {ln.name for ln in settings.links}
+        if link is not None and link not in known:
+            errors.print(
+                Text(f"no link named {link!r} (links: {', '.join(sorted(known))})"),
+                highlight=False,
+            )
+            raise typer.Exit(1)
+        view = read_status(
+            store,
+            settings.links,
+            datetime.now(UTC),
+            max_attempts=settings.bridge.max_attempts,
+            only=link,
+        )
+    finally:
+        store.close()
+    if as_json:
+        # plain print: never through Rich, whose wrapping or markup would change the text
+        print(json.dumps(status_json(view), ensure_ascii=False, indent=2))
+        return
+    for renderable in status_renderables(view, verbose=verbose):
+        console.print(renderable)
 
 
 @app.command()

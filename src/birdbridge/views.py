@@ -1,145 +1,444 @@
-"""What the commands print: `status` tables and `explain`'s answer, built from the store's and
-the engine's values. Everything that comes from the config, the database or an API is shown
-literally: never read as Rich markup (a "[redacted]" or "[links.twitter]" would vanish)."""
+"""What the commands print: `status` (as text and as JSON) and `explain`'s answer, built from
+the store's and the engine's values. Everything that comes from the config, the database or an
+API is shown literally (rich Text, never markup: a "[redacted]" or "[links.twitter]" would
+vanish) and redacted."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.text import Text
 
+from birdbridge.models import Direction, NetworkName
 from birdbridge.redaction import redact
-from birdbridge.store import DeliveryStatus, Store
+from birdbridge.store import (
+    Delivery,
+    DeliveryKind,
+    DeliveryPhase,
+    DeliveryStatus,
+    LinkSummary,
+    Store,
+)
 
 if TYPE_CHECKING:
+    from birdbridge.config import LinkConfig
     from birdbridge.engine.explain import Explanation
 
 NOTES_SHOWN_FOR = timedelta(days=7)
 OPEN_OR_FAILED = [DeliveryStatus.FAILED, DeliveryStatus.PENDING, DeliveryStatus.PUBLISHING]
+# Without --verbose, each list of deliveries shows this many (a community bridge's queue can
+# hold thousands); the rest are counted, and listed by --verbose or --json.
+SHOWN_BY_DEFAULT = 20
+FIRST_POLL_HINT = "no poll yet: start `birdbridge run`, or `birdbridge once` (one pass, for cron)"
+# Pause kinds (engine/pauses.py, errors.py) in a user's words.
+PAUSE_WORDS = {
+    "rate_limit": "rate limited",
+    "usage_cap": "usage cap reached",
+    "auth": "credentials refused",
+    "permission": "permission missing",
+    "credits": "out of credits",
+    "refused": "account refused",
+}
+# A delivery's state (see delivery_state), and the word for it in the fallbacks list.
+SHORT_WORDS = {
+    "pending": "waiting",
+    "held": "held",
+    "publishing": "publishing now",
+    "waiting_to_retry": "waiting to retry",
+    "failed": "failed",
+    "skipped": "skipped",
+    "done": "mirrored",
+}
 
 
-def status_tables(store: Store, now: datetime) -> list[Table]:
-    """`birdbridge status`: the links, then open and failed deliveries, then the fallbacks
-    taken lately (the last two only when there are any)."""
-    tables = [_links_table(store, now)]
-    queue = store.deliveries(statuses=OPEN_OR_FAILED)
-    if queue:
-        tables.append(_queue_table(queue))
-    noted = store.noted(since=now - NOTES_SHOWN_FOR)
-    if noted:
-        tables.append(_notes_table(noted))
-    return tables
+# -- what `status` reads ----------------------------------------------------------------------
 
 
-def _links_table(store: Store, now: datetime) -> Table:
-    table = _table(
-        "links",
-        "link",
-        "side",
-        "state",
-        "cursor",
-        "last poll (UTC)",
-        "pending",
-        "failed",
-        "done",
-        "next retry (UTC)",
-        "API calls 24 h",
-        "last error / why paused",
-        show_lines=True,
-    )
+@dataclass(frozen=True)
+class SideView:
+    """One network of a link: whether the link reads it (a source) and what the store holds
+    about it (None: never polled nor paused)."""
+
+    network: NetworkName
+    read: bool
+    summary: LinkSummary | None
+    calls: int  # API calls in the last 24 h
+    limited: int  # of which 429s
+
+    def pause(self, now: datetime) -> LinkSummary | None:
+        """The summary when this side is paused at ``now``."""
+        s = self.summary
+        return s if s and s.paused_until is not None and s.paused_until > now else None
+
+    def state(self, now: datetime) -> str:
+        if self.pause(now):
+            return "paused"
+        if self.read and (self.summary is None or self.summary.last_poll_at is None):
+            return "waiting_for_first_poll"
+        return "running"
+
+
+@dataclass(frozen=True)
+class LinkView:
+    name: str
+    direction: Direction | None  # None: the database has it, the config no longer does
+    sides: list[SideView]
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """Everything `birdbridge status` shows, read once, at ``now``."""
+
+    now: datetime
+    max_attempts: int
+    links: list[LinkView]
+    queue: list[Delivery]  # open and failed deliveries, oldest first
+    fallbacks: list[Delivery]  # deliveries that took a fallback in the last 7 days
+
+    def paused(self, link: str, network: str) -> bool:
+        return any(
+            view.name == link and side.network.value == network and side.pause(self.now)
+            for view in self.links
+            for side in view.sides
+        )
+
+
+def read_status(
+    store: Store,
+    links: Sequence[LinkConfig],
+    now: datetime,
+    *,
+    max_attempts: int,
+    only: str | None = None,
+) -> StatusView:
+    """The status of the config's ``links`` (and of links the database still has), or of the
+    link named ``only``."""
+    summaries = {(s.link, s.network): s for s in store.summaries()}
     calls = store.api_calls_since(now - timedelta(hours=24))
-    for row in store.summaries():
-        paused = row.paused_until is not None and row.paused_until > now
-        state = (
-            f"paused ({row.paused_kind}) until {when(row.paused_until)}" if paused else "running"
+    directions: dict[str, Direction | None] = {link.name: link.direction for link in links}
+    for name, _ in summaries:
+        directions.setdefault(name, None)
+
+    def side(name: str, network: NetworkName, direction: Direction | None) -> SideView:
+        summary = summaries.get((name, network.value))
+        # A link gone from the config: a side is read if it was ever polled.
+        read = (
+            any(source is network for source, _ in direction.pairs())
+            if direction is not None
+            else summary is not None and summary.last_poll_at is not None
         )
-        made, limited = calls.get((row.link, row.network), (0, 0))
-        literal_row(
-            table,
-            row.link,
-            row.network,
-            state,
-            row.cursor or "-",
-            when(row.last_poll_at),
-            str(row.pending),
-            str(row.failed),
-            str(row.done),
-            when(row.next_retry),
-            f"{made}" + (f", {limited} got 429" if limited else ""),
-            redact((row.paused_reason if paused else row.last_error) or ""),
+        made, limited = calls.get((name, network.value), (0, 0))
+        return SideView(network, read, summary, made, limited)
+
+    views = [
+        LinkView(name, direction, [side(name, n, direction) for n in NetworkName])
+        for name, direction in directions.items()
+        if only is None or name == only
+    ]
+    queue = store.deliveries(link=only, statuses=OPEN_OR_FAILED)
+    fallbacks = store.noted(since=now - NOTES_SHOWN_FOR, link=only)
+    return StatusView(now, max_attempts, views, queue, fallbacks)
+
+
+def delivery_state(d: Delivery, now: datetime, max_attempts: int) -> tuple[str, str]:
+    """A delivery's state for a person: a key (the JSON's "state") and words.
+
+    A delivery is PENDING until a worker marks a part PUBLISHING, just before the network
+    call; a retry after a timeout or a 5xx keeps PUBLISHING (the part may exist: the next try
+    checks first), with next_attempt_at in the future. So the status alone does not say
+    whether anything is under way: a live claim (lease) does.
+    """
+    if d.status in (DeliveryStatus.DONE, DeliveryStatus.SKIPPED):
+        return str(d.status), SHORT_WORDS[str(d.status)]
+    if d.status is DeliveryStatus.FAILED:
+        tries = f" after {_plural(d.attempts, 'attempt')}" if d.attempts else ""
+        return "failed", f"failed{tries}: `birdbridge retry {d.id}` or `birdbridge skip {d.id}`"
+    due = d.next_attempt_at <= now
+    attempt = f"attempt {d.attempts + 1} of {max_attempts}"
+    if due and d.lease_until is not None and d.lease_until > now:
+        return "publishing", "publishing now"
+    if not due:
+        # attempts == 0: a wait that is not a try (a rate limit's reset, media processing)
+        if d.attempts == 0:
+            return "waiting_to_retry", f"waiting until {at(d.next_attempt_at, now)}"
+        return "waiting_to_retry", f"waiting to retry at {at(d.next_attempt_at, now)} ({attempt})"
+    if d.status is DeliveryStatus.PUBLISHING:
+        # due and unclaimed: its worker was stopped, or its claim ran out mid-publish
+        return "waiting_to_retry", f"interrupted; retried at the next pass ({attempt})"
+    if d.attempts:
+        return "waiting_to_retry", f"retried at the next pass ({attempt})"
+    if d.phase is DeliveryPhase.HELD:
+        return "held", "held until a post of ours with the same text is settled"
+    return "pending", "waiting for the next pass"
+
+
+# -- as text ----------------------------------------------------------------------------------
+
+
+def status_renderables(view: StatusView, *, verbose: bool = False) -> list[RenderableType]:
+    """`birdbridge status`: a block per link (a line or three per side), the failed and the
+    waiting deliveries, the fallbacks taken lately; each fits the console's width. Printed
+    one after the other."""
+    out: list[RenderableType] = [_link_block(link, view.now, verbose) for link in view.links]
+    if any(s.state(view.now) == "waiting_for_first_poll" for v in view.links for s in v.sides):
+        out.append(Text(FIRST_POLL_HINT))
+    failed = [d for d in view.queue if d.status is DeliveryStatus.FAILED]
+    waiting = [d for d in view.queue if d.status is not DeliveryStatus.FAILED]
+    sections = [
+        (f"failed deliveries ({len(failed)})", failed, _queue_entry),
+        (f"not mirrored yet ({len(waiting)})", waiting, _queue_entry),
+        (f"fallbacks taken in the last {NOTES_SHOWN_FOR.days} days", view.fallbacks, _note_entry),
+    ]
+    for title, deliveries, entry in sections:
+        if deliveries:
+            out.append(_deliveries_block(title, deliveries, view, entry, verbose))
+    spaced: list[RenderableType] = []
+    for block in out:  # a blank line between blocks
+        spaced += [Text(""), block] if spaced else [block]
+    return spaced
+
+
+def _link_block(link: LinkView, now: datetime, verbose: bool) -> RenderableType:
+    x, m = NetworkName.TWITTER.label, NetworkName.MASTODON.label
+    ways = {
+        Direction.BOTH: f"{x} <-> {m}",
+        Direction.TWITTER_TO_MASTODON: f"{x} -> {m}",
+        Direction.MASTODON_TO_TWITTER: f"{m} -> {x}",
+        None: "not in the config any more (its state is kept)",
+    }[link.direction]
+    title = Text.assemble((link.name, "bold"), f": {ways}")
+    rows = [(side.network.label, _side_lines(side, now, verbose)) for side in link.sides]
+    return Group(title, Rows(rows))
+
+
+def _side_lines(side: SideView, now: datetime, verbose: bool) -> list[str]:
+    s, state = side.summary, side.state(now)
+    paused = side.pause(now)
+    if paused and paused.paused_until is not None:
+        kind = PAUSE_WORDS.get(paused.paused_kind or "", paused.paused_kind or "paused")
+        until = at(paused.paused_until, now)
+        lines = [f"paused until {until} ({kind}): {redact(paused.paused_reason or '')}"]
+    else:
+        lines = [{"waiting_for_first_poll": "waiting for the first poll"}.get(state, state)]
+    if not side.read:
+        other = _other(side.network).label
+        lines.append(
+            f"posts from {other} are mirrored here; this link does not read {side.network.label}"
         )
-    return table
+    elif s is not None and s.last_poll_at is not None:
+        counts = _counts(s, _other(side.network), now)
+        lines.append(f"last poll {ago(s.last_poll_at, now)}; {counts}")
+    if s is not None and s.last_error and not paused:
+        failed_at = f" {ago(s.last_error_at, now)}" if s.last_error_at else ""
+        lines.append(f"the last poll failed{failed_at}: {redact(s.last_error)}")
+    if side.calls:
+        limited = f" ({side.limited} answered 429)" if side.limited else ""
+        lines.append(f"{_plural(side.calls, 'API call')} in the last 24 h{limited}")
+    if verbose and s is not None and s.cursor:
+        lines.append(f"last post seen: {side.network.label} post {s.cursor}")
+    return lines
 
 
-def _queue_table(deliveries: Iterable[Any]) -> Table:
-    table = _table(
-        "open and failed deliveries",
-        *WHICH_DELIVERY,
-        "kind",
-        "to",
-        "status",
-        "attempts",
-        "next try",
-        "last error",
-    )
-    for d in deliveries:
-        literal_row(
-            table,
-            *_which(d),
-            str(d.kind),
-            d.target_network,
-            str(d.status),
-            str(d.attempts),
-            when(d.next_attempt_at),
-            redact(d.last_error or ""),
-        )
-    return table
+def _counts(s: LinkSummary, target: NetworkName, now: datetime) -> str:
+    """What became of the side's posts: "to Mastodon: 4 mirrored, 1 waiting, 0 failed"."""
+    counts = f"to {target.label}: {s.done} mirrored, {s.pending} waiting"
+    counts += f", {s.failed} failed" + (f", {s.skipped} skipped" if s.skipped else "")
+    if s.pending and s.next_retry is not None and s.next_retry > now:
+        counts += f" (next try {at(s.next_retry, now)})"
+    return counts
 
 
-def _notes_table(deliveries: Iterable[Any]) -> Table:
-    table = _table(
-        "fallbacks taken (last 7 days)",
-        *WHICH_DELIVERY,
-        "to",
-        "status",
-        "what happened",
-    )
-    for d in deliveries:
-        literal_row(
-            table,
-            *_which(d),
-            d.target_network,
-            str(d.status),
-            redact(d.notes or ""),
-        )
-    return table
+def _deliveries_block(
+    title: str,
+    deliveries: list[Delivery],
+    view: StatusView,
+    entry: Callable[[Delivery, StatusView], list[str]],
+    verbose: bool,
+) -> RenderableType:
+    shown = deliveries if verbose else deliveries[:SHOWN_BY_DEFAULT]
+    rows = [(f"#{d.id}", entry(d, view)) for d in shown]
+    parts: list[RenderableType] = [Text(title, style="bold"), Rows(rows)]
+    if len(shown) < len(deliveries):
+        more = len(deliveries) - len(shown)
+        parts.append(Text(f"  and {more} more: `birdbridge status --verbose` lists them all"))
+    return Group(*parts)
 
 
-WHICH_DELIVERY = ("id", "link", "from", "post")
+def _queue_entry(d: Delivery, view: StatusView) -> list[str]:
+    lines = [_which(d), delivery_state(d, view.now, view.max_attempts)[1]]
+    if d.status is not DeliveryStatus.FAILED and view.paused(d.link, d.target_network):
+        lines[-1] += f"; {_label(d.target_network)} is paused (see the link above)"
+    if d.last_error:
+        label = "" if d.status is DeliveryStatus.FAILED else "last error: "
+        lines.append(label + redact(d.last_error))
+    return lines
 
 
-def _which(delivery: Any) -> tuple[str, str, str, str]:
-    """The cells under WHICH_DELIVERY: the delivery, its link and its source post."""
-    return str(delivery.id), delivery.link, delivery.source_network, delivery.source_id
+def _note_entry(d: Delivery, view: StatusView) -> list[str]:
+    state = SHORT_WORDS[delivery_state(d, view.now, view.max_attempts)[0]]
+    return [f"{_which(d)}, {state}", *redact(d.notes or "").splitlines()]
 
 
-def _table(title: str, *columns: str, show_lines: bool = False) -> Table:
-    table = Table(title=title, show_lines=show_lines)
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    return table
+def _which(d: Delivery) -> str:
+    """The delivery in words: "alice: edit of X post 123 -> Mastodon"."""
+    what = {
+        DeliveryKind.POST: "",
+        DeliveryKind.EDIT: "edit of ",
+        DeliveryKind.DELETE: "deletion of ",
+    }
+    post = f"{what[d.kind]}{_label(d.source_network)} post {d.source_id}"
+    return f"{d.link}: {post} -> {_label(d.target_network)}"
 
 
-def literal_row(table: Table, *cells: str) -> None:
-    table.add_row(*(Text(cell) for cell in cells))
+@dataclass(frozen=True)
+class Rows:
+    """Rows of a short label and lines of text, indented; each line wraps under itself
+    (a word longer than the line, such as a URL, is folded, never cut) and no line is padded
+    with spaces to the width (a table would: piped output and copies would carry them)."""
+
+    rows: list[tuple[str, list[str]]]
+    indent: int = 2
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        column = max((cell_len(label) for label, _ in self.rows), default=0) + 2
+        # On a very narrow console the lines still get a few words each (Rich then wraps).
+        width = max(options.max_width - self.indent - column, 20)
+        for label, lines in self.rows:
+            head = label
+            for line in lines:
+                for piece in Text(line).wrap(console, width, overflow="fold"):
+                    margin = " " * self.indent + head + " " * (column - cell_len(head))
+                    piece.rstrip()  # the space a line was broken at
+                    yield Text.assemble(margin, piece)
+                    head = ""
+
+
+# -- as JSON ----------------------------------------------------------------------------------
+
+
+def status_json(view: StatusView) -> dict[str, Any]:
+    """`birdbridge status --json`: the shape documented in the command's help (cli.py)."""
+    return {
+        "generated_at": iso(view.now),
+        "links": [
+            {
+                "name": link.name,
+                "direction": link.direction.value if link.direction else None,
+                "in_config": link.direction is not None,
+                "sides": [_side_json(side, view.now) for side in link.sides],
+            }
+            for link in view.links
+        ],
+        "queue": [_delivery_json(d, view) for d in view.queue],
+        "fallbacks": [
+            {**_delivery_json(d, view), "notes": redact(d.notes or "").splitlines()}
+            for d in view.fallbacks
+        ],
+    }
+
+
+def _side_json(side: SideView, now: datetime) -> dict[str, Any]:
+    s = side.summary
+    paused = side.pause(now)
+    return {
+        "network": side.network.value,
+        "read": side.read,
+        "state": side.state(now),
+        "last_poll_at": iso(s.last_poll_at if s else None),
+        "last_post_seen": s.cursor if s else None,
+        "last_error": redact(s.last_error) if s and s.last_error else None,
+        "last_error_at": iso(s.last_error_at if s else None),
+        "pause": None
+        if paused is None
+        else {
+            "kind": paused.paused_kind,
+            "until": iso(paused.paused_until),
+            "reason": redact(paused.paused_reason or ""),
+        },
+        "counts": {
+            "mirrored": s.done if s else 0,
+            "waiting": s.pending if s else 0,
+            "failed": s.failed if s else 0,
+            "skipped": s.skipped if s else 0,
+        },
+        "next_try_at": iso(s.next_retry if s else None),
+        "api_calls_24h": {"calls": side.calls, "rate_limited": side.limited},
+    }
+
+
+def _delivery_json(d: Delivery, view: StatusView) -> dict[str, Any]:
+    state, words = delivery_state(d, view.now, view.max_attempts)
+    return {
+        "id": d.id,
+        "link": d.link,
+        "kind": str(d.kind),
+        "from": d.source_network,
+        "source_id": d.source_id,
+        "to": d.target_network,
+        "state": state,
+        "state_text": words,
+        "attempts": d.attempts,
+        "max_attempts": view.max_attempts,
+        "next_attempt_at": iso(d.next_attempt_at),
+        "last_error": redact(d.last_error) if d.last_error else None,
+        "updated_at": iso(d.updated_at),
+    }
+
+
+# -- words for times and numbers ------------------------------------------------------------
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO-8601 in UTC, to the second: "2025-03-04T14:05:00Z"."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def ago(value: datetime, now: datetime) -> str:
+    """ "3 min ago", "2 h ago"; "just now" for the last minute (and a clock that is ahead)."""
+    seconds = (now - value).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 90 * 60:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 48 * 3600:
+        return f"{int(seconds // 3600)} h ago"
+    return f"{int(seconds // 86400)} days ago"
+
+
+def at(value: datetime, now: datetime) -> str:
+    """ "14:05 UTC" today, "2025-03-05 14:05 UTC" another day."""
+    value = value.astimezone(UTC)
+    if value.date() == now.astimezone(UTC).date():
+        return value.strftime("%H:%M UTC")
+    return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def _plural(number: int, word: str) -> str:
+    if number == 1:
+        return f"1 {word}"
+    return f"{number} {word[:-1] + 'ies' if word.endswith('y') else word + 's'}"
+
+
+def _label(network: str) -> str:
+    try:
+        return NetworkName(network).label
+    except ValueError:  # not a network this version knows: shown as stored
+        return network
+
+
+def _other(network: NetworkName) -> NetworkName:
+    return NetworkName.MASTODON if network is NetworkName.TWITTER else NetworkName.TWITTER
 
 
 def explanation_json(result: Explanation) -> dict[str, Any]:

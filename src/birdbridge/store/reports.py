@@ -141,6 +141,8 @@ class Reports(StoreBase):
                     paused_until=as_utc(s.paused_until),
                     paused_kind=s.paused_kind,
                     paused_reason=s.paused_reason,
+                    last_error_at=as_utc(s.last_error_at),
+                    skipped=count(s, DeliveryStatus.SKIPPED),
                 )
                 for s in states
             ]

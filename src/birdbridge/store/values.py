@@ -81,6 +81,9 @@ class InFlight:
 
 @dataclass(frozen=True)
 class LinkSummary:
+    """One side of a link as `birdbridge status` shows it: its state, and the deliveries
+    of its posts (pending counts those being published too) by status."""
+
     link: str
     network: str
     cursor: str | None
@@ -93,6 +96,8 @@ class LinkSummary:
     paused_until: datetime | None = None
     paused_kind: str | None = None
     paused_reason: str | None = None
+    last_error_at: datetime | None = None  # when the last poll failed (None: it did not)
+    skipped: int = 0  # deliveries from this side given up on (policy or `birdbridge skip`)
 
 
 @dataclass(frozen=True)
