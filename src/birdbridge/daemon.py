@@ -21,6 +21,7 @@ from birdbridge.config import Config
 from birdbridge.engine import CycleReport, LinkEngine
 from birdbridge.engine.pauses import REFUSAL_KINDS
 from birdbridge.health import OpsServer
+from birdbridge.media.progress import NO_PROGRESS, Progress
 from birdbridge.models import NetworkName
 from birdbridge.networks.base import Network
 from birdbridge.networks.factory import build_adapters
@@ -40,6 +41,7 @@ class Bridge:
         config: Config,
         store: Store | None = None,
         adapter_factory: Callable[..., dict[NetworkName, Network]] = build_adapters,
+        progress: Progress = NO_PROGRESS,
     ) -> None:
         self.config = config
         self.store = store or Store.open(config.bridge.database_url)
@@ -59,6 +61,7 @@ class Bridge:
                 stop=self.stop,
                 worker_id=worker,
                 claim_timeout=config.bridge.claim_timeout,
+                progress=progress,
             )
             for link in config.links
         ]
