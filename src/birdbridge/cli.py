@@ -85,12 +85,15 @@ def run(config: ConfigOption = None) -> None:
 def once(config: ConfigOption = None) -> None:
     """Poll and deliver every link once, then exit (for cron). Exit 1 if a link failed."""
     from birdbridge.daemon import Bridge
+    from birdbridge.progress import media_bars
 
     settings = _load(config)
     _configure_logging(settings)
-    bridge = Bridge(settings, _open_store(settings))
+    with media_bars(console) as progress:  # bars on a terminal only
+        bridge = Bridge(settings, _open_store(settings), progress=progress)
+        reports = bridge.run_once()
     failed = False
-    for report in bridge.run_once():
+    for report in reports:
         d = report.delivered
         polled = ", ".join(f"{n}: {p.seen} new" for n, p in report.polls.items()) or "no poll"
         console.print(
@@ -327,11 +330,19 @@ def skip(
 @app.command()
 def demo(
     posts: Annotated[int, typer.Option(help="Extra sample posts on each side.")] = 0,
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep", help="Keep the demo's database (and its config) and print where they are."
+        ),
+    ] = False,
 ) -> None:
     """Run the whole bridge between the two sandbox servers: no accounts needed."""
     from birdbridge.demo import run_demo
+    from birdbridge.progress import media_bars
 
-    raise typer.Exit(run_demo(console, extra_posts=posts))
+    with media_bars(console) as progress:
+        raise typer.Exit(run_demo(console, extra_posts=posts, keep=keep, progress=progress))
 
 
 def main() -> None:

@@ -168,6 +168,9 @@ class LinkConfig(_Strict):
     policy: PolicyConfig = PolicyConfig()
 
 
+SUMMARY_INTERVAL = 3600  # seconds: an idle daemon says it is alive once an hour
+
+
 class BridgeConfig(_Strict):
     database_url: str = "sqlite:///birdbridge.db"
     poll_interval: float = Field(default=120, ge=1, le=86400)  # seconds between polls of a link
@@ -180,6 +183,8 @@ class BridgeConfig(_Strict):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # "auto": readable lines on a terminal, JSON lines otherwise (containers, log drains).
     log_format: Literal["auto", "json", "console"] = "auto"
+    # Seconds between `run`'s "alive" lines (links, mirrored, waiting, failed) at info level.
+    summary_interval: float = Field(default=SUMMARY_INTERVAL, ge=1, le=86400)
     # Serve /healthz and /metrics on this port (the PORT variable of PaaS platforms counts
     # too); unset: no HTTP server.
     http_port: int | None = Field(default=None, ge=1, le=65535)

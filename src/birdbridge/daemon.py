@@ -21,10 +21,11 @@ from birdbridge.config import Config
 from birdbridge.engine import CycleReport, LinkEngine
 from birdbridge.engine.pauses import REFUSAL_KINDS
 from birdbridge.health import OpsServer
+from birdbridge.media.progress import NO_PROGRESS, Progress
 from birdbridge.models import NetworkName
 from birdbridge.networks.base import Network
 from birdbridge.networks.factory import build_adapters
-from birdbridge.store import Store
+from birdbridge.store import DatabaseError, Store
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE = 8.0  # seconds; containers send SIGKILL 10 s after SIGTERM by default
@@ -40,12 +41,15 @@ class Bridge:
         config: Config,
         store: Store | None = None,
         adapter_factory: Callable[..., dict[NetworkName, Network]] = build_adapters,
+        progress: Progress = NO_PROGRESS,
     ) -> None:
         self.config = config
         self.store = store or Store.open(config.bridge.database_url)
         self.stop = threading.Event()
         self._started = time.monotonic()
         self._completed: dict[str, float] = {}  # link -> when its last cycle completed
+        self._mirrored = 0  # deliveries done since the last "alive" line
+        self._counting = threading.Lock()  # the jobs run on the scheduler's threads
         # Unique per process: a restarted daemon must not think a dead one's claims are its own.
         worker = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.engines = [
@@ -57,6 +61,7 @@ class Bridge:
                 stop=self.stop,
                 worker_id=worker,
                 claim_timeout=config.bridge.claim_timeout,
+                progress=progress,
             )
             for link in config.links
         ]
@@ -95,6 +100,12 @@ class Bridge:
                 seconds=self.config.bridge.deliver_interval,
                 id=f"deliver:{engine.name}",
             )
+        scheduler.add_job(
+            self._log_alive,
+            "interval",
+            seconds=self.config.bridge.summary_interval,
+            id="alive",
+        )
         # A new process may run with fixed credentials, permissions or credits: retry at once.
         if lifted := self.store.resume(kinds=REFUSAL_KINDS):
             log.info("lifted %d pause(s) for refused requests: trying again", lifted)
@@ -162,10 +173,37 @@ class Bridge:
                 return
             if cycle and not report.busy:
                 self._completed[report.link] = time.monotonic()
-            for error in report.errors:
-                log.warning("link %s: %s", report.link, error)
+            with self._counting:
+                self._mirrored += report.delivered.done
+            # report.errors are not logged again here: the engine logged each one where it
+            # happened, with its context (one failure, one line).
 
         return run
+
+    def _log_alive(self) -> None:
+        """The summary line of an idle or busy daemon: every ``[bridge] summary_interval``."""
+        with self._counting:
+            mirrored, self._mirrored = self._mirrored, 0
+        try:
+            stats = self.store.queue_stats()
+        except DatabaseError as exc:
+            log.warning("alive, but the database did not answer: %s", exc)
+            return
+        names = [engine.name for engine in self.engines]
+        waiting = sum(stats.get(name, (0, None, 0))[0] for name in names)
+        failed = sum(stats.get(name, (0, None, 0))[2] for name in names)
+        # The event is a fixed word and the figures are fields (log drains filter on them);
+        # ExtraAdder in logs.py puts `extra` into the line.
+        log.info(
+            "alive",
+            extra={
+                "links": len(names),
+                "mirrored": mirrored,
+                "waiting": waiting,
+                "failed": failed,
+                "seconds": self.config.bridge.summary_interval,
+            },
+        )
 
     def stalled(self) -> bool:
         """Has any link gone several poll intervals without completing a cycle (a cycle that

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import io
+import shutil
 import tempfile
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from birdbridge.config import parse_config
 from birdbridge.daemon import Bridge
+from birdbridge.media.progress import NO_PROGRESS, Progress
 from birdbridge.render.html import html_to_text
 from birdbridge.sandbox.mastodon import MastodonSandbox
 from birdbridge.sandbox.x import XSandbox, XUser
@@ -51,23 +53,39 @@ access_token = "{mastodon_token}"
 """
 
 
-def run_demo(console: Console, extra_posts: int = 0) -> int:
-    with (
-        XSandbox() as x,
-        MastodonSandbox() as masto,
-        tempfile.TemporaryDirectory(prefix="birdbridge-demo-") as tmp,
-    ):
+def run_demo(
+    console: Console,
+    extra_posts: int = 0,
+    *,
+    keep: bool = False,
+    progress: Progress = NO_PROGRESS,
+) -> int:
+    """The demo; 0 when its own checks pass. With ``keep`` its database and config stay
+    in a folder it names, else they are deleted with it."""
+    folder = Path(tempfile.mkdtemp(prefix="birdbridge-demo-"))
+    try:
+        return _run(console, folder, extra_posts, keep, progress)
+    finally:
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run(console: Console, folder: Path, extra_posts: int, keep: bool, progress: Progress) -> int:
+    with XSandbox() as x, MastodonSandbox() as masto:
         x_alice = x.create_user("alice", "Alice")
         m_alice = masto.create_user("alice", "Alice")
         masto.create_user("bob", "Bob")
+        database = folder / "demo.db"
         console.print(
-            f"sandbox X at {x.url}, sandbox Mastodon at {masto.url}; database {tmp}/demo.db",
+            f"sandbox X at {x.url}, sandbox Mastodon at {masto.url}; database: "
+            + ("kept (see the end)" if keep else "a temporary file, deleted at the end"),
             highlight=False,
+            markup=False,
         )
         x.create_post("alice", "An old tweet from before the bridge started.")
         masto.create_post("alice", "An old toot from before the bridge started.")
-        text = demo_config(x.url, x_alice, masto.url, m_alice.access_token, Path(tmp) / "demo.db")
-        bridge = Bridge(parse_config(text, "<demo>"))
+        text = demo_config(x.url, x_alice, masto.url, m_alice.access_token, database)
+        bridge = Bridge(parse_config(text, "<demo>"), progress=progress)
 
         bridge.run_once()  # first poll: cursors start from now, the old posts stay put
         _write_samples(x, masto, extra_posts)
@@ -81,7 +99,23 @@ def run_demo(console: Console, extra_posts: int = 0) -> int:
         _show_skipped(console, x, masto, skipped)
         ok = _verify(console, x, masto, extra_posts)
         bridge.store.close()
-        return 0 if ok else 1
+    if keep:
+        _tell_kept(console, folder, text)
+    return 0 if ok else 1
+
+
+def _tell_kept(console: Console, folder: Path, config_text: str) -> None:
+    """Where the kept database is, and a config to look at it with: `status` reads only the
+    database (the sandbox servers, and so `once` or `check`, are gone with the demo)."""
+    config = folder / "birdbridge.toml"
+    config.write_text(config_text, encoding="utf-8")
+    config.chmod(0o600)  # it holds the sandbox's tokens: never mind, but no warning either
+    console.print(f"database kept: {folder / 'demo.db'}", highlight=False, markup=False)
+    console.print(
+        f"look at it: birdbridge status -c {config}   (or: sqlite3 {folder / 'demo.db'})",
+        highlight=False,
+        markup=False,
+    )
 
 
 def _write_samples(x: XSandbox, masto: MastodonSandbox, extra: int) -> None:
@@ -146,28 +180,36 @@ def _text_of(x: XSandbox, masto: MastodonSandbox, network: str, post_id: str) ->
     return html_to_text(str((masto.get_post(post_id) or {}).get("content", "")))
 
 
+LABELS = {"twitter": "X", "mastodon": "Mastodon"}
+
+
 def _show(console: Console, x: XSandbox, masto: MastodonSandbox, bridge: Bridge) -> None:
-    table = Table(title="what birdbridge mirrored", show_lines=True, width=min(console.width, 110))
-    table.add_column("source post", overflow="fold", ratio=3)
-    table.add_column(
-        "mirror: post id(s), each replying to the one before", overflow="fold", ratio=2
-    )
+    """Each source post and the text of its mirror, part by part: a post too long for the
+    target shows how it was split."""
+    console.print(Text("what birdbridge mirrored", style="bold"))
     grouped: dict[tuple[str, str, str], list[str]] = {}
     for row in bridge.store.mirrors():
         key = (row.source_network, row.source_id, row.target_network)
         grouped.setdefault(key, []).append(row.target_id)
-    labels = {"twitter": "X", "mastodon": "Mastodon"}
     for (source, source_id, target), targets in grouped.items():
-        text = _text_of(x, masto, source, source_id)
-        media = [line for target_id in targets for line in _media_of(x, masto, target, target_id)]
-        carried = "".join(f"\n  + {line}" for line in media)
         parent = _parent_of(x, masto, source, source_id)
         thread = f" (reply to {parent})" if parent else ""
-        table.add_row(
-            f"[bold]{labels[source]}[/bold] {source_id}{thread}\n{text}",
-            f"[bold]{labels[target]}[/bold] " + " -> ".join(targets) + carried,
-        )
-    console.print(table)
+        split = f", a thread of {len(targets)} parts" if len(targets) > 1 else ""
+        heading = f"{LABELS[source]} {source_id}{thread} -> {LABELS[target]} "
+        console.print(Text(heading + ", ".join(targets) + split, style="bold"), soft_wrap=True)
+        _line(console, LABELS[source], _text_of(x, masto, source, source_id))
+        for number, target_id in enumerate(targets, start=1):
+            part = f" {number}/{len(targets)}" if len(targets) > 1 else ""
+            _line(console, LABELS[target] + part, _text_of(x, masto, target, target_id))
+            for media in _media_of(x, masto, target, target_id):
+                console.print(Text.assemble("    + ", media), soft_wrap=True)
+
+
+def _line(console: Console, label: str, text: str) -> None:
+    # Text from the networks is shown as it is (never read as markup), one line each (soft
+    # wrap: a piped output keeps each part on one line, a terminal wraps it).
+    flat = " ".join(text.split())
+    console.print(Text.assemble("  ", (f"{label}:", "dim"), " ", flat), soft_wrap=True)
 
 
 def _parent_of(x: XSandbox, masto: MastodonSandbox, network: str, post_id: str) -> str | None:

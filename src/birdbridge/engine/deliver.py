@@ -128,6 +128,7 @@ class Deliverer(Changes):
         blocked.add(delivery.target_network)
         reason = pause_for(self.store, self.link, NetworkName(delivery.target_network), exc, now)
         report.errors.append(reason)
+        log.warning("link %s: %s", self.link, reason)
         # Due again at once: the pause (not the delivery) decides when to try again, so
         # `birdbridge resume` takes effect immediately. Nothing is marked failed.
         self.store.mark_retry(

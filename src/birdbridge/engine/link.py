@@ -17,6 +17,7 @@ from birdbridge.engine.poll import PollReport, poll_side
 from birdbridge.engine.recheck import RecheckReport, recheck_side
 from birdbridge.errors import AccountRefused, NetworkError, RateLimited
 from birdbridge.media.addresses import api_hosts
+from birdbridge.media.progress import NO_PROGRESS, Progress
 from birdbridge.media.workdir import process_workdir
 from birdbridge.metrics import DELIVERIES, POLLS
 from birdbridge.models import NetworkName
@@ -63,6 +64,7 @@ class LinkEngine:
         worker_id: str | None = None,
         clock: Callable[[], datetime] = utcnow,
         claim_timeout: float = 60,
+        progress: Progress = NO_PROGRESS,
     ) -> None:
         self.config = config
         self.store = store
@@ -90,6 +92,7 @@ class LinkEngine:
                 allowed_hosts=api_hosts(
                     [config.twitter.api_base_url, config.mastodon.api_base_url]
                 ),
+                progress=progress,  # media transfers, shown by `birdbridge once` on a terminal
             ),
         )
 

@@ -19,6 +19,7 @@ from typing import Any
 from birdbridge.errors import NetworkError, Permanent
 from birdbridge.media.download import Downloaded, DownloadError, download
 from birdbridge.media.images import ImageError, fit_image, is_animated
+from birdbridge.media.progress import NO_PROGRESS, Progress
 from birdbridge.media.rules import VideoProps
 from birdbridge.media.video import ffmpeg_available
 from birdbridge.media.videofit import (
@@ -56,7 +57,8 @@ class PreparedMedia:
 
 class MediaCarrier:
     """Carries media for one link. ``allowed_hosts`` are the hosts downloads may reach even on
-    a private address: the link's own API hosts (see :mod:`birdbridge.media.addresses`)."""
+    a private address: the link's own API hosts (see :mod:`birdbridge.media.addresses`).
+    Downloads and uploads report their bytes to ``progress`` (bars in `birdbridge once`)."""
 
     def __init__(
         self,
@@ -67,6 +69,7 @@ class MediaCarrier:
         allowed_hosts: frozenset[str] = frozenset(),
         image_seconds: float = IMAGE_DOWNLOAD_SECONDS,
         video_seconds: float = VIDEO_DOWNLOAD_SECONDS,
+        progress: Progress = NO_PROGRESS,
     ) -> None:
         self.store = store
         self.workdir = workdir
@@ -74,6 +77,7 @@ class MediaCarrier:
         self.allowed_hosts = allowed_hosts
         self.image_seconds = image_seconds
         self.video_seconds = video_seconds
+        self.progress = progress
 
     def prepare(
         self, delivery: Delivery, post: Post, target: Network, limits: MediaLimits, now: datetime
@@ -142,7 +146,7 @@ class MediaCarrier:
         file = self._download(item, limits, folder, index)
         path, mime, kind = self._fit(item, file, limits, folder, label)
         alt = fit_alt_text(item.alt_text, limits.alt_text_chars)
-        return target.upload_media(path, mime, kind, alt)
+        return target.upload_media(path, mime, kind, alt, progress=self.progress)
 
     def _download(self, item: Media, limits: MediaLimits, folder: Path, index: int) -> Downloaded:
         if not item.sources:
@@ -159,6 +163,8 @@ class MediaCarrier:
                     timeout=self.download_timeout,
                     max_seconds=self.image_seconds if image else self.video_seconds,
                     allowed_hosts=self.allowed_hosts,
+                    progress=self.progress,
+                    name=f"{item.kind.value} {index + 1}",
                 )
             except DownloadError as exc:
                 problems.append(str(exc))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import httpx
 
 from birdbridge.media.addresses import Refused
 from birdbridge.media.connection import Deadline, DeadlinePassed, GuardedBackend
+from birdbridge.media.progress import NO_PROGRESS, Progress, tracked
 from birdbridge.media.sniff import sniff_file
 
 MAX_REDIRECTS = 5
@@ -55,29 +57,41 @@ def download(
     max_seconds: float = 600,
     allowed_hosts: frozenset[str] = frozenset(),
     ssl_context: ssl.SSLContext | None = None,
+    progress: Progress = NO_PROGRESS,
+    name: str | None = None,
 ) -> Downloaded:
     """Stream ``url`` into ``dest``; abort past ``max_bytes``, or ``max_seconds`` after the
     start (connecting, redirects and headers included). ``timeout`` bounds each network
-    operation. Hosts other than ``allowed_hosts`` must have public addresses only."""
+    operation. Hosts other than ``allowed_hosts`` must have public addresses only. The body's
+    bytes are reported to ``progress`` as they arrive, as a transfer called ``name``."""
     if not _is_http(url):
         raise DownloadError(f"refusing to fetch {url!r}: not an http(s) URL")
     backend = GuardedBackend(allowed_hosts, Deadline(max_seconds))
     context = ssl_context or _default_ssl_context()
     try:
         with httpcore.ConnectionPool(ssl_context=context, network_backend=backend) as pool:
-            _follow(pool, url, dest, max_bytes, timeout)
+            _follow(pool, url, dest, Body(max_bytes, progress, name or _host(url)), timeout)
     except BaseException:
         dest.unlink(missing_ok=True)  # never half a file, whatever ended the transfer
         raise
     return Downloaded(path=dest, size=dest.stat().st_size, mime=sniff_file(dest))
 
 
+@dataclass(frozen=True)
+class Body:
+    """What the body of the final reply is held to, and who hears of it."""
+
+    max_bytes: int
+    progress: Progress
+    name: str
+
+
 def _follow(
-    pool: httpcore.ConnectionPool, url: str, dest: Path, max_bytes: int, timeout: float
+    pool: httpcore.ConnectionPool, url: str, dest: Path, body: Body, timeout: float
 ) -> None:
     for _hop in range(MAX_REDIRECTS + 1):
         try:
-            location = _get(pool, url, dest, max_bytes, timeout)
+            location = _get(pool, url, dest, body, timeout)
         except Refused as exc:
             raise DownloadError(f"refused to fetch {url}: {exc}") from None
         except DeadlinePassed as exc:
@@ -91,7 +105,7 @@ def _follow(
 
 
 def _get(
-    pool: httpcore.ConnectionPool, url: str, dest: Path, max_bytes: int, timeout: float
+    pool: httpcore.ConnectionPool, url: str, dest: Path, body: Body, timeout: float
 ) -> str | None:
     """One request: the redirect's target, or None once the body is in ``dest``."""
     extensions = {"timeout": dict.fromkeys(("connect", "read", "write", "pool"), timeout)}
@@ -102,13 +116,21 @@ def _get(
         if response.status != 200:
             raise DownloadError(f"{url}: HTTP {response.status}")
         declared = _header(response, b"content-length")
-        if declared and declared.isdigit() and int(declared) > max_bytes:
-            raise DownloadError(f"{url}: {int(declared)} bytes is over the {max_bytes} limit")
-        _write(response, dest, url, max_bytes)
+        total = int(declared) if declared and declared.isdigit() else None
+        if total is not None and total > body.max_bytes:
+            raise DownloadError(f"{url}: {total} bytes is over the {body.max_bytes} limit")
+        with tracked(body.progress, "download", body.name, total) as moved:
+            _write(response, dest, url, body.max_bytes, moved)
     return None
 
 
-def _write(response: httpcore.Response, dest: Path, url: str, max_bytes: int) -> None:
+def _write(
+    response: httpcore.Response,
+    dest: Path,
+    url: str,
+    max_bytes: int,
+    moved: Callable[[int], None],
+) -> None:
     size = 0
     with dest.open("wb") as file:
         for chunk in response.iter_stream():
@@ -116,6 +138,7 @@ def _write(response: httpcore.Response, dest: Path, url: str, max_bytes: int) ->
             if size > max_bytes:  # the header may lie or be absent: count what arrives
                 raise DownloadError(f"{url}: more than {max_bytes} bytes")
             file.write(chunk)
+            moved(size)
 
 
 def _next_hop(url: str, location: str) -> str:
@@ -153,6 +176,13 @@ def _default_ssl_context() -> ssl.SSLContext:
     # httpx's own (certifi, or SSL_CERT_FILE / SSL_CERT_DIR), loaded once: it is read-only
     # once made, and wrapping sockets with one context from several threads is safe.
     return httpx.create_ssl_context()
+
+
+def _host(url: str) -> str:
+    try:
+        return httpx.URL(url).host or url
+    except httpx.InvalidURL:
+        return url
 
 
 def _is_http(url: str) -> bool:

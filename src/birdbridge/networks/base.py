@@ -14,6 +14,7 @@ from prometheus_client import Counter as PromCounter
 
 from birdbridge.errors import NetworkError
 from birdbridge.media.images import ImageLimits
+from birdbridge.media.progress import NO_PROGRESS, Progress
 from birdbridge.media.rules import GifRules, VideoRules
 from birdbridge.models import (
     Account,
@@ -156,8 +157,17 @@ class Network(Protocol):
         """Read ``posts`` (id -> when created) again, cheaply, to find deletions and edits."""
         ...
 
-    def upload_media(self, path: Path, mime: str, kind: MediaKind, alt_text: str) -> UploadedMedia:
-        """Upload one file (and its alt text); returns once the target has processed it."""
+    def upload_media(
+        self,
+        path: Path,
+        mime: str,
+        kind: MediaKind,
+        alt_text: str,
+        *,
+        progress: Progress = NO_PROGRESS,
+    ) -> UploadedMedia:
+        """Upload one file (and its alt text); returns once the target has processed it. The
+        bytes sent are reported to ``progress``."""
         ...
 
 

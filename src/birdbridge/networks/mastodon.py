@@ -29,6 +29,7 @@ from birdbridge.errors import (
     Transient,
     Unsupported,
 )
+from birdbridge.media.progress import NO_PROGRESS, Progress
 from birdbridge.models import (
     Account,
     MediaKind,
@@ -198,8 +199,16 @@ class MastodonNetwork(MastodonReads):
         except Permanent:
             return self._call("GET /api/v1/instance", self.api.instance_v1)
 
-    def upload_media(self, path: Path, mime: str, kind: MediaKind, alt_text: str) -> UploadedMedia:
-        return self._uploader.upload(path, mime, alt_text)
+    def upload_media(
+        self,
+        path: Path,
+        mime: str,
+        kind: MediaKind,
+        alt_text: str,
+        *,
+        progress: Progress = NO_PROGRESS,
+    ) -> UploadedMedia:
+        return self._uploader.upload(path, mime, alt_text, progress)
 
     # -- writing ---------------------------------------------------------------------
     def publish(self, part: OutgoingPart, *, idempotency_key: str) -> Published:

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from birdbridge.errors import Transient
+from birdbridge.media.progress import NO_PROGRESS, CountingFile, Progress, tracked
 from birdbridge.networks.base import UploadedMedia
 from birdbridge.networks.http import USER_AGENT
 from birdbridge.networks.mastodon_replies import error_of, on_our_clock, reply_of
@@ -50,25 +51,38 @@ class MastodonMediaUploader:
         self.timeout = timeout
         self.sleep = sleep
 
-    def upload(self, path: Path, mime: str, alt_text: str) -> UploadedMedia:
-        data = {"description": alt_text} if alt_text else {}
+    def upload(
+        self, path: Path, mime: str, alt_text: str, progress: Progress = NO_PROGRESS
+    ) -> UploadedMedia:
         hooks = {"response": [self._observe]}
         with httpx.Client(timeout=self.timeout, headers=self.headers, event_hooks=hooks) as client:
-            with path.open("rb") as file:
-                body = self._request(
-                    client,
-                    "POST /api/v2/media",
-                    "POST",
-                    "/api/v2/media",
-                    files={"file": (path.name, file, mime)},
-                    data=data,
-                )
+            body = self._send_file(client, path, mime, alt_text, progress)
             media_id = str(body.get("id") or "")
             if not media_id:
                 raise Transient("Mastodon media upload: reply has no id", network="mastodon")
             if not body.get("url"):
                 self._wait_for_processing(client, media_id)
         return UploadedMedia(id=media_id, expires_at=datetime.now(UTC) + REUSE_WINDOW)
+
+    def _send_file(
+        self, client: httpx.Client, path: Path, mime: str, alt_text: str, progress: Progress
+    ) -> dict[str, Any]:
+        data = {"description": alt_text} if alt_text else {}
+        size = path.stat().st_size
+        with (
+            tracked(progress, "upload", f"{_kind(mime)} to Mastodon", size) as moved,
+            # httpx streams the file as it reads it (64 KiB at a time): its reads are the
+            # upload's progress
+            CountingFile(str(path), moved) as file,
+        ):
+            return self._request(
+                client,
+                "POST /api/v2/media",
+                "POST",
+                "/api/v2/media",
+                files={"file": (path.name, file, mime)},
+                data=data,
+            )
 
     def _observe(self, response: httpx.Response) -> None:
         self.meter.observe(
@@ -125,3 +139,8 @@ class MastodonMediaUploader:
         if error is not None:
             raise error
         return json_or_none(response.text)
+
+
+def _kind(mime: str) -> str:
+    """ "image", "video", ... for a progress label (the adapter is not told the kind)."""
+    return mime.partition("/")[0] or "file"

@@ -25,6 +25,7 @@ from birdbridge.errors import (
     Transient,
     Unsupported,
 )
+from birdbridge.media.progress import NO_PROGRESS, Progress
 from birdbridge.models import (
     Account,
     MediaKind,
@@ -177,8 +178,16 @@ class TwitterNetwork(TwitterReads):
             idempotency_window=None,  # X takes no idempotency key
         )
 
-    def upload_media(self, path: Path, mime: str, kind: MediaKind, alt_text: str) -> UploadedMedia:
-        return self._uploader.upload(path, mime, kind, alt_text)
+    def upload_media(
+        self,
+        path: Path,
+        mime: str,
+        kind: MediaKind,
+        alt_text: str,
+        *,
+        progress: Progress = NO_PROGRESS,
+    ) -> UploadedMedia:
+        return self._uploader.upload(path, mime, kind, alt_text, progress)
 
     # -- writing ---------------------------------------------------------------------
     def publish(self, part: OutgoingPart, *, idempotency_key: str) -> Published:

@@ -30,6 +30,7 @@ import requests
 from requests_oauthlib import OAuth1
 
 from birdbridge.errors import Permanent, Transient
+from birdbridge.media.progress import NO_PROGRESS, Progress, tracked
 from birdbridge.models import MediaKind
 from birdbridge.networks.base import UploadedMedia
 from birdbridge.networks.meter import per_endpoint
@@ -53,12 +54,20 @@ class XMediaUploader:
         self.auth = auth
         self.sleep = sleep
 
-    def upload(self, path: Path, mime: str, kind: MediaKind, alt_text: str) -> UploadedMedia:
+    def upload(
+        self,
+        path: Path,
+        mime: str,
+        kind: MediaKind,
+        alt_text: str,
+        progress: Progress = NO_PROGRESS,
+    ) -> UploadedMedia:
+        label = f"{kind.value} to X"
         if kind is MediaKind.IMAGE and mime != "image/gif":
-            data = self._simple(path, mime)
+            data = self._simple(path, mime, progress, label)
         else:
             category = "tweet_gif" if mime == "image/gif" else "tweet_video"
-            data = self._chunked(path, mime, category)
+            data = self._chunked(path, mime, category, progress, label)
         media_id = str(data.get("id") or "")
         if not media_id:
             raise Transient("X media upload: reply has no media id", network="twitter")
@@ -75,9 +84,10 @@ class XMediaUploader:
             id=media_id, expires_at=datetime.now(UTC) + timedelta(seconds=int(ttl))
         )
 
-    def _simple(self, path: Path, mime: str) -> dict[str, Any]:
-        with path.open("rb") as file:
-            return self._request(
+    def _simple(self, path: Path, mime: str, progress: Progress, label: str) -> dict[str, Any]:
+        size = path.stat().st_size
+        with tracked(progress, "upload", label, size) as moved, path.open("rb") as file:
+            data = self._request(
                 "POST /2/media/upload",
                 "POST",
                 "/2/media/upload",
@@ -86,8 +96,14 @@ class XMediaUploader:
                 files={"media": (path.name, file, mime)},
                 data={"media_category": "tweet_image"},
             )
+            # requests builds the whole multipart body in memory before it sends it: the
+            # only honest count is "all of it", once X has answered
+            moved(size)
+            return data
 
-    def _chunked(self, path: Path, mime: str, category: str) -> dict[str, Any]:
+    def _chunked(
+        self, path: Path, mime: str, category: str, progress: Progress, label: str
+    ) -> dict[str, Any]:
         size = path.stat().st_size
         init = self._request(
             "POST /2/media/upload/initialize",
@@ -98,7 +114,7 @@ class XMediaUploader:
         media_id = str(init.get("id") or "")
         if not media_id:
             raise Transient("X media initialize: reply has no media id", network="twitter")
-        with path.open("rb") as file:
+        with tracked(progress, "upload", label, size) as moved, path.open("rb") as file:
             index = 0
             while chunk := file.read(CHUNK_BYTES):
                 self._request(
@@ -110,6 +126,7 @@ class XMediaUploader:
                     need_data=False,  # v2 documents {"data":{"expires_at"}}; v1.1 sent nothing
                 )
                 index += 1
+                moved(file.tell())  # this chunk was accepted
         final = self._request(
             "POST /2/media/upload/:id/finalize", "POST", f"/2/media/upload/{media_id}/finalize"
         )
