@@ -303,8 +303,10 @@ def resolve_references(
             # Unique per variable: two links whose tokens come from different variables must
             # not look like the same account to the loop check.
             return unresolved_placeholder(name)
-        problem = "is not set" if name not in environ else "is empty"
-        hint = "" if name not in environ else "; docker compose passes one missing from .env as empty"
+        if name not in environ:
+            problem, hint = "is not set", ""
+        else:
+            problem, hint = "is empty", "; docker compose passes one missing from .env as empty"
         raise ConfigError(
             f"{path}: environment variable {name} {problem} (the value is ${{{name}}}{hint})"
         )

@@ -113,7 +113,7 @@ def test_load_config_precedence(tmp_path: Path) -> None:
     both = {**ENV, "BIRDBRIDGE_CONFIG": "/data/missing.toml", "BIRDBRIDGE_CONFIG_TOML": VALID}
     assert load_config(environ=both).source == "$BIRDBRIDGE_CONFIG_TOML"
     assert load_config(path, environ=both).source == str(path)
-    with pytest.raises(ConfigError, match="/data/missing.toml: config file not found"):
+    with pytest.raises(ConfigError, match=r"/data/missing\.toml: config file not found"):
         load_config(environ={**ENV, "BIRDBRIDGE_CONFIG": "/data/missing.toml"})
 
 
