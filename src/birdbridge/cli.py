@@ -11,15 +11,23 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from birdbridge import __version__
 from birdbridge.config import Config, load_config
 from birdbridge.config_checks import permission_warning
-from birdbridge.errors import AccountRefused, BirdbridgeError, ConfigError, NetworkError
+from birdbridge.errors import (
+    AccountRefused,
+    BirdbridgeError,
+    ConfigError,
+    DatabaseUnusable,
+    NetworkError,
+)
+from birdbridge.models import NetworkName
 from birdbridge.redaction import redact, register
 from birdbridge.store import DeliveryStatus, Store
 from birdbridge.views import explanation_json, print_explanation, when
 
 if TYPE_CHECKING:
-    pass
+    from birdbridge.engine.link import CycleReport
 
 app = typer.Typer(
     add_completion=False,
@@ -29,8 +37,43 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 # Piped output (cron mail, logs, tests) gets wide lines instead of cut-off table cells.
-console = Console(width=None if sys.stdout.isatty() else 240)
-errors = Console(stderr=True, width=None if sys.stderr.isatty() else 240)
+# Strings are printed as they are: what comes from the config, the database or an API may hold
+# "[links.mastodon]", "[/]" or ":id:", which Rich would read as markup or an emoji. Styles are
+# given with rich.text.Text (or a style= argument) instead.
+console = Console(
+    width=None if sys.stdout.isatty() else 240, markup=False, emoji=False, highlight=False
+)
+errors = Console(
+    stderr=True,
+    width=None if sys.stderr.isatty() else 240,
+    markup=False,
+    emoji=False,
+    highlight=False,
+    soft_wrap=True,  # a message is one line, never cut in the middle of a path or URL
+)
+
+
+def _error(message: str) -> None:
+    """``error: MESSAGE`` on stderr, the message printed as it is."""
+    errors.print(Text.assemble(("error:", "red"), " ", message))
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"birdbridge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Keep an X (Twitter) account and a Mastodon account in step."""
 
 
 ConfigOption = Annotated[
@@ -38,22 +81,27 @@ ConfigOption = Annotated[
     typer.Option(
         "--config",
         "-c",
-        help="Config file (default: $BIRDBRIDGE_CONFIG or ./birdbridge.toml).",
+        help=(
+            "Config file. Default: the whole config in $BIRDBRIDGE_CONFIG_TOML, else the file "
+            "$BIRDBRIDGE_CONFIG names, else ./birdbridge.toml."
+        ),
         show_default=False,
     ),
 ]
 
 
-def _load(config_path: Path | None) -> Config:
+def _load(config_path: Path | None, *, secrets: bool = True) -> Config:
+    """The config, or exit 2 with the error. ``secrets=False``: for commands that only read
+    the database (an unresolved credential becomes a placeholder, see load_config)."""
     try:
-        config = load_config(config_path)
+        config = load_config(config_path, secrets=secrets)
     except ConfigError as exc:
-        errors.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        _error(str(exc))
         raise typer.Exit(2) from None
     register(config.secrets())  # redacted in logs, in what the store keeps, and in output
     source = Path(config.source)
     if source.is_file() and (warning := permission_warning(source)):
-        errors.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        errors.print(Text.assemble(("warning:", "yellow"), " ", warning))
     return config
 
 
@@ -64,10 +112,15 @@ def _configure_logging(settings: Config) -> None:
 
 
 def _open_store(config: Config) -> Store:
+    """The store, or exit 2 with an error naming where the database URL came from."""
     try:
         return Store.open(config.bridge.database_url)
+    except DatabaseUnusable as exc:
+        # The URL may hold a password: the registered secrets are redacted.
+        _error(redact(f"{config.database_url_origin}: {exc.problem}"))
+        raise typer.Exit(2) from None
     except ConfigError as exc:
-        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        _error(redact(str(exc)))
         raise typer.Exit(2) from None
 
 
@@ -83,7 +136,13 @@ def run(config: ConfigOption = None) -> None:
 
 @app.command()
 def once(config: ConfigOption = None) -> None:
-    """Poll and deliver every link once, then exit (for cron). Exit 1 if a link failed."""
+    """Poll and deliver every link once, then exit (for cron).
+
+    Exit codes: 0 fine (a rate limit included: it passes by itself); 1 something needs the
+    operator, one line per reason on stderr: a delivery failed for good in this run, a side
+    paused for refused credentials, a missing permission or scope, X credits or X's usage
+    cap, a network failing; 2 a configuration problem (the config file, the database URL).
+    """
     from birdbridge.daemon import Bridge
     from birdbridge.progress import media_bars
 
@@ -92,7 +151,7 @@ def once(config: ConfigOption = None) -> None:
     with media_bars(console) as progress:  # bars on a terminal only
         bridge = Bridge(settings, _open_store(settings), progress=progress)
         reports = bridge.run_once()
-    failed = False
+    problems: list[str] = []
     for report in reports:
         d = report.delivered
         polled = ", ".join(f"{n}: {p.seen} new" for n, p in report.polls.items()) or "no poll"
@@ -103,17 +162,57 @@ def once(config: ConfigOption = None) -> None:
         )
         for fallback in d.fallbacks:
             console.print(f"  fallback: {fallback}", highlight=False, markup=False)
-        for error in report.errors:
-            failed = True
-            # what an API answered is printed as it is, never read as markup
-            errors.print(Text.assemble((f"link {report.link}:", "red"), " ", error))
+        problems += _needs_operator(bridge.store, report)
+    for problem in problems:
+        errors.print(problem, style="red")
     bridge.store.close()
-    raise typer.Exit(1 if failed else 0)
+    raise typer.Exit(1 if problems else 0)
+
+
+def _needs_operator(store: Store, report: CycleReport) -> list[str]:
+    """One line per reason this run of one link needs the operator (``once`` exits 1).
+
+    A failed delivery counts in the run it failed in, not in every later run: the exit code
+    says what this run met, `status` keeps the list (and cron mails each failure once). A
+    pause counts in every run while it lasts: the run could not do that side's work."""
+    from birdbridge.engine.pauses import REFUSAL_KINDS
+
+    # Pauses that end only when the operator acts (credentials, permissions, credits) or
+    # after a long wait (X's monthly usage cap). A rate-limit pause ends by itself.
+    operator_kinds = {*REFUSAL_KINDS, "usage_cap"}
+    lines = []
+    said = {redact(reason) for reason in report.paused.values()}
+    for network, state in store.pauses(report.link).items():
+        reason = state.paused_reason or ""
+        said.add(reason)  # the store keeps it redacted already
+        if state.paused_kind in operator_kinds:
+            lines.append(
+                f"link {report.link}: {NetworkName(network).label} paused "
+                f"({state.paused_kind}) until {when(state.paused_until)} UTC: {reason}"
+            )
+    # Errors that are not a pause's reason: a network that could not be reached or answered
+    # with a server error (every pause is said above, or waits by itself).
+    lines += [
+        f"link {report.link}: {redact(error)}"
+        for error in report.errors
+        if redact(error) not in said
+    ]
+    if failed := report.delivered.failed:
+        lines.append(
+            f"link {report.link}: {failed} deliver{'y' if failed == 1 else 'ies'} failed for "
+            "good: `birdbridge status` says why; `birdbridge retry ID` or `birdbridge skip ID`"
+        )
+    return lines
 
 
 @app.command()
 def check(config: ConfigOption = None) -> None:
-    """Validate the config and every link's credentials; show each target's limits."""
+    """Validate the config and every link's credentials; show each target's limits.
+
+    Exit codes: 0 every account answers and may do what the bridge needs; 1 something needs
+    the operator, one line per reason on stderr (credentials refused, a missing permission or
+    scope, X credits, a network that cannot be reached); 2 a configuration problem.
+    """
     from birdbridge.networks.factory import build_adapters
 
     settings = _load(config)
@@ -125,7 +224,7 @@ def check(config: ConfigOption = None) -> None:
     problems = 0
     for link in settings.links:
         adapters = build_adapters(link, settings.bridge.request_timeout)
-        console.print(f"link [bold]{link.name}[/bold] ({link.direction.value})")
+        console.print(Text.assemble("link ", (link.name, "bold"), f" ({link.direction.value})"))
         for side, state in store.pauses(link.name).items():
             console.print(
                 f"  paused {side} ({state.paused_kind}) until "
@@ -202,7 +301,7 @@ def status(
 
     from birdbridge.views import read_status, status_json, status_renderables
 
-    settings = _load(config)
+    settings = _load(config, secrets=False)
     store = _open_store(settings)
     try:
         known = {s.link for s in store.summaries()} | {ln.name for ln in settings.links}
@@ -234,7 +333,8 @@ def explain(
     post: Annotated[str, typer.Argument(help="The post's URL (X or Mastodon), or its id.")],
     link: Annotated[str | None, typer.Option("--link", help="Link name.")] = None,
     network: Annotated[
-        str | None, typer.Option("--network", help="twitter or mastodon (for a bare id).")
+        str | None,
+        typer.Option("--network", help="x (or twitter) or mastodon: the network of a bare id."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOption = None,
@@ -243,27 +343,27 @@ def explain(
     import json
 
     from birdbridge.engine import explain as explaining
-    from birdbridge.models import NetworkName
     from birdbridge.networks.factory import build_adapters
 
+    chosen_network = _network_option(network) if network is not None else None
     settings = _load(config)
     try:
         ref = explaining.parse_ref(post)
-        if network is not None:
-            ref = explaining.PostRef(NetworkName(network), ref.id, ref.host)
+        if chosen_network is not None:
+            ref = explaining.PostRef(chosen_network, ref.id, ref.host)
         chosen = explaining.pick_link(settings, ref, link)
     except (ConfigError, ValueError) as exc:
-        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        _error(str(exc))
         raise typer.Exit(2) from None
     store = _open_store(settings)
     adapters = build_adapters(chosen, settings.bridge.request_timeout)
     try:
         result = explaining.explain(store, chosen, adapters, ref, datetime.now(UTC))
     except ConfigError as exc:
-        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        _error(str(exc))
         raise typer.Exit(2) from None
     except NetworkError as exc:
-        errors.print(f"[red]error:[/red] could not read the post: {exc}", highlight=False)
+        _error(redact(f"could not read the post: {exc}"))
         raise typer.Exit(1) from None
     finally:
         store.close()
@@ -273,13 +373,29 @@ def explain(
     print_explanation(console, result)
 
 
+# What --network accepts, case-insensitively: X is also called twitter in the config.
+_NETWORK_NAMES = {
+    "x": NetworkName.TWITTER,
+    "twitter": NetworkName.TWITTER,
+    "mastodon": NetworkName.MASTODON,
+}
+
+
+def _network_option(value: str) -> NetworkName:
+    try:
+        return _NETWORK_NAMES[value.strip().lower()]
+    except KeyError:
+        _error(f"--network: {value!r} is not a network; use x (or twitter) or mastodon")
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def resume(
     link: Annotated[str | None, typer.Argument(help="Link name (default: every link).")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Lift pauses (after a rate limit, X's usage cap or refused credentials) at once."""
-    settings = _load(config)
+    settings = _load(config, secrets=False)
     if link is not None:
         settings.link(link)  # a clear error for a name that is not in the config
     store = _open_store(settings)
@@ -296,19 +412,21 @@ def retry(
     all_failed: Annotated[bool, typer.Option("--failed", help="Retry every failed one.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Put a failed (or skipped) delivery back in the queue."""
-    store = _open_store(_load(config))
+    """Put a failed (or skipped) delivery back in the queue. Exit 1 when there is no such
+    delivery or it is not failed or skipped."""
+    if delivery_id is None and not all_failed:
+        _error("give a delivery id (see `birdbridge status`) or --failed")
+        raise typer.Exit(2)
+    store = _open_store(_load(config, secrets=False))
     if all_failed:
         ids = [d.id for d in store.deliveries(statuses=[DeliveryStatus.FAILED]) if d.id]
-    elif delivery_id is not None:
-        ids = [delivery_id]
     else:
-        errors.print("give a delivery id or --failed")
-        raise typer.Exit(2)
+        assert delivery_id is not None  # checked above
+        _require_delivery(store, delivery_id, "retry")
+        ids = [delivery_id]
     requeued = [i for i in ids if store.requeue(i)]
     console.print(f"requeued {len(requeued)} deliver{'y' if len(requeued) == 1 else 'ies'}")
     store.close()
-    raise typer.Exit(0 if requeued or all_failed else 1)
 
 
 @app.command()
@@ -316,15 +434,44 @@ def skip(
     delivery_id: Annotated[int, typer.Argument(help="Delivery id (see status).")],
     config: ConfigOption = None,
 ) -> None:
-    """Give up on a delivery: it will not be published."""
-    store = _open_store(_load(config))
-    row = store.delivery(delivery_id)
-    if row is None or row.status == DeliveryStatus.DONE:
-        errors.print(f"no open or failed delivery {delivery_id}")
-        raise typer.Exit(1)
+    """Give up on a delivery: it will not be published. Exit 1 when there is no such delivery
+    or it was published already."""
+    store = _open_store(_load(config, secrets=False))
+    _require_delivery(store, delivery_id, "skip")
     store.mark_skipped(delivery_id, "skipped by `birdbridge skip`")
     console.print(f"delivery {delivery_id} skipped")
     store.close()
+
+
+# What each command can act on, and what it says of a delivery in another state.
+_ACTS_ON = {
+    "retry": ({DeliveryStatus.FAILED, DeliveryStatus.SKIPPED}, "only a failed or skipped one"),
+    "skip": (
+        {
+            DeliveryStatus.PENDING,
+            DeliveryStatus.PUBLISHING,
+            DeliveryStatus.FAILED,
+            DeliveryStatus.SKIPPED,
+        },
+        "only one not yet published",
+    ),
+}
+
+
+def _require_delivery(store: Store, delivery_id: int, command: str) -> None:
+    """Exit 1, with the same words for ``retry`` and ``skip``, unless the delivery exists
+    and ``command`` can act on it."""
+    statuses, which = _ACTS_ON[command]
+    row = store.delivery(delivery_id)
+    if row is None:
+        problem = f"no delivery {delivery_id}"
+    elif row.status not in statuses:
+        problem = f"delivery {delivery_id} is {row.status}: {command} acts on {which}"
+    else:
+        return
+    store.close()
+    _error(f"{problem} (`birdbridge status` lists the open and failed ones with their ids)")
+    raise typer.Exit(1)
 
 
 @app.command()
@@ -349,7 +496,7 @@ def main() -> None:
     try:
         app()
     except BirdbridgeError as exc:  # anything we raise on purpose: a message, not a traceback
-        errors.print(f"error: {exc}", highlight=False)
+        _error(str(exc))
         sys.exit(1)
 
 

@@ -20,14 +20,16 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
+    StrictBool,
     ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from birdbridge.config_checks import loop_problems
+from birdbridge.config_checks import SECRET_KEYS, loop_problems
 from birdbridge.errors import ConfigError
 from birdbridge.models import Direction
 
@@ -82,8 +84,8 @@ class PolicyConfig(_Strict):
     # Widest audience mirrored: "public" mirrors public posts only; "unlisted" adds unlisted ones.
     # Followers-only and direct posts are never mirrored, whatever this says (promise 3).
     visibility: Literal["public", "unlisted"] = "public"
-    self_threads: bool = True  # replies to one's own posts, mirrored as the same thread
-    replies: bool = False  # replies to other people, mirrored as standalone posts
+    self_threads: StrictBool = True  # replies to one's own posts, mirrored as the same thread
+    replies: StrictBool = False  # replies to other people, mirrored as standalone posts
     # Reposts/boosts of other people's posts: "skip", "link" (the original's URL) or "text"
     # ("RT @user: ..."). A repost of one's own mirrored post is always a native repost.
     reposts: Literal["skip", "link", "text"] = "skip"
@@ -95,8 +97,8 @@ class PolicyConfig(_Strict):
     mentions: Literal["plain", "link", "skip"] = "plain"
     # Too long for the target: "thread" (split into replies) or "truncate" (cut with "…").
     long_posts: Literal["thread", "truncate"] = "thread"
-    numbering: bool = False  # threads: end each part with " 1/3"
-    link_back: bool = False  # truncate: end with the original's URL (X bills URLs more)
+    numbering: StrictBool = False  # threads: end each part with " 1/3"
+    link_back: StrictBool = False  # truncate: end with the original's URL (X bills URLs more)
     # A content warning on X (which has none): "line" (a first line, cw_format) or "skip".
     content_warnings: Literal["line", "skip"] = "line"
     cw_format: str = Field(default="CW: {cw}", max_length=60)
@@ -113,7 +115,7 @@ class PolicyConfig(_Strict):
     # "repost" (edit where allowed, else delete the mirror and post it again) or "ignore".
     edits: Literal["update", "repost", "ignore"] = "update"
     # A deleted source post deletes its mirror. Unset: on for direction = "both", off otherwise.
-    deletes: bool | None = None
+    deletes: StrictBool | None = None
     # Edits and deletions are found by re-reading recently mirrored posts: how far back
     # (seconds) and how often (seconds). X bills each post read (deduplicated per UTC day).
     recheck_window: float = Field(default=86400, ge=0, le=30 * 86400)
@@ -197,6 +199,13 @@ class Config(_Strict):
     bridge: BridgeConfig = BridgeConfig()
     links: list[LinkConfig] = Field(min_length=1)
     source: str = Field(default="<config>", exclude=True)
+    # Where bridge.database_url came from, for errors about it: the key in the file, or the
+    # environment variable that overrode it (set by parse_config).
+    _database_url_origin: str = PrivateAttr(default="bridge.database_url")
+
+    @property
+    def database_url_origin(self) -> str:
+        return self._database_url_origin
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
@@ -263,24 +272,56 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def resolve_references(value: Any, environ: Mapping[str, str], path: str = "") -> Any:
-    """Replace ``${VAR}`` in every string of a parsed TOML document, naming the key on failure."""
+# A link's credentials: with secrets=False (commands that only read the database) a
+# reference in one of these that cannot be resolved becomes a placeholder.
+_CREDENTIAL_PATH = re.compile(
+    r"^links\[\d+\]\.(?:twitter|mastodon)\.(?:" + "|".join(sorted(SECRET_KEYS)) + r")$"
+)
+
+
+def resolve_references(
+    value: Any, environ: Mapping[str, str], path: str = "", *, secrets: bool = True
+) -> Any:
+    """Replace ``${VAR}`` in every string of a parsed TOML document, naming the key on failure.
+
+    A variable that is not set, or set to an empty string (docker compose gives a variable
+    missing from ``.env`` an empty value), is an error. With ``secrets=False`` such a reference
+    in a link's credentials becomes a placeholder naming the variable instead."""
     if isinstance(value, dict):
-        return {k: resolve_references(v, environ, _join(path, k)) for k, v in value.items()}
+        return {
+            k: resolve_references(v, environ, _join(path, k), secrets=secrets)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [resolve_references(v, environ, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [
+            resolve_references(v, environ, f"{path}[{i}]", secrets=secrets)
+            for i, v in enumerate(value)
+        ]
     if not isinstance(value, str):
         return value
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
+        if environ.get(name):
+            return environ[name]
+        if not secrets and _CREDENTIAL_PATH.match(path):
+            # Unique per variable: two links whose tokens come from different variables must
+            # not look like the same account to the loop check.
+            return unresolved_placeholder(name)
         if name not in environ:
-            raise ConfigError(
-                f"{path}: environment variable {name} is not set (the value is ${{{name}}})"
-            )
-        return environ[name]
+            problem, hint = "is not set", ""
+        else:
+            problem, hint = "is empty", "; docker compose passes one missing from .env as empty"
+        raise ConfigError(
+            f"{path}: environment variable {name} {problem} (the value is ${{{name}}}{hint})"
+        )
 
     return _VAR_REFERENCE.sub(substitute, value)
+
+
+def unresolved_placeholder(name: str) -> str:
+    """What stands for ``${name}`` when secrets are not needed (never sent anywhere)."""
+    return f"<unresolved ${{{name}}}>"
 
 
 def _join(path: str, key: str) -> str:
@@ -314,6 +355,9 @@ def _format_validation_error(
             message = "unknown key" + _suggestion(tuple(problem["loc"]))
         elif problem["type"] == "missing":
             message = "required key is missing"
+        elif problem["type"] == "bool_type":
+            # Strict: "yes" or "false" in quotes must not quietly become a boolean.
+            message = f"must be true or false (without quotes), not {problem['input']!r}"
         lines.append(f"  {where}: {message}")
     return "\n".join(lines)
 
@@ -337,15 +381,18 @@ def _suggestion(loc: tuple[Any, ...]) -> str:
     return f" (known keys here: {', '.join(names)})"
 
 
-def parse_config(text: str, source: str, environ: Mapping[str, str] | None = None) -> Config:
-    """Parse and validate one TOML document; ``source`` names it in error messages."""
+def parse_config(
+    text: str, source: str, environ: Mapping[str, str] | None = None, *, secrets: bool = True
+) -> Config:
+    """Parse and validate one TOML document; ``source`` names it in error messages.
+    ``secrets=False``: see :func:`load_config`."""
     environ = os.environ if environ is None else environ
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     try:
-        resolved = resolve_references(document, environ)
+        resolved = resolve_references(document, environ, secrets=secrets)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     overrides = EnvironmentOverrides.model_validate(_settings_environ(environ))
@@ -365,7 +412,25 @@ def parse_config(text: str, source: str, environ: Mapping[str, str] | None = Non
         raise ConfigError(_format_validation_error(source, exc, document)) from None
     database_url = normalise_database_url(config.bridge.database_url)
     normalised = config.bridge.model_copy(update={"database_url": database_url})
-    return config.model_copy(update={"bridge": normalised})
+    config = config.model_copy(update={"bridge": normalised})
+    config._database_url_origin = _database_url_origin(source, document, environ)
+    return config
+
+
+def _database_url_origin(
+    source: str, document: Mapping[str, Any], environ: Mapping[str, str]
+) -> str:
+    """Where the database URL came from, as errors about it name it."""
+    for name in ("BIRDBRIDGE_DATABASE_URL", "DATABASE_URL"):  # the order EnvironmentOverrides reads
+        if environ.get(name):
+            return f"{name} (environment variable)"
+    bridge = document.get("bridge")
+    written = bridge.get("database_url") if isinstance(bridge, dict) else None
+    if not isinstance(written, str):
+        return f"{source}: bridge.database_url (not set: the default {BridgeConfig().database_url})"
+    names = _VAR_REFERENCE.findall(written)
+    via = f" (from {', '.join(f'${{{n}}}' for n in names)})" if names else ""
+    return f"{source}: bridge.database_url{via}"
 
 
 def _settings_environ(environ: Mapping[str, str]) -> dict[str, str]:
@@ -380,21 +445,44 @@ def _settings_environ(environ: Mapping[str, str]) -> dict[str, str]:
     return {name: environ[name] for name in names if environ.get(name)}
 
 
-def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
-    """Load from ``path``, else ``BIRDBRIDGE_CONFIG``, else ``BIRDBRIDGE_CONFIG_TOML`` (the whole
-    file in one variable, for platforms without files), else ``./birdbridge.toml``."""
+def load_config(
+    path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    secrets: bool = True,
+) -> Config:
+    """Load the configuration from, in this order:
+
+    1. ``path`` (``--config``);
+    2. ``BIRDBRIDGE_CONFIG_TOML``: the whole file in one variable, for platforms without a
+       disk; it wins over ``BIRDBRIDGE_CONFIG`` because an image may set that one by default
+       (ours does) and the operator who sets the whole config means it;
+    3. ``BIRDBRIDGE_CONFIG``: a path;
+    4. ``./birdbridge.toml``.
+
+    ``secrets=False`` is for commands that only read the database (status, retry, skip,
+    resume): a ``${VAR}`` in a link's credentials that cannot be resolved becomes a
+    placeholder instead of an error, so an operator without the secrets can run them.
+    Everything else, the database URL included, must resolve as always."""
     environ = os.environ if environ is None else environ
     overrides = EnvironmentOverrides.model_validate(_settings_environ(environ))
+    if path is None and overrides.config_toml:
+        return parse_config(
+            overrides.config_toml, "$BIRDBRIDGE_CONFIG_TOML", environ, secrets=secrets
+        )
     if path is None and overrides.config_path:
         path = overrides.config_path
-    if path is None and overrides.config_toml:
-        return parse_config(overrides.config_toml, "$BIRDBRIDGE_CONFIG_TOML", environ)
     file = Path(path) if path is not None else Path(DEFAULT_CONFIG_FILE)
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        hint = "" if path is not None else " (pass --config PATH or set BIRDBRIDGE_CONFIG)"
+        hint = (
+            ""
+            if path is not None
+            else " (pass --config PATH, set BIRDBRIDGE_CONFIG to its path, or put the whole "
+            "config in BIRDBRIDGE_CONFIG_TOML)"
+        )
         raise ConfigError(f"{file}: config file not found{hint}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: cannot read the config file: {exc}") from None
-    return parse_config(text, str(file), environ)
+    return parse_config(text, str(file), environ, secrets=secrets)

@@ -223,14 +223,14 @@ def _parent_of(x: XSandbox, masto: MastodonSandbox, network: str, post_id: str) 
 def _show_skipped(
     console: Console, x: XSandbox, masto: MastodonSandbox, skipped: list[tuple[str, str, str]]
 ) -> None:
-    console.print("[bold]not mirrored, and why[/bold]")
+    console.print(Text("not mirrored, and why", style="bold"))
     echoes = 0
     for network, post_id, reason in skipped:
         if reason.startswith("published by birdbridge"):
             echoes += 1  # our own mirrors, seen when polling the other side
             continue
         text = _text_of(x, masto, network, post_id)[:50]
-        console.print(f"  {network} {post_id} {text!r}: {reason}", highlight=False)
+        console.print(Text(f"  {network} {post_id} {text!r}: {reason}"), soft_wrap=True)
     console.print(
         f"  {echoes} posts recognised as birdbridge's own mirrors: not sent back (no echo)",
         highlight=False,
@@ -272,20 +272,18 @@ def _verify(console: Console, x: XSandbox, masto: MastodonSandbox, extra: int) -
     }
     ok = True
     for label, (got, want) in expectations.items():
-        mark = "[green]ok[/green]" if got == want else "[red]MISMATCH[/red]"
         ok &= got == want
-        console.print(f"{mark} {label}: {got} (expected {want})", highlight=False)
+        console.print(_mark(got == want, "MISMATCH"), f"{label}: {got} (expected {want})")
     private_leaked = any("Followers only" in p["text"] for p in x_posts)
     reply_leaked = any("someone else" in p["text"] for p in x_posts)
-    console.print(
-        f"{'[red]LEAK[/red]' if private_leaked else '[green]ok[/green]'} followers-only "
-        "toot stayed on Mastodon"
-    )
-    console.print(
-        f"{'[red]LEAK[/red]' if reply_leaked else '[green]ok[/green]'} reply to "
-        "another account was not mirrored"
-    )
+    console.print(_mark(not private_leaked, "LEAK"), "followers-only toot stayed on Mastodon")
+    console.print(_mark(not reply_leaked, "LEAK"), "reply to another account was not mirrored")
     return ok and not private_leaked and not reply_leaked
+
+
+def _mark(good: bool, bad_word: str) -> Text:
+    """"ok" in green, or ``bad_word`` in red: styled as Text, the console reads no markup."""
+    return Text("ok", style="green") if good else Text(bad_word, style="red")
 
 
 def _parts_on_x() -> int:

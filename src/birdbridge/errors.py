@@ -13,6 +13,16 @@ class ConfigError(BirdbridgeError):
     """The configuration is unusable; the message names the file, key and problem."""
 
 
+class DatabaseUnusable(ConfigError):
+    """The database URL cannot be used: ``problem`` says why and what to do, without naming
+    where the URL came from (the store does not know; the CLI names the key or variable).
+    The message itself names ``bridge.database_url``, for callers that only print it."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"bridge.database_url: {problem}")
+        self.problem = problem
+
+
 class NetworkError(BirdbridgeError):
     """A call to a network failed. ``network`` is "twitter" or "mastodon"; ``status`` the
     HTTP status when there was a reply, ``problem`` X's problem ``type`` when the body said

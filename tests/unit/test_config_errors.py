@@ -106,6 +106,84 @@ def test_load_config_sources(tmp_path: Path) -> None:
         load_config(tmp_path / "missing.toml", environ={})
 
 
+def test_load_config_precedence(tmp_path: Path) -> None:
+    """--config, then BIRDBRIDGE_CONFIG_TOML, then BIRDBRIDGE_CONFIG, then ./birdbridge.toml."""
+    path = tmp_path / "custom.toml"
+    path.write_text(VALID)
+    both = {**ENV, "BIRDBRIDGE_CONFIG": "/data/missing.toml", "BIRDBRIDGE_CONFIG_TOML": VALID}
+    assert load_config(environ=both).source == "$BIRDBRIDGE_CONFIG_TOML"
+    assert load_config(path, environ=both).source == str(path)
+    with pytest.raises(ConfigError, match=r"/data/missing\.toml: config file not found"):
+        load_config(environ={**ENV, "BIRDBRIDGE_CONFIG": "/data/missing.toml"})
+
+
+def test_an_empty_variable_names_the_key_and_the_variable() -> None:
+    message = error(VALID, environ={"X_KEY": ""})
+    assert "links[0].twitter.consumer_key: environment variable X_KEY is empty" in message
+
+
+def test_without_secrets_unresolved_credentials_are_placeholders_per_variable() -> None:
+    text = VALID.replace('access_token = "at"', 'access_token = "${X_TOKEN}"')
+    config = parse_config(text, "my.toml", {}, secrets=False)
+    twitter = config.links[0].twitter
+    assert twitter.consumer_key.get_secret_value() == "<unresolved ${X_KEY}>"
+    assert twitter.access_token.get_secret_value() == "<unresolved ${X_TOKEN}>"
+    assert twitter.consumer_secret.get_secret_value() == "cs"  # literal values stay
+    # Set variables still resolve.
+    resolved = parse_config(text, "my.toml", {"X_TOKEN": "t"}, secrets=False)
+    assert resolved.links[0].twitter.access_token.get_secret_value() == "t"
+
+
+def test_without_secrets_the_loop_check_tells_variables_apart() -> None:
+    def link(name: str, token: str) -> str:
+        body = VALID[VALID.index("[[links]]") :]
+        return (
+            body.replace('name = "alice"', f'name = "{name}"')
+            .replace('access_token = "at"', f'access_token = "${{X_{token}}}"')
+            .replace('access_token = "secret-mastodon-token"', f'access_token = "${{{token}}}"')
+        )
+
+    different = "[bridge]\n" + link("a", "A_TOKEN") + link("b", "B_TOKEN")
+    names = [link.name for link in parse_config(different, "my.toml", {}, secrets=False).links]
+    assert names == ["a", "b"]
+    same = "[bridge]\n" + link("a", "A_TOKEN") + link("b", "A_TOKEN")
+    with pytest.raises(ConfigError, match="same tokens"):
+        parse_config(same, "my.toml", {"X_KEY": "k"}, secrets=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Not a credential: must resolve even without secrets.
+        (VALID.replace("sqlite:///state.db", "${STATE_URL}"), "bridge.database_url"),
+        (VALID.replace("https://mastodon.example/", "${M_URL}"), "mastodon.api_base_url"),
+        (VALID + '\n[links.policy]\ncw_format = "${CW} {cw}"\n', "policy.cw_format"),
+    ],
+)
+def test_without_secrets_everything_else_must_resolve(text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "my.toml", {}, secrets=False)
+    assert expected in str(caught.value) and "is not set" in str(caught.value)
+
+
+@pytest.mark.parametrize("key", ["self_threads", "replies", "numbering", "link_back", "deletes"])
+@pytest.mark.parametrize("value", ['"yes"', '"false"', "1"])
+def test_policy_booleans_are_strict(key: str, value: str) -> None:
+    message = error(VALID + f"\n[links.policy]\n{key} = {value}\n")
+    assert f"links[0] (alice).policy.{key}: must be true or false (without quotes)" in message
+
+
+def test_the_database_url_origin_is_the_key_or_the_variable() -> None:
+    assert parse_config(VALID, "my.toml", ENV).database_url_origin == "my.toml: bridge.database_url"
+    env = {**ENV, "DATABASE_URL": "postgres://a/1"}
+    assert parse_config(VALID, "my.toml", env).database_url_origin.startswith("DATABASE_URL ")
+    env["BIRDBRIDGE_DATABASE_URL"] = "sqlite:///b.db"
+    origin = parse_config(VALID, "my.toml", env).database_url_origin
+    assert origin == "BIRDBRIDGE_DATABASE_URL (environment variable)"
+    unset = parse_config(VALID.replace('database_url = "sqlite:///state.db"', ""), "my.toml", ENV)
+    assert "not set: the default sqlite:///birdbridge.db" in unset.database_url_origin
+
+
 @pytest.mark.parametrize(
     ("policy", "expected"),
     [

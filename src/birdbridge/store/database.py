@@ -13,10 +13,10 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, OperationalError
 
-from birdbridge.errors import ConfigError
+from birdbridge.errors import DatabaseUnusable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant works: it only has to be the same for every worker sharing the database.
@@ -28,28 +28,76 @@ def create_db_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise ConfigError(f"bridge.database_url: not a database URL: {exc}") from None
+        raise DatabaseUnusable(
+            f"not a database URL ({exc}): use sqlite:///birdbridge.db or "
+            "postgresql://user:password@host/database"
+        ) from None
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            _create_private(Path(parsed.database).expanduser())
+        _create_private(_sqlite_file(parsed))
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql":
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-    raise ConfigError(
-        f"bridge.database_url: unsupported database {parsed.get_backend_name()!r} "
+    raise DatabaseUnusable(
+        f"unsupported database {parsed.get_backend_name()!r} "
         "(use sqlite:///path.db or postgresql://...)"
     )
+
+
+def _sqlite_file(url: URL) -> Path:
+    """The file a SQLite URL names; refused when there is none (SQLite would keep the state
+    in memory and forget it at exit: cursors, the mirror map, so posts would be mirrored
+    again or edits and deletions lost)."""
+    shown = url.render_as_string(hide_password=True)
+    if url.host:
+        # "sqlite://relative.db": the name is read as a host, the file name is empty, and
+        # pysqlite opens an in-memory database without a word.
+        name = url.host + (f"/{url.database}" if url.database else "")
+        raise DatabaseUnusable(
+            f"{shown} has two slashes, so {url.host!r} is read as a host and SQLite would keep "
+            f"everything in memory: write sqlite:///{name} (three slashes: a path relative to "
+            f"the working directory) or sqlite:////absolute/path/{Path(name).name} (four)"
+        )
+    memory = url.query.get("mode") == "memory" or (url.database or "").startswith("file::memory:")
+    if not url.database or url.database == ":memory:" or memory:
+        raise DatabaseUnusable(
+            f"{shown} is a database in memory: everything birdbridge keeps (cursors, what was "
+            "mirrored) would be forgotten at exit, and posts mirrored again. Name a file: "
+            "sqlite:///birdbridge.db"
+        )
+    return Path(url.database).expanduser()
 
 
 def _create_private(path: Path) -> None:
     """A new SQLite file readable by its owner only: it holds what was mirrored, and (later)
     tokens. SQLite gives the -wal and -shm files the database file's permissions (unix VFS,
     findCreateFileMode), so they follow."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise DatabaseUnusable(f"{path} is a folder: name a file in it, e.g. {path}/birdbridge.db")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next(p for p in (path.parent, *path.parent.parents) if p.exists())
+        raise DatabaseUnusable(
+            f"cannot create {path}: {blocker} is a file, not a folder. Choose another path "
+            "for the database, or move that file away"
+        ) from None
+    except PermissionError:
+        raise DatabaseUnusable(_unwritable(path.parent)) from None
     if not path.exists():
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        except PermissionError:
+            raise DatabaseUnusable(_unwritable(path.parent)) from None
+
+
+def _unwritable(folder: Path) -> str:
+    return (
+        f"the folder {folder} is not writable by this user, and SQLite writes the database "
+        "and its -wal, -shm and .lock files there: give the user write access to it "
+        "(chown or chmod), or put the database in a folder it owns"
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -78,7 +126,35 @@ def migrate(engine: Engine) -> None:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except OperationalError as exc:
-        raise ConfigError(f"bridge.database_url: cannot open the database: {exc.orig}") from None
+        raise DatabaseUnusable(_cannot_open(engine.url, exc)) from None
+    except DatabaseError as exc:
+        if type(exc) is not DatabaseError:
+            raise  # an integrity or programming error in a migration: a bug, not the URL
+        # SQLite's "file is not a database" (and a damaged file) come as the base class.
+        raise DatabaseUnusable(_cannot_open(engine.url, exc)) from None
+    except PermissionError:
+        # The .lock file beside an existing database, in a folder this user cannot write.
+        raise DatabaseUnusable(_unwritable(Path(engine.url.database or ".").parent)) from None
+
+
+def _cannot_open(url: URL, exc: DBAPIError) -> str:
+    """What went wrong at the first connection, and what to do about it."""
+    reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else repr(exc.orig)
+    if url.get_backend_name() == "sqlite":
+        path = Path(url.database or "").expanduser()
+        if "file is not a database" in reason:
+            return (
+                f"{path} is not a SQLite database ({reason}): point database_url at the right "
+                "file, or at a new file name to start afresh"
+            )
+        if "readonly" in reason or "unable to open" in reason:
+            return f"cannot write {path} ({reason}): " + _unwritable(path.parent)
+        return f"cannot open the SQLite database {path}: {reason}"
+    where = f"{url.host or 'localhost'}:{url.port or 5432}, database {url.database or '(none)'}"
+    return (
+        f"cannot connect to PostgreSQL at {where}: {reason}. Check that the server runs and "
+        "accepts connections there, that the database exists, and the user and password"
+    )
 
 
 @contextmanager
@@ -106,8 +182,8 @@ def _refuse_newer(connection: Connection, scripts: ScriptDirectory) -> None:
     known = {script.revision for script in scripts.walk_revisions()}
     for (revision,) in rows:
         if revision not in known:
-            raise ConfigError(
-                f"bridge.database_url: the database has schema revision {revision!r}, written "
+            raise DatabaseUnusable(
+                f"the database has schema revision {revision!r}, written "
                 f"by a newer birdbridge (this one knows up to {scripts.get_current_head()!r}): "
                 "run that newer version, or point database_url at another database"
             )

@@ -130,7 +130,9 @@ class Outbox(StoreBase):
         self._update(delivery_id, payload=payload, updated_at=now or utcnow())
 
     def requeue(self, delivery_id: int, now: datetime | None = None) -> bool:
-        """Put a failed or skipped delivery back in the queue (``birdbridge retry``)."""
+        """Put a failed or skipped delivery back in the queue (``birdbridge retry``). Its last
+        error goes: it described the attempt that failed, and `status` would show it as the
+        reason of a delivery that is merely waiting (the log keeps the old one)."""
         now = now or utcnow()
         with self._session() as session:
             row = session.get(DeliveryRow, delivery_id)
@@ -138,6 +140,7 @@ class Outbox(StoreBase):
                 return False
             row.status = DeliveryStatus.PENDING.value
             row.attempts = 0
+            row.last_error = None
             row.next_attempt_at = now
             row.updated_at = now
             session.add(row)
