@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from birdbridge.errors import (
     AccountRefused,
     BirdbridgeError,
     ConfigError,
+    DatabaseUnavailable,
     DatabaseUnusable,
     NetworkError,
 )
@@ -112,26 +114,62 @@ def _configure_logging(settings: Config) -> None:
 
 
 def _open_store(config: Config) -> Store:
-    """The store, or exit 2 with an error naming where the database URL came from."""
+    """The store, or an error naming where the database URL came from: exit 2 when the URL is
+    wrong, 1 when its server cannot be reached now."""
     try:
         return Store.open(config.bridge.database_url)
     except DatabaseUnusable as exc:
         # The URL may hold a password: the registered secrets are redacted.
         _error(redact(f"{config.database_url_origin}: {exc.problem}"))
         raise typer.Exit(2) from None
+    except DatabaseUnavailable as exc:
+        # The server is down or not up yet: exit 1, which a supervisor restarts.
+        _error(redact(f"{config.database_url_origin}: {exc.problem}"))
+        raise typer.Exit(1) from None
     except ConfigError as exc:
         _error(redact(str(exc)))
         raise typer.Exit(2) from None
 
 
+# Set to "wait" (the image does) so that `run` waits for SIGTERM after a configuration
+# problem instead of exiting 2: Docker's restart policies cannot spare one exit code, so
+# `restart: unless-stopped` would otherwise start a broken config again every minute, and
+# `on-failure:N` would not bring a healthy bridge back after a reboot.
+ON_CONFIG_ERROR = "BIRDBRIDGE_ON_CONFIG_ERROR"
+
+
 @app.command()
 def run(config: ConfigOption = None) -> None:
-    """Run the bridge until SIGTERM or Ctrl-C."""
+    """Run the bridge until SIGTERM or Ctrl-C. Exit 2 on a configuration problem (or, with
+    BIRDBRIDGE_ON_CONFIG_ERROR=wait, as in the image: say it once, then wait for SIGTERM)."""
     from birdbridge.daemon import Bridge
 
-    settings = _load(config)
-    _configure_logging(settings)
-    Bridge(settings, _open_store(settings)).run_forever()
+    try:
+        settings = _load(config)
+        _configure_logging(settings)
+        store = _open_store(settings)
+    except typer.Exit as exc:
+        if exc.exit_code == 2 and os.environ.get(ON_CONFIG_ERROR, "").lower() == "wait":
+            _wait_for_stop()
+        raise
+    Bridge(settings, store).run_forever()
+
+
+def _wait_for_stop() -> None:
+    """Block until SIGTERM or SIGINT: the container stays up (and unhealthy: its health check
+    cannot load the config either) with the error said once, instead of restarting in a loop."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    _error(
+        f"not starting: fix the configuration, then restart birdbridge ({ON_CONFIG_ERROR}="
+        "wait: waiting for SIGTERM instead of exiting, so the container does not restart in "
+        "a loop)"
+    )
+    stop.wait()
 
 
 @app.command()

@@ -282,7 +282,7 @@ def _verify(console: Console, x: XSandbox, masto: MastodonSandbox, extra: int) -
 
 
 def _mark(good: bool, bad_word: str) -> Text:
-    """"ok" in green, or ``bad_word`` in red: styled as Text, the console reads no markup."""
+    """ "ok" in green, or ``bad_word`` in red: styled as Text, the console reads no markup."""
     return Text("ok", style="green") if good else Text(bad_word, style="red")
 
 

@@ -23,6 +23,17 @@ class DatabaseUnusable(ConfigError):
         self.problem = problem
 
 
+class DatabaseUnavailable(BirdbridgeError):
+    """The database server cannot be reached now (refused, timed out, starting up): not a
+    configuration problem, so a supervisor's restart may fix it (exit 1, not 2: systemd's
+    ``RestartPreventExitStatus=2`` would otherwise keep birdbridge down after a reboot in
+    which PostgreSQL came up a little later). ``problem`` as in :class:`DatabaseUnusable`."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"bridge.database_url: {problem}")
+        self.problem = problem
+
+
 class NetworkError(BirdbridgeError):
     """A call to a network failed. ``network`` is "twitter" or "mastodon"; ``status`` the
     HTTP status when there was a reply, ``problem`` X's problem ``type`` when the body said

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds (default 4)")
     args = parser.parse_args(argv)
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, secrets=False)  # no token is needed to ask /healthz
     except ConfigError as exc:
         print(f"unhealthy: {exc}", file=sys.stderr)
         return 2

@@ -34,6 +34,13 @@ access_token = "${{{prefix}_M_TOKEN}}"
 """
 
 
+# Values for every variable FROM_SECRETS references (prefix ALICE).
+SECRETS = {
+    f"ALICE_{name}": f"value-of-{name.lower()}"
+    for name in ("X_KEY", "X_SECRET", "X_TOKEN", "X_TOKEN_SECRET", "M_TOKEN")
+}
+
+
 def from_secrets(database_url: str, name: str = "alice", prefix: str = "ALICE") -> str:
     return FROM_SECRETS.format(database_url=database_url, name=name, prefix=prefix)
 
@@ -133,14 +140,17 @@ def test_status_prints_a_stored_error_with_markup_literally(rig: Rig, tmp_path: 
 # -- item 5: database_url mistakes ------------------------------------------------------------
 
 
-def database_error(tmp_path: Path, url: str, env: dict[str, str] | None = None) -> str:
-    """What `status` says of a config whose database_url is ``url`` (exit 2, no traceback)."""
+def database_error(
+    tmp_path: Path, url: str, env: dict[str, str] | None = None, exit_code: int = 2
+) -> str:
+    """What `status` says of a config whose database_url is ``url`` (exit 2 for a wrong URL,
+    1 for a server that cannot be reached now; no traceback)."""
     path = tmp_path / "bb.toml"
     path.write_text(from_secrets(url))
     result = cli(
         "status", "--config", str(path), cwd=tmp_path, env={"DATABASE_URL": "", **(env or {})}
     )
-    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.returncode == exit_code, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     message = flat(result.stderr)
     if env is None:
@@ -194,7 +204,11 @@ def test_a_postgresql_url_that_cannot_connect_names_the_variable_it_came_from(
     tmp_path: Path,
 ) -> None:
     url = f"postgresql://birdbridge:hunter2@127.0.0.1:{closed_port()}/bridge"
-    message = database_error(tmp_path, "sqlite:///unused.db", env={"DATABASE_URL": url})
+    # A server that refuses connections may come up later (a reboot where PostgreSQL starts
+    # after birdbridge): exit 1, which systemd and compose restart, not 2, which they do not.
+    message = database_error(
+        tmp_path, "sqlite:///unused.db", env={"DATABASE_URL": url}, exit_code=1
+    )
     assert "error: DATABASE_URL (environment variable): cannot connect to PostgreSQL at " in message
     assert "database bridge" in message and "Connection refused" in message
     assert "bridge.database_url" not in message and "hunter2" not in message
@@ -310,3 +324,65 @@ def test_explain_accepts_x_twitter_and_mastodon_in_any_case(rig: Rig, tmp_path: 
     message = flat(refused.stderr)
     assert "--network: 'bluesky' is not a network; use x (or twitter) or mastodon" in message
     assert "NetworkName" not in message and "Traceback" not in message
+
+
+# -- item 3: a container does not restart in a loop on a configuration problem ----------------
+
+
+def test_run_in_wait_mode_says_a_config_error_once_and_waits_for_sigterm(tmp_path: Path) -> None:
+    """The image sets BIRDBRIDGE_ON_CONFIG_ERROR=wait: Docker cannot spare exit 2 from its
+    restart policy, so `run` stays up (unhealthy) instead of exiting into a restart loop."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    log = tmp_path / "run.log"
+    env = {
+        **os.environ,
+        "BIRDBRIDGE_ON_CONFIG_ERROR": "wait",
+        "BIRDBRIDGE_CONFIG_TOML": "[bridge]\npoll_interval = 0\n",  # no links, a bad interval
+    }
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "birdbridge", "run"], stdout=out, stderr=out, env=env
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while "not starting" not in log.read_text() and time.monotonic() < deadline:
+                assert process.poll() is None, log.read_text()
+                time.sleep(0.05)
+            time.sleep(1.0)  # still there a moment later: waiting, not restarting
+            assert process.poll() is None, log.read_text()
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=10) == 2
+        finally:
+            process.kill()
+            process.wait()
+    text = log.read_text()
+    assert text.count("bridge.poll_interval") == 1, text  # said once
+    assert "restart birdbridge" in text and "Traceback" not in text
+
+
+def test_run_without_wait_mode_exits_2_and_an_unreachable_database_exits_1_in_either(
+    tmp_path: Path,
+) -> None:
+    broken = cli(
+        "run", env={"BIRDBRIDGE_CONFIG_TOML": "[bridge]\n", "BIRDBRIDGE_ON_CONFIG_ERROR": ""}
+    )
+    assert broken.returncode == 2, broken.stderr
+    # A PostgreSQL server that is not up yet is not a configuration problem: exit 1 at once
+    # (a supervisor restarts it), even in wait mode.
+    path = tmp_path / "bb.toml"
+    path.write_text(from_secrets("sqlite:///unused.db"))
+    url = f"postgresql://birdbridge@127.0.0.1:{closed_port()}/bridge"
+    down = cli(
+        "run",
+        "--config",
+        str(path),
+        cwd=tmp_path,
+        env={"DATABASE_URL": url, "BIRDBRIDGE_ON_CONFIG_ERROR": "wait", **SECRETS},
+        timeout=60,
+    )
+    assert down.returncode == 1, down.stderr
+    assert "cannot connect to PostgreSQL" in " ".join(down.stderr.split())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, OperationalError
 
-from birdbridge.errors import DatabaseUnusable
+from birdbridge.errors import DatabaseUnavailable, DatabaseUnusable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant works: it only has to be the same for every worker sharing the database.
@@ -126,6 +127,8 @@ def migrate(engine: Engine) -> None:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except OperationalError as exc:
+        if _server_unreachable(engine.url, exc):
+            raise DatabaseUnavailable(_cannot_open(engine.url, exc)) from None
         raise DatabaseUnusable(_cannot_open(engine.url, exc)) from None
     except DatabaseError as exc:
         if type(exc) is not DatabaseError:
@@ -135,6 +138,27 @@ def migrate(engine: Engine) -> None:
     except PermissionError:
         # The .lock file beside an existing database, in a folder this user cannot write.
         raise DatabaseUnusable(_unwritable(Path(engine.url.database or ".").parent)) from None
+
+
+# SQLSTATE classes that say the URL itself is wrong (PostgreSQL: Appendix A, Error Codes):
+# 28 invalid authorization (a wrong user or password), 3D000 invalid_catalog_name (no such
+# database). Anything else at connect time (refused, timed out, a name that does not resolve
+# yet, 57P03 "the database system is starting up") may pass by itself.
+_URL_IS_WRONG = ("28", "3D000")
+_WRONG_URL_WORDS = re.compile(r"does not exist|authentication failed|pg_hba\.conf|password")
+
+
+def _server_unreachable(url: URL, exc: OperationalError) -> bool:
+    """True when a PostgreSQL connection failed for a reason that may pass by itself."""
+    if url.get_backend_name() != "postgresql":
+        return False  # a SQLite file that cannot be opened will not open on a retry either
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    if sqlstate:
+        return not sqlstate.startswith(_URL_IS_WRONG)
+    # psycopg raises a failed connection attempt without a SQLSTATE: libpq's message is all
+    # there is ('FATAL:  database "x" does not exist', 'password authentication failed for
+    # user "y"', 'no pg_hba.conf entry for host').
+    return not _WRONG_URL_WORDS.search(str(exc.orig))
 
 
 def _cannot_open(url: URL, exc: DBAPIError) -> str:
