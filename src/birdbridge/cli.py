@@ -51,7 +51,9 @@ errors = Console(
     markup=False,
     emoji=False,
     highlight=False,
-    soft_wrap=True,  # a message is one line, never cut in the middle of a path or URL
+    # Piped (cron mail, logs): a message is one line, never broken inside a path or URL. On a
+    # terminal: wrapped at words to its width.
+    soft_wrap=not sys.stderr.isatty(),
 )
 
 
@@ -199,7 +201,9 @@ def once(config: ConfigOption = None) -> None:
             highlight=False,
         )
         for fallback in d.fallbacks:
-            console.print(f"  fallback: {fallback}", highlight=False, markup=False)
+            console.print(f"  fallback: {fallback}")
+        for wait in report.waits:  # passes by itself: said, but exit 0
+            console.print(f"  waiting for a rate limit: {redact(wait)}")
         problems += _needs_operator(bridge.store, report)
     for problem in problems:
         errors.print(problem, style="red")

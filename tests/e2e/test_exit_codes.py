@@ -91,6 +91,19 @@ def test_a_rate_limit_pause_passes_by_itself_and_exits_0(rig: Rig, tmp_path: Pat
     assert "paused" not in result.stderr
 
 
+def test_one_x_endpoint_at_its_rate_limit_waits_for_its_reset_and_exits_0(
+    rig: Rig, tmp_path: Path
+) -> None:
+    """X limits each endpoint on its own: a 429 on the timeline read makes the next poll wait
+    for that endpoint's reset (no pause of the side), which needs nobody."""
+    config = started(rig, tmp_path / "birdbridge.toml")
+    rig.x.add_fault(kind="rate_limit", method="GET", path=r"^/2/users/\d+/tweets$", reset_in=600)
+    result = cli("once", "--config", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "waiting for a rate limit" in result.stdout and "429" in result.stdout
+    assert "twitter" not in rig.store.pauses("alice")  # not a pause: other endpoints go on
+
+
 def test_a_network_that_cannot_be_reached_exits_1(rig: Rig, tmp_path: Path) -> None:
     config = started(rig, tmp_path / "birdbridge.toml")
     rig.masto.add_fault(kind="status", status=503, method="GET", path=MASTODON_TIMELINE, times=None)

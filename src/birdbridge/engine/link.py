@@ -35,6 +35,8 @@ class CycleReport:
     rechecks: dict[str, RecheckReport] = field(default_factory=dict)
     delivered: DeliverReport = field(default_factory=DeliverReport)
     errors: list[str] = field(default_factory=list)
+    # What waits for a reset by itself (one endpoint's rate limit): said, but not a failure.
+    waits: list[str] = field(default_factory=list)
     paused: dict[str, str] = field(default_factory=dict)  # network -> why
     busy: bool = False  # another run of this link was in progress: nothing done
 
@@ -196,7 +198,8 @@ class LinkEngine:
                 report.paused[source.value] = reason
             else:  # one endpoint's limit (reading): the next poll waits for its reset
                 reason = str(exc)
-            self._poll_failed(source, reason, report)
+                report.waits.append(reason)
+            self._poll_failed(source, reason, report, passes=not pauses_side(exc))
         except NetworkError as exc:
             POLLS.labels(self.name, source.value, "error").inc()
             self._poll_failed(source, str(exc), report)
@@ -229,7 +232,12 @@ class LinkEngine:
                 exc,
             )
 
-    def _poll_failed(self, source: NetworkName, message: str, report: CycleReport) -> None:
-        report.errors.append(message)
+    def _poll_failed(
+        self, source: NetworkName, message: str, report: CycleReport, passes: bool = False
+    ) -> None:
+        """Record and log a failed poll; ``passes``: it waits for a reset by itself, so it is
+        not one of the report's errors (``once`` exits 0 for it)."""
+        if not passes:
+            report.errors.append(message)
         self.store.record_poll_error(self.name, source.value, message, now=self.clock())
         log.warning("link %s: polling %s failed: %s", self.name, source.label, message)
