@@ -26,7 +26,7 @@ from birdbridge.errors import (
 from birdbridge.models import NetworkName
 from birdbridge.redaction import redact, register
 from birdbridge.store import DeliveryStatus, Store
-from birdbridge.views import explanation_json, print_explanation, when
+from birdbridge.views import explanation_json, pause_words, print_explanation, when
 
 if TYPE_CHECKING:
     from birdbridge.engine.link import CycleReport
@@ -194,7 +194,10 @@ def once(config: ConfigOption = None) -> None:
     problems: list[str] = []
     for report in reports:
         d = report.delivered
-        polled = ", ".join(f"{n}: {p.seen} new" for n, p in report.polls.items()) or "no poll"
+        polled = (
+            ", ".join(f"{NetworkName(n).label}: {p.seen} new" for n, p in report.polls.items())
+            or "no poll"
+        )
         console.print(
             f"link {report.link}: {polled}; mirrored {d.done}, retrying {d.retried}, "
             f"failed {d.failed}, fallbacks {len(d.fallbacks)}",
@@ -230,7 +233,8 @@ def _needs_operator(store: Store, report: CycleReport) -> list[str]:
         if state.paused_kind in operator_kinds:
             lines.append(
                 f"link {report.link}: {NetworkName(network).label} paused "
-                f"({state.paused_kind}) until {when(state.paused_until)} UTC: {reason}"
+                f"({pause_words(state.paused_kind)}) until {when(state.paused_until)} UTC: "
+                f"{reason}"
             )
     # Errors that are not a pause's reason: a network that could not be reached or answered
     # with a server error (every pause is said above, or waits by itself).
@@ -269,9 +273,8 @@ def check(config: ConfigOption = None) -> None:
         console.print(Text.assemble("link ", (link.name, "bold"), f" ({link.direction.value})"))
         for side, state in store.pauses(link.name).items():
             console.print(
-                f"  paused {side} ({state.paused_kind}) until "
-                f"{when(state.paused_until)} UTC: {redact(state.paused_reason or '')}",
-                highlight=False,
+                f"  {NetworkName(side).label} paused ({pause_words(state.paused_kind)}) until "
+                f"{when(state.paused_until)} UTC: {redact(state.paused_reason or '')}"
             )
         for network, adapter in adapters.items():
             try:

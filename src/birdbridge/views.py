@@ -44,6 +44,13 @@ PAUSE_WORDS = {
     "credits": "out of credits",
     "refused": "account refused",
 }
+
+
+def pause_words(kind: str | None) -> str:
+    """A pause's kind as a user reads it ("credits" -> "out of credits")."""
+    return PAUSE_WORDS.get(kind or "", kind or "paused")
+
+
 # A delivery's state (see delivery_state), and the word for it in the fallbacks list.
 SHORT_WORDS = {
     "pending": "waiting",
@@ -220,7 +227,7 @@ def _side_lines(side: SideView, now: datetime, verbose: bool) -> list[str]:
     s, state = side.summary, side.state(now)
     paused = side.pause(now)
     if paused and paused.paused_until is not None:
-        kind = PAUSE_WORDS.get(paused.paused_kind or "", paused.paused_kind or "paused")
+        kind = pause_words(paused.paused_kind)
         until = at(paused.paused_until, now)
         lines = [f"paused until {until} ({kind}): {redact(paused.paused_reason or '')}"]
     else:

@@ -220,7 +220,7 @@ def test_status_and_check_say_x_is_out_of_credits_and_the_fix(rig: Rig, tmp_path
     assert re.search(r"X paused until [-\d ]*\d\d:\d\d UTC \(out of credits\)", flat)
     assert "Add credits in the X developer console" in flat
     check = cli("check", "--config", str(config))
-    assert "paused twitter (credits)" in check.stdout
+    assert "X paused (out of credits)" in check.stdout
     assert "out of credits (402: credits depleted)" in check.stderr
 
 

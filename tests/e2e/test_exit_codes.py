@@ -62,7 +62,7 @@ def test_x_out_of_credits_exits_1_in_every_run_while_paused(rig: Rig, tmp_path: 
         result = cli("once", "--config", str(config))
         assert result.returncode == 1, result.stdout + result.stderr
         [line] = [ln for ln in result.stderr.splitlines() if "paused" in ln]
-        assert line.startswith("link alice: X paused (credits) until ")
+        assert line.startswith("link alice: X paused (out of credits) until ")
         assert "Add credits in the X developer console" in " ".join(result.stderr.split())
     assert rig.store.pauses("alice")["twitter"].paused_kind == "credits"
 
@@ -74,7 +74,7 @@ def test_refused_mastodon_credentials_exit_1_naming_the_side(rig: Rig, tmp_path:
     result = cli("once", "--config", str(config))
     assert result.returncode == 1, result.stdout + result.stderr
     flat = " ".join(result.stderr.split())
-    assert "link alice: Mastodon paused (auth) until" in flat and "401" in flat
+    assert "link alice: Mastodon paused (credentials refused) until" in flat and "401" in flat
     assert "revoked-token" not in result.stdout + result.stderr  # a secret, redacted
     # One line per reason: the poll's error is the pause's reason, not said twice. (The log
     # line, also on stderr, is not one of the command's own lines.)
