@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from datetime import UTC, datetime
@@ -57,9 +58,24 @@ errors = Console(
 )
 
 
+# Once a command has set up logging (run, once, check), its errors and warnings go through it:
+# with JSON logs every line on stderr is one JSON object, these included.
+_log: logging.Logger | None = None
+
+
 def _error(message: str) -> None:
-    """``error: MESSAGE`` on stderr, the message printed as it is."""
+    """``error: MESSAGE`` on stderr, the message printed as it is (or logged, see _log)."""
+    if _log is not None:
+        _log.error(message)
+        return
     errors.print(Text.assemble(("error:", "red"), " ", message))
+
+
+def _warn(message: str) -> None:
+    if _log is not None:
+        _log.warning(message)
+        return
+    errors.print(Text.assemble(("warning:", "yellow"), " ", message))
 
 
 def _version(value: bool) -> None:
@@ -94,32 +110,42 @@ ConfigOption = Annotated[
 ]
 
 
-def _load(config_path: Path | None, *, secrets: bool = True) -> Config:
+def _load(config_path: Path | None, *, secrets: bool = True, logged: bool = False) -> Config:
     """The config, or exit 2 with the error. ``secrets=False``: for commands that only read
-    the database (an unresolved credential becomes a placeholder, see load_config)."""
+    the database (an unresolved credential becomes a placeholder, see load_config).
+    ``logged``: set up logging from it, so that what follows (the file's permission warning
+    included) is logged in the configured format. A config error comes before any format is
+    known: it is printed."""
     try:
         config = load_config(config_path, secrets=secrets)
     except ConfigError as exc:
         _error(str(exc))
         raise typer.Exit(2) from None
     register(config.secrets())  # redacted in logs, in what the store keeps, and in output
+    if logged:
+        _configure_logging(config)
     source = Path(config.source)
     if source.is_file() and (warning := permission_warning(source)):
-        errors.print(Text.assemble(("warning:", "yellow"), " ", warning))
+        _warn(warning)
     return config
 
 
-def _configure_logging(settings: Config) -> None:
+def _configure_logging(settings: Config, *, messages: bool = True) -> None:
+    """Logging as the config says. ``messages``: the command's own errors and warnings are
+    logged too (run, once); without it (check, explain: reports for a person) only what the
+    libraries log is, so stamina's retry lines take the configured format either way."""
+    global _log
     from birdbridge.logs import configure_logging
 
     configure_logging(settings.bridge.log_level, settings.bridge.log_format, settings.secrets())
+    _log = logging.getLogger("birdbridge.cli") if messages else None
 
 
-def _open_store(config: Config) -> Store:
+def _open_store(config: Config, create: bool = True) -> Store:
     """The store, or an error naming where the database URL came from: exit 2 when the URL is
     wrong, 1 when its server cannot be reached now."""
     try:
-        return Store.open(config.bridge.database_url)
+        return Store.open(config.bridge.database_url, create=create)
     except DatabaseUnusable as exc:
         # The URL may hold a password: the registered secrets are redacted.
         _error(redact(f"{config.database_url_origin}: {exc.problem}"))
@@ -147,8 +173,7 @@ def run(config: ConfigOption = None) -> None:
     from birdbridge.daemon import Bridge
 
     try:
-        settings = _load(config)
-        _configure_logging(settings)
+        settings = _load(config, logged=True)
         store = _open_store(settings)
     except typer.Exit as exc:
         if exc.exit_code == 2 and os.environ.get(ON_CONFIG_ERROR, "").lower() == "wait":
@@ -186,8 +211,7 @@ def once(config: ConfigOption = None) -> None:
     from birdbridge.daemon import Bridge
     from birdbridge.progress import media_bars
 
-    settings = _load(config)
-    _configure_logging(settings)
+    settings = _load(config, logged=True)
     with media_bars(console) as progress:  # bars on a terminal only
         bridge = Bridge(settings, _open_store(settings), progress=progress)
         reports = bridge.run_once()
@@ -209,7 +233,7 @@ def once(config: ConfigOption = None) -> None:
             console.print(f"  waiting for a rate limit: {redact(wait)}")
         problems += _needs_operator(bridge.store, report)
     for problem in problems:
-        errors.print(problem, style="red")
+        _error(problem)  # logged (one JSON object with JSON logs), like everything on stderr
     bridge.store.close()
     raise typer.Exit(1 if problems else 0)
 
@@ -262,6 +286,7 @@ def check(config: ConfigOption = None) -> None:
     from birdbridge.networks.factory import build_adapters
 
     settings = _load(config)
+    _configure_logging(settings, messages=False)
     store = _open_store(settings)
     console.print(
         f"config {settings.source}: OK ({len(settings.links)} link(s)); database OK",
@@ -316,7 +341,9 @@ def status(
             "--verbose", "-v", help="Also the last post seen per side, and every delivery."
         ),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (shape below).")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (its shape is described above).")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Each link's sides (running, paused and why, waiting for the first poll),
@@ -347,14 +374,11 @@ def status(
     from birdbridge.views import read_status, status_json, status_renderables
 
     settings = _load(config, secrets=False)
-    store = _open_store(settings)
+    store = _open_store(settings, create=False)
     try:
         known = {s.link for s in store.summaries()} | {ln.name for ln in settings.links}
         if link is not None and link not in known:
-            errors.print(
-                Text(f"no link named {link!r} (links: {', '.join(sorted(known))})"),
-                highlight=False,
-            )
+            _error(f"no link named {link!r} (links: {', '.join(sorted(known))})")
             raise typer.Exit(1)
         view = read_status(
             store,
@@ -392,6 +416,7 @@ def explain(
 
     chosen_network = _network_option(network) if network is not None else None
     settings = _load(config)
+    _configure_logging(settings, messages=False)
     try:
         ref = explaining.parse_ref(post)
         if chosen_network is not None:
@@ -443,7 +468,7 @@ def resume(
     settings = _load(config, secrets=False)
     if link is not None:
         settings.link(link)  # a clear error for a name that is not in the config
-    store = _open_store(settings)
+    store = _open_store(settings, create=False)
     lifted = store.resume(link)
     console.print(
         f"lifted {lifted} pause{'' if lifted == 1 else 's'}" + (f" of link {link}" if link else "")
@@ -462,7 +487,7 @@ def retry(
     if delivery_id is None and not all_failed:
         _error("give a delivery id (see `birdbridge status`) or --failed")
         raise typer.Exit(2)
-    store = _open_store(_load(config, secrets=False))
+    store = _open_store(_load(config, secrets=False), create=False)
     if all_failed:
         ids = [d.id for d in store.deliveries(statuses=[DeliveryStatus.FAILED]) if d.id]
     else:
@@ -481,7 +506,7 @@ def skip(
 ) -> None:
     """Give up on a delivery: it will not be published. Exit 1 when there is no such delivery
     or it was published already."""
-    store = _open_store(_load(config, secrets=False))
+    store = _open_store(_load(config, secrets=False), create=False)
     _require_delivery(store, delivery_id, "skip")
     store.mark_skipped(delivery_id, "skipped by `birdbridge skip`")
     console.print(f"delivery {delivery_id} skipped")

@@ -42,6 +42,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class _StrictTypes(_Strict):
+    """No quiet conversions: `poll_interval = true` or `"60"` is an error naming the key, not
+    a poll every second or a number read from a string (pydantic's lax mode would take them)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
 def _http_url(value: str) -> str:
     if not re.match(r"^https?://[^/\s]+", value):
         raise ValueError("must be an http:// or https:// URL, e.g. https://mastodon.social")
@@ -67,7 +74,7 @@ class MastodonConfig(_Strict):
     _check_url = field_validator("api_base_url")(_http_url)
 
 
-class PerTarget(_Strict):
+class PerTarget(_StrictTypes):
     """A text added to posts mirrored TO each network (so per link and direction)."""
 
     twitter: str = Field(default="", max_length=100)
@@ -77,7 +84,7 @@ class PerTarget(_Strict):
         return str(getattr(self, network))
 
 
-class PolicyConfig(_Strict):
+class PolicyConfig(_StrictTypes):
     """What a link mirrors and how it renders. Defaults are the safe ones; every key is
     documented in config.example.toml."""
 
@@ -173,7 +180,7 @@ class LinkConfig(_Strict):
 SUMMARY_INTERVAL = 3600  # seconds: an idle daemon says it is alive once an hour
 
 
-class BridgeConfig(_Strict):
+class BridgeConfig(_StrictTypes):
     database_url: str = "sqlite:///birdbridge.db"
     poll_interval: float = Field(default=120, ge=1, le=86400)  # seconds between polls of a link
     deliver_interval: float = Field(default=15, ge=1, le=3600)  # seconds between delivery passes
@@ -257,8 +264,22 @@ class EnvironmentOverrides(BaseSettings):
     )
     config_path: str | None = Field(default=None, validation_alias="BIRDBRIDGE_CONFIG")
     config_toml: str | None = Field(default=None, validation_alias="BIRDBRIDGE_CONFIG_TOML")
-    port: int | None = Field(default=None, validation_alias="PORT")
+    port: int | None = Field(default=None, ge=1, le=65535, validation_alias="PORT")
     http_host: str | None = Field(default=None, validation_alias="BIRDBRIDGE_HTTP_HOST")
+
+
+def _environment_overrides(environ: Mapping[str, str]) -> EnvironmentOverrides:
+    """The variables that override the file, or a ConfigError naming the variable (a PaaS
+    sets PORT; "abc" or 99999 there is the environment's mistake, not bridge.http_port's)."""
+    try:
+        return EnvironmentOverrides.model_validate(_settings_environ(environ))
+    except ValidationError as exc:
+        lines = [
+            f"{'.'.join(str(part) for part in problem['loc'])} (environment variable): "
+            f"{problem['msg']}, not {problem['input']!r}"
+            for problem in exc.errors()
+        ]
+        raise ConfigError("; ".join(lines)) from None
 
 
 def normalise_database_url(url: str) -> str:
@@ -357,9 +378,21 @@ def _format_validation_error(
             message = "required key is missing"
         elif problem["type"] == "bool_type":
             # Strict: "yes" or "false" in quotes must not quietly become a boolean.
-            message = f"must be true or false (without quotes), not {problem['input']!r}"
+            message = f"must be true or false (without quotes), not {_as_toml(problem['input'])}"
+        elif problem["type"] in ("int_type", "float_type"):
+            kind = "a whole number" if problem["type"] == "int_type" else "a number"
+            message = f"must be {kind} (without quotes), not {_as_toml(problem['input'])}"
         lines.append(f"  {where}: {message}")
     return "\n".join(lines)
+
+
+def _as_toml(value: Any) -> str:
+    """A value as the config file wrote it: true, "60", 2.5."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
 
 
 def _suggestion(loc: tuple[Any, ...]) -> str:
@@ -395,7 +428,7 @@ def parse_config(
         resolved = resolve_references(document, environ, secrets=secrets)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
-    overrides = EnvironmentOverrides.model_validate(_settings_environ(environ))
+    overrides = _environment_overrides(environ)
     bridge = dict(resolved.get("bridge") or {})
     if overrides.database_url:
         bridge["database_url"] = overrides.database_url
@@ -465,7 +498,7 @@ def load_config(
     placeholder instead of an error, so an operator without the secrets can run them.
     Everything else, the database URL included, must resolve as always."""
     environ = os.environ if environ is None else environ
-    overrides = EnvironmentOverrides.model_validate(_settings_environ(environ))
+    overrides = _environment_overrides(environ)
     if path is None and overrides.config_toml:
         return parse_config(
             overrides.config_toml, "$BIRDBRIDGE_CONFIG_TOML", environ, secrets=secrets

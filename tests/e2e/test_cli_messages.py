@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from birdbridge.store import Store
+
 from ..conftest import PG_ENV, Rig
 from .conftest import cli, write_config
 
@@ -39,6 +41,13 @@ SECRETS = {
     f"ALICE_{name}": f"value-of-{name.lower()}"
     for name in ("X_KEY", "X_SECRET", "X_TOKEN", "X_TOKEN_SECRET", "M_TOKEN")
 }
+
+
+def made(database_url: str) -> str:
+    """``database_url`` after `once` or `run` would have created it (the reading commands
+    refuse a SQLite file that is not there)."""
+    Store.open(database_url).close()
+    return database_url
 
 
 def from_secrets(database_url: str, name: str = "alice", prefix: str = "ALICE") -> str:
@@ -78,7 +87,7 @@ def failed_delivery(rig: Rig, config: Path, error: str) -> None:
 def test_the_whole_config_in_a_variable_wins_over_the_config_path(tmp_path: Path) -> None:
     """The image sets BIRDBRIDGE_CONFIG=/data/birdbridge.toml; a platform without a disk sets
     BIRDBRIDGE_CONFIG_TOML as well, and means it."""
-    text = from_secrets(f"sqlite:///{tmp_path / 'state.db'}")
+    text = from_secrets(made(f"sqlite:///{tmp_path / 'state.db'}"))
     env = {"BIRDBRIDGE_CONFIG": "/data/birdbridge.toml", "BIRDBRIDGE_CONFIG_TOML": text}
     result = cli("status", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
@@ -251,7 +260,7 @@ def test_an_empty_variable_is_named_like_a_missing_one(tmp_path: Path) -> None:
 
 def test_reading_commands_run_without_the_secrets(tmp_path: Path) -> None:
     path = tmp_path / "bb.toml"
-    database = f"sqlite:///{tmp_path / 'state.db'}"
+    database = made(f"sqlite:///{tmp_path / 'state.db'}")
     # Two links whose tokens come from different variables: not "the same tokens".
     path.write_text(from_secrets(database) + from_secrets(database, "bob", "BOB").split("\n", 4)[4])
     config = ("--config", str(path))
@@ -281,7 +290,7 @@ def test_reading_commands_still_need_the_database_url(tmp_path: Path) -> None:
 
 def test_retry_and_skip_of_an_unknown_delivery_say_the_same(tmp_path: Path) -> None:
     path = tmp_path / "bb.toml"
-    path.write_text(from_secrets(f"sqlite:///{tmp_path / 'state.db'}"))
+    path.write_text(from_secrets(made(f"sqlite:///{tmp_path / 'state.db'}")))
     retried = cli("retry", "999", "--config", str(path))
     skipped = cli("skip", "999", "--config", str(path))
     assert retried.returncode == skipped.returncode == 1
@@ -386,3 +395,16 @@ def test_run_without_wait_mode_exits_2_and_an_unreachable_database_exits_1_in_ei
     )
     assert down.returncode == 1, down.stderr
     assert "cannot connect to PostgreSQL" in " ".join(down.stderr.split())
+
+
+def test_reading_commands_do_not_create_a_database_at_a_mistyped_path(tmp_path: Path) -> None:
+    """`status` on a wrong path would otherwise show a fresh bridge, and leave folders and an
+    empty database behind."""
+    missing = tmp_path / "no" / "such" / "state.db"
+    path = tmp_path / "bb.toml"
+    path.write_text(from_secrets(f"sqlite:///{missing}"))
+    for command in (("status",), ("resume",), ("retry", "1"), ("skip", "1")):
+        result = cli(*command, "--config", str(path), env={"DATABASE_URL": ""})
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert f"there is no database at {missing}" in " ".join(result.stderr.split())
+    assert not (tmp_path / "no").exists()

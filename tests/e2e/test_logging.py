@@ -188,3 +188,20 @@ def test_a_config_error_in_run_with_json_logs_is_not_a_traceback(tmp_path: Path)
     result = cli("run", "--config", str(config))
     assert result.returncode == 2
     assert "summary_interval" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_once_with_json_logs_says_its_warnings_and_problems_as_json(
+    rig: Rig, tmp_path: Path
+) -> None:
+    """The config's permission warning, the engine's lines and `once`'s own "needs the
+    operator" lines: with JSON logs every line on stderr is one JSON object."""
+    config = write_config(rig, tmp_path / "birdbridge.toml", bridge={"log_format": "json"})
+    config.chmod(0o644)  # readable by others, with literal tokens in it: a warning
+    rig.x.set_credits(0)
+    result = cli("once", "--config", str(config))
+    assert result.returncode == 1
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    assert any("is readable by other users" in r["event"] for r in records), records
+    assert any(
+        r["level"] == "error" and r["event"].startswith("link alice: X paused") for r in records
+    )

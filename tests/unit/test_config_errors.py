@@ -205,3 +205,51 @@ def test_policy_mistakes_name_the_key(policy: str, expected: str) -> None:
 def test_tags_are_accepted_with_or_without_the_hash() -> None:
     text = VALID + '\n[links.policy]\ninclude_tags = ["#XP", "xp2"]\n'
     assert parse_config(text, "my.toml", ENV).links[0].policy.include_tags == ["XP", "xp2"]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "poll_interval = true",
+            "bridge.poll_interval: must be a number (without quotes), not true",
+        ),
+        (
+            'poll_interval = "60"',
+            'bridge.poll_interval: must be a number (without quotes), not "60"',
+        ),
+        ("max_attempts = true", "bridge.max_attempts: must be a whole number (without quotes)"),
+        ("max_attempts = 2.5", "bridge.max_attempts: must be a whole number (without quotes)"),
+        ("http_port = true", "bridge.http_port: must be a whole number (without quotes), not true"),
+        ('summary_interval = "3600"', "bridge.summary_interval: must be a number"),
+    ],
+)
+def test_bridge_numbers_are_strict(line: str, expected: str) -> None:
+    """Lax conversion would read `true` as 1: a poll every second, one attempt, port 1."""
+    message = error(VALID.replace("poll_interval = 60", line))
+    assert expected in message
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("max_per_hour = true", "policy.max_per_hour: must be a whole number (without quotes)"),
+        ('max_age = "60"', "policy.max_age: must be a number (without quotes)"),
+    ],
+)
+def test_policy_numbers_are_strict(line: str, expected: str) -> None:
+    assert expected in error(VALID + f"\n[links.policy]\n{line}\n")
+
+
+def test_whole_numbers_still_do_for_seconds() -> None:
+    config = parse_config(VALID + "\n[links.policy]\nmax_age = 3600\n", "my.toml", ENV)
+    assert config.bridge.poll_interval == 60.0 and config.links[0].policy.max_age == 3600.0
+
+
+@pytest.mark.parametrize(("port", "expected"), [("abc", "valid integer"), ("99999", "65535")])
+def test_a_bad_port_variable_is_blamed_on_port(port: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(VALID, "my.toml", {**ENV, "PORT": port})
+    message = str(caught.value)
+    assert message.startswith("PORT (environment variable): ") and expected in message
+    assert "http_port" not in message

@@ -24,26 +24,50 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK_ID = 0x62697264  # "bird"
 
 
-def create_db_engine(url: str) -> Engine:
+def create_db_engine(url: str, create: bool = True) -> Engine:
     """An engine with WAL and a busy timeout on SQLite, and pre-ping on PostgreSQL."""
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+        parsed.port  # noqa: B018 -- parsed lazily: "host:notaport" raises only when read
+    except (ArgumentError, ValueError) as exc:
         raise DatabaseUnusable(
-            f"not a database URL ({exc}): use sqlite:///birdbridge.db or "
-            "postgresql://user:password@host/database"
+            f"not a database URL ({_without_password(str(exc), url)}): use "
+            "sqlite:///birdbridge.db or postgresql://user:password@host/database"
         ) from None
-    if parsed.get_backend_name() == "sqlite":
-        _create_private(_sqlite_file(parsed))
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if backend == "sqlite" and driver == "pysqlite":
+        path = _sqlite_file(parsed)
+        _check_place(path)
+        if not create and not path.is_file():
+            # `status` on a mistyped path would otherwise show a fresh, empty bridge (and
+            # create folders and a file there).
+            raise DatabaseUnusable(
+                f"there is no database at {path}: nothing has run with this config yet "
+                "(`birdbridge once` or `run` creates it), or database_url names the wrong file"
+            )
+        _create_private(path)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    if parsed.get_backend_name() == "postgresql":
+    if backend == "postgresql" and driver == "psycopg":
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    if backend in ("sqlite", "postgresql"):
+        # Another driver (asyncpg, pg8000, aiosqlite, ...): not installed, and not one
+        # birdbridge is tested with; the config's postgres:// and postgresql:// are psycopg.
+        raise DatabaseUnusable(
+            f"the driver {backend}+{driver} is not supported: write {backend}:// (birdbridge "
+            f"uses {'psycopg' if backend == 'postgresql' else 'the sqlite3 module'})"
+        )
     raise DatabaseUnusable(
         f"unsupported database {parsed.get_backend_name()!r} "
         "(use sqlite:///path.db or postgresql://...)"
     )
+
+
+def _without_password(message: str, url: str) -> str:
+    """``message`` with the URL's password (if any) masked: parsing errors may quote it."""
+    password = re.search(r"://[^:/@\s]*:([^@/\s]+)@", url)
+    return message.replace(password.group(1), "***") if password else message
 
 
 def _sqlite_file(url: URL) -> Path:
@@ -70,20 +94,24 @@ def _sqlite_file(url: URL) -> Path:
     return Path(url.database).expanduser()
 
 
+def _check_place(path: Path) -> None:
+    """Refuse a path that can never hold the database: a folder, or one under a file."""
+    if path.is_dir():
+        raise DatabaseUnusable(f"{path} is a folder: name a file in it, e.g. {path}/birdbridge.db")
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise DatabaseUnusable(
+            f"cannot create {path}: {blocker} is a file, not a folder. Choose another path "
+            "for the database, or move that file away"
+        )
+
+
 def _create_private(path: Path) -> None:
     """A new SQLite file readable by its owner only: it holds what was mirrored, and (later)
     tokens. SQLite gives the -wal and -shm files the database file's permissions (unix VFS,
     findCreateFileMode), so they follow."""
-    if path.is_dir():
-        raise DatabaseUnusable(f"{path} is a folder: name a file in it, e.g. {path}/birdbridge.db")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        blocker = next(p for p in (path.parent, *path.parent.parents) if p.exists())
-        raise DatabaseUnusable(
-            f"cannot create {path}: {blocker} is a file, not a folder. Choose another path "
-            "for the database, or move that file away"
-        ) from None
     except PermissionError:
         raise DatabaseUnusable(_unwritable(path.parent)) from None
     if not path.exists():
@@ -145,7 +173,11 @@ def migrate(engine: Engine) -> None:
 # database). Anything else at connect time (refused, timed out, a name that does not resolve
 # yet, 57P03 "the database system is starting up") may pass by itself.
 _URL_IS_WRONG = ("28", "3D000")
-_WRONG_URL_WORDS = re.compile(r"does not exist|authentication failed|pg_hba\.conf|password")
+# libpq's own refusals of the URL's parameters ('invalid sslmode value', 'invalid port
+# number', 'invalid connection option') come the same way, before any connection is tried.
+_WRONG_URL_WORDS = re.compile(
+    r"does not exist|authentication failed|pg_hba\.conf|password|invalid |unrecognized"
+)
 
 
 def _server_unreachable(url: URL, exc: OperationalError) -> bool:

@@ -19,8 +19,10 @@ class Store(Outbox, Attempts, MirrorMap, LinkStates, Reports):
     (store/links.py), and what status and metrics read (store/reports.py)."""
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        engine = create_db_engine(url)
+    def open(cls, url: str, create: bool = True) -> Store:
+        """Open (and migrate) the database. ``create=False``: a SQLite file that is not there
+        is an error instead of a new, empty database (for commands that only look)."""
+        engine = create_db_engine(url, create=create)
         migrate(engine)
         return cls(engine)
 
