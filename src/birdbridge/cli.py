@@ -16,6 +16,7 @@ from rich.text import Text
 from birdbridge import __version__
 from birdbridge.config import Config, load_config
 from birdbridge.config_checks import permission_warning
+from birdbridge.engine.pauses import REFUSAL_KINDS
 from birdbridge.errors import (
     AccountRefused,
     BirdbridgeError,
@@ -231,11 +232,22 @@ def once(config: ConfigOption = None) -> None:
             console.print(f"  fallback: {fallback}")
         for wait in report.waits:  # passes by itself: said, but exit 0
             console.print(f"  waiting for a rate limit: {redact(wait)}")
+        for network, state in bridge.store.pauses(report.link).items():
+            if state.paused_kind not in OPERATOR_PAUSES:  # a rate limit: said, but exit 0
+                console.print(
+                    f"  {NetworkName(network).label} paused ({pause_words(state.paused_kind)}) "
+                    f"until {when(state.paused_until)} UTC: it resumes by itself"
+                )
         problems += _needs_operator(bridge.store, report)
     for problem in problems:
         _error(problem)  # logged (one JSON object with JSON logs), like everything on stderr
     bridge.store.close()
     raise typer.Exit(1 if problems else 0)
+
+
+# Pauses that end only when the operator acts (credentials, permissions, credits) or after a
+# long wait (X's monthly usage cap). A rate-limit pause ends by itself.
+OPERATOR_PAUSES = {*REFUSAL_KINDS, "usage_cap"}
 
 
 def _needs_operator(store: Store, report: CycleReport) -> list[str]:
@@ -244,17 +256,12 @@ def _needs_operator(store: Store, report: CycleReport) -> list[str]:
     A failed delivery counts in the run it failed in, not in every later run: the exit code
     says what this run met, `status` keeps the list (and cron mails each failure once). A
     pause counts in every run while it lasts: the run could not do that side's work."""
-    from birdbridge.engine.pauses import REFUSAL_KINDS
-
-    # Pauses that end only when the operator acts (credentials, permissions, credits) or
-    # after a long wait (X's monthly usage cap). A rate-limit pause ends by itself.
-    operator_kinds = {*REFUSAL_KINDS, "usage_cap"}
     lines = []
     said = {redact(reason) for reason in report.paused.values()}
     for network, state in store.pauses(report.link).items():
         reason = state.paused_reason or ""
         said.add(reason)  # the store keeps it redacted already
-        if state.paused_kind in operator_kinds:
+        if state.paused_kind in OPERATOR_PAUSES:
             lines.append(
                 f"link {report.link}: {NetworkName(network).label} paused "
                 f"({pause_words(state.paused_kind)}) until {when(state.paused_until)} UTC: "

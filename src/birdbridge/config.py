@@ -379,6 +379,11 @@ def _format_validation_error(
         elif problem["type"] == "bool_type":
             # Strict: "yes" or "false" in quotes must not quietly become a boolean.
             message = f"must be true or false (without quotes), not {_as_toml(problem['input'])}"
+        elif problem["type"] == "string_pattern_mismatch" and problem["loc"][-1] == "name":
+            message = (
+                f"{_as_toml(problem['input'])} is not a link name: 1 to 64 letters, digits, "
+                "'_', '.' or '-', starting with a letter or digit"
+            )
         elif problem["type"] in ("int_type", "float_type"):
             kind = "a whole number" if problem["type"] == "int_type" else "a number"
             message = f"must be {kind} (without quotes), not {_as_toml(problem['input'])}"

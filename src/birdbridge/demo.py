@@ -230,7 +230,7 @@ def _show_skipped(
             echoes += 1  # our own mirrors, seen when polling the other side
             continue
         text = _text_of(x, masto, network, post_id)[:50]
-        console.print(Text(f"  {network} {post_id} {text!r}: {reason}"), soft_wrap=True)
+        console.print(Text(f"  {LABELS[network]} {post_id} {text!r}: {reason}"), soft_wrap=True)
     console.print(
         f"  {echoes} posts recognised as birdbridge's own mirrors: not sent back (no echo)",
         highlight=False,

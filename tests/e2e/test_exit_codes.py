@@ -101,6 +101,8 @@ def test_a_rate_limit_pause_passes_by_itself_and_exits_0(rig: Rig, tmp_path: Pat
     assert result.returncode == 0, result.stdout + result.stderr
     assert rig.store.pauses("alice")["mastodon"].paused_kind == "rate_limit"
     assert "paused" not in result.stderr
+    assert "Mastodon paused (rate limited) until " in result.stdout  # said, on stdout
+    assert "it resumes by itself" in result.stdout
 
 
 def test_one_x_endpoint_at_its_rate_limit_waits_for_its_reset_and_exits_0(

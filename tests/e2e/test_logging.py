@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -205,3 +206,27 @@ def test_once_with_json_logs_says_its_warnings_and_problems_as_json(
     assert any(
         r["level"] == "error" and r["event"].startswith("link alice: X paused") for r in records
     )
+
+
+def test_an_outage_of_one_side_is_logged_once_per_run(rig: Rig, tmp_path: Path) -> None:
+    """X answers every read with 503: the poll's failure is one line (after stamina's retry
+    lines), and the re-check of the same side is not tried again into the same outage."""
+    config = write_config(
+        rig,
+        tmp_path / "birdbridge.toml",
+        direction="twitter-to-mastodon",
+        bridge={"log_format": "json"},
+        policy={"deletes": True},
+    )
+    assert cli("once", "--config", str(config)).returncode == 0  # cursors
+    rig.tweet("mirrored, so the re-check has something to re-read")
+    assert cli("once", "--config", str(config)).returncode == 0
+    assert rig.store.mirrors("alice"), "the tweet was mirrored"
+    # The last re-check an hour ago: this run's is due.
+    rig.store.mark_rechecked("alice", "twitter", datetime.now(UTC) - timedelta(hours=1))
+    rig.x.add_fault(kind="status", status=503, method="GET", path=r"^/2/", times=None)
+    result = cli("once", "--config", str(config))
+    assert result.returncode == 1
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    assert len(mentioning(records, "polling X failed")) == 1, records
+    assert mentioning(records, "re-checking") == [], records

@@ -253,3 +253,9 @@ def test_a_bad_port_variable_is_blamed_on_port(port: str, expected: str) -> None
     message = str(caught.value)
     assert message.startswith("PORT (environment variable): ") and expected in message
     assert "http_port" not in message
+
+
+def test_a_bad_link_name_says_what_a_name_may_hold() -> None:
+    message = error(VALID.replace('name = "alice"', 'name = "alice smith"'))
+    assert '"alice smith" is not a link name: 1 to 64 letters, digits' in message
+    assert "[A-Za-z0-9]" not in message  # not the pattern itself

@@ -130,7 +130,10 @@ class LinkEngine:
                 if self.stop.is_set():
                     return
                 self._poll(source, [target], report)
-                self._recheck(source, [target], report)
+                if source.value in report.polls:
+                    # A side whose poll failed is not re-read now: the same outage would only
+                    # be met (and logged) again; the re-check waits for the next cycle.
+                    self._recheck(source, [target], report)
             report.merge(self.deliverer.run())
         finally:
             self._flush_api_calls()
