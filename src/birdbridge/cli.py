@@ -176,11 +176,17 @@ def run(config: ConfigOption = None) -> None:
     try:
         settings = _load(config, logged=True)
         store = _open_store(settings)
+        bridge = Bridge(settings, store)
+        try:
+            bridge.require_runnable()  # links without a sign-in wait; none at all is an error
+        except ConfigError as exc:
+            _error(str(exc))
+            raise typer.Exit(2) from None
     except typer.Exit as exc:
         if exc.exit_code == 2 and os.environ.get(ON_CONFIG_ERROR, "").lower() == "wait":
             _wait_for_stop()
         raise
-    Bridge(settings, store).run_forever()
+    bridge.run_forever()
 
 
 def _wait_for_stop() -> None:
@@ -241,8 +247,10 @@ def once(config: ConfigOption = None) -> None:
         problems += _needs_operator(bridge.store, report)
     for problem in problems:
         _error(problem)  # logged (one JSON object with JSON logs), like everything on stderr
+    for reason in bridge.waiting.values():  # a link without a sign-in: configuration
+        _error(reason)
     bridge.store.close()
-    raise typer.Exit(1 if problems else 0)
+    raise typer.Exit(2 if bridge.waiting else 1 if problems else 0)
 
 
 # Pauses that end only when the operator acts (credentials, permissions, credits) or after a
@@ -290,7 +298,9 @@ def check(config: ConfigOption = None) -> None:
     the operator, one line per reason on stderr (credentials refused, a missing permission or
     scope, X credits, a network that cannot be reached); 2 a configuration problem.
     """
+    from birdbridge.credentials import origin_of
     from birdbridge.networks.factory import build_adapters
+    from birdbridge.networks.signins import SignIns
 
     settings = _load(config)
     _configure_logging(settings, messages=False)
@@ -299,16 +309,25 @@ def check(config: ConfigOption = None) -> None:
         f"config {settings.source}: OK ({len(settings.links)} link(s)); database OK",
         highlight=False,
     )
-    problems = 0
+    problems = unsigned = 0
+    signins = SignIns(store, settings.bridge.database_url)
     for link in settings.links:
-        adapters = build_adapters(link, settings.bridge.request_timeout)
         console.print(Text.assemble("link ", (link.name, "bold"), f" ({link.direction.value})"))
+        try:
+            adapters = build_adapters(link, settings.bridge.request_timeout, signins)
+        except ConfigError as exc:  # no sign-in, or a key that does not open it
+            unsigned += 1
+            errors.print(redact(f"  {exc}"), style="red", markup=False, highlight=False)
+            continue
         for side, state in store.pauses(link.name).items():
             console.print(
                 f"  {NetworkName(side).label} paused ({pause_words(state.paused_kind)}) until "
                 f"{when(state.paused_until)} UTC: {redact(state.paused_reason or '')}"
             )
         for network, adapter in adapters.items():
+            origin = origin_of(
+                link, network.value, store.credential_summary(link.name, network.value)
+            )
             try:
                 account = adapter.account()
                 limits = adapter.limits()
@@ -330,13 +349,14 @@ def check(config: ConfigOption = None) -> None:
                 highlight=False,
                 markup=False,
             )
+            console.print(f"    credentials: {origin.describe()}", highlight=False, markup=False)
             for fact in verified.facts:
                 console.print(f"    ok: {fact}", highlight=False, markup=False)
             for problem in verified.problems:
                 problems += 1
                 errors.print(f"    problem: {problem}", style="red", markup=False, highlight=False)
     store.close()
-    raise typer.Exit(1 if problems else 0)
+    raise typer.Exit(2 if unsigned else 1 if problems else 0)
 
 
 @app.command()
@@ -366,7 +386,9 @@ def status(
           newest post id read), last_error, last_error_at,
           pause (null or {kind, until, reason}),
           counts {mirrored, waiting, failed, skipped} (posts from this side),
-          next_try_at, api_calls_24h {calls, rate_limited}
+          next_try_at, api_calls_24h {calls, rate_limited},
+          credentials (null, or {source ("config", "sign-in"), kind,
+            handle, expires_at}, or {source: null, problem})
       queue[] (open and failed deliveries, oldest first): id, link,
         kind ("post", "edit", "delete"), from, source_id, to,
         state ("pending", "held", "publishing", "waiting_to_retry",
@@ -420,6 +442,7 @@ def explain(
 
     from birdbridge.engine import explain as explaining
     from birdbridge.networks.factory import build_adapters
+    from birdbridge.networks.signins import SignIns
 
     chosen_network = _network_option(network) if network is not None else None
     settings = _load(config)
@@ -433,7 +456,13 @@ def explain(
         _error(str(exc))
         raise typer.Exit(2) from None
     store = _open_store(settings)
-    adapters = build_adapters(chosen, settings.bridge.request_timeout)
+    try:
+        adapters = build_adapters(
+            chosen, settings.bridge.request_timeout, SignIns(store, settings.bridge.database_url)
+        )
+    except ConfigError as exc:
+        _error(redact(str(exc)))
+        raise typer.Exit(2) from None
     try:
         result = explaining.explain(store, chosen, adapters, ref, datetime.now(UTC))
     except ConfigError as exc:
@@ -567,6 +596,10 @@ def demo(
 
     with media_bars(console) as progress:
         raise typer.Exit(run_demo(console, extra_posts=posts, keep=keep, progress=progress))
+
+
+# login, logout and init live in their own module; importing it registers them on `app`.
+import birdbridge.cli_accounts  # noqa: E402, F401
 
 
 def main() -> None:

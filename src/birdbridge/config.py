@@ -55,23 +55,76 @@ def _http_url(value: str) -> str:
     return value.rstrip("/")
 
 
+DEFAULT_X_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+
+
 class TwitterConfig(_Strict):
-    """OAuth 1.0a user-context credentials of the X account (portal: 'Keys and tokens')."""
+    """The X side: where the API is, the app's keys, and (optionally) the account's tokens.
+
+    Tokens written here (OAuth 1.0a user context, portal: 'Keys and tokens') win over a
+    sign-in stored by ``birdbridge login x``; without them the link uses that sign-in. The
+    app's keys are what ``login`` signs in with: ``client_id`` (and ``client_secret`` for a
+    confidential client) for OAuth 2.0, ``consumer_key``/``consumer_secret`` for OAuth 1.0a."""
 
     api_base_url: str = "https://api.x.com"
-    consumer_key: SecretStr
-    consumer_secret: SecretStr
-    access_token: SecretStr
-    access_token_secret: SecretStr
+    consumer_key: SecretStr | None = None
+    consumer_secret: SecretStr | None = None
+    access_token: SecretStr | None = None
+    access_token_secret: SecretStr | None = None
+    client_id: str | None = Field(default=None, min_length=1, max_length=200)
+    client_secret: SecretStr | None = None
+    # Where X sends the browser back after `birdbridge login x` (OAuth 2.0, or OAuth 1.0a with
+    # --callback): it must be listed, exactly, among the app's callback URLs in the portal.
+    redirect_uri: str = DEFAULT_X_REDIRECT_URI
 
     _check_url = field_validator("api_base_url")(_http_url)
+
+    @field_validator("redirect_uri")
+    @classmethod
+    def _loopback(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(
+                "must be an http:// address on this machine (e.g. http://127.0.0.1:8765/callback): "
+                "birdbridge listens there for X's answer"
+            )
+        if parts.port is None:
+            raise ValueError("must name a port, e.g. http://127.0.0.1:8765/callback")
+        return value
+
+    @model_validator(mode="after")
+    def _whole_pairs(self) -> TwitterConfig:
+        if (self.access_token is None) != (self.access_token_secret is None):
+            raise ValueError(
+                "access_token and access_token_secret go together: set both (OAuth 1.0a "
+                "tokens from the portal) or neither (use `birdbridge login x`)"
+            )
+        if (self.consumer_key is None) != (self.consumer_secret is None):
+            raise ValueError("consumer_key and consumer_secret go together: set both or neither")
+        if self.access_token is not None and self.consumer_key is None:
+            raise ValueError(
+                "access_token needs the app's consumer_key and consumer_secret (OAuth 1.0a)"
+            )
+        return self
+
+    @property
+    def has_tokens(self) -> bool:
+        """The account's tokens are in the config (they win over a stored sign-in)."""
+        return self.access_token is not None
 
 
 class MastodonConfig(_Strict):
+    """The Mastodon side. ``access_token`` written here wins over a sign-in stored by
+    ``birdbridge login mastodon``; without it the link uses that sign-in."""
+
     api_base_url: str
-    access_token: SecretStr
+    access_token: SecretStr | None = None
 
     _check_url = field_validator("api_base_url")(_http_url)
+
+    @property
+    def has_tokens(self) -> bool:
+        return self.access_token is not None
 
 
 class PerTarget(_StrictTypes):
@@ -233,9 +286,9 @@ class Config(_Strict):
         for link in self.links:
             for section in (link.twitter, link.mastodon):
                 values += [
-                    getattr(section, name).get_secret_value()
-                    for name, field in type(section).model_fields.items()
-                    if field.annotation is SecretStr
+                    value.get_secret_value()
+                    for name in type(section).model_fields
+                    if isinstance(value := getattr(section, name), SecretStr)
                 ]
         return values
 

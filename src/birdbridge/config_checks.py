@@ -10,26 +10,36 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pydantic import SecretStr
+
     from birdbridge.config import Config, LinkConfig
 
-SECRET_KEYS = {"consumer_key", "consumer_secret", "access_token", "access_token_secret"}
+SECRET_KEYS = {
+    "consumer_key",
+    "consumer_secret",
+    "access_token",
+    "access_token_secret",
+    "client_secret",
+}
 
 Account = tuple[str, str, str]  # (network, api_base_url, token): identity, never printed
 
 
 def _accounts(link: LinkConfig) -> dict[str, Account]:
     return {
-        "twitter": (
-            "twitter",
-            link.twitter.api_base_url,
-            link.twitter.access_token.get_secret_value(),
-        ),
+        "twitter": ("twitter", link.twitter.api_base_url, _token(link, link.twitter.access_token)),
         "mastodon": (
             "mastodon",
             link.mastodon.api_base_url,
-            link.mastodon.access_token.get_secret_value(),
+            _token(link, link.mastodon.access_token),
         ),
     }
+
+
+def _token(link: LinkConfig, token: SecretStr | None) -> str:
+    """The account's identity as far as the config knows it: its token, or, for a side that
+    uses a stored sign-in, the link itself (`check` compares the signed-in accounts)."""
+    return token.get_secret_value() if token is not None else f"signed-in:{link.name}"
 
 
 def _describe(account: Account) -> str:

@@ -17,14 +17,16 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from birdbridge.clockwatch import ClockWatch
-from birdbridge.config import Config
+from birdbridge.config import Config, LinkConfig
 from birdbridge.engine import CycleReport, LinkEngine
 from birdbridge.engine.pauses import REFUSAL_KINDS
+from birdbridge.errors import ConfigError
 from birdbridge.health import OpsServer
 from birdbridge.media.progress import NO_PROGRESS, Progress
 from birdbridge.models import NetworkName
 from birdbridge.networks.base import Network
 from birdbridge.networks.factory import build_adapters
+from birdbridge.networks.signins import SignIns
 from birdbridge.store import DatabaseError, Store
 
 log = logging.getLogger(__name__)
@@ -51,20 +53,44 @@ class Bridge:
         self._mirrored = 0  # deliveries done since the last "alive" line
         self._counting = threading.Lock()  # the jobs run on the scheduler's threads
         # Unique per process: a restarted daemon must not think a dead one's claims are its own.
-        worker = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.engines = [
-            LinkEngine(
-                link,
-                self.store,
-                adapter_factory(link, config.bridge.request_timeout),
-                max_attempts=config.bridge.max_attempts,
-                stop=self.stop,
-                worker_id=worker,
-                claim_timeout=config.bridge.claim_timeout,
-                progress=progress,
-            )
-            for link in config.links
-        ]
+        self._worker = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._adapter_factory = adapter_factory
+        self._progress = progress
+        self.signins = SignIns(self.store, config.bridge.database_url)
+        # Links that cannot run yet (no sign-in, a key that does not open it), with the reason:
+        # the others run, and these are tried again every poll interval (a `birdbridge login`
+        # meanwhile starts them without a restart).
+        self.waiting: dict[str, str] = {}
+        self.engines: list[LinkEngine] = []
+        for link in config.links:
+            self._start_link(link)
+
+    def _start_link(self, link: LinkConfig) -> LinkEngine | None:
+        try:
+            adapters = self._adapter_factory(link, self.config.bridge.request_timeout, self.signins)
+        except ConfigError as exc:  # NotSignedIn, SecretKeyError
+            if self.waiting.get(link.name) != str(exc):
+                log.error("%s; the link waits, the others run", exc)
+            self.waiting[link.name] = str(exc)
+            return None
+        self.waiting.pop(link.name, None)
+        engine = LinkEngine(
+            link,
+            self.store,
+            adapters,
+            max_attempts=self.config.bridge.max_attempts,
+            stop=self.stop,
+            worker_id=self._worker,
+            claim_timeout=self.config.bridge.claim_timeout,
+            progress=self._progress,
+        )
+        self.engines.append(engine)
+        return engine
+
+    def require_runnable(self) -> None:
+        """ConfigError when no link can run at all (nothing would ever happen)."""
+        if not self.engines and self.waiting:
+            raise ConfigError("no link can run: " + "; ".join(self.waiting.values()))
 
     def run_once(self) -> list[CycleReport]:
         """One poll and delivery of every link (``birdbridge once``)."""
@@ -78,7 +104,9 @@ class Bridge:
         interval = self.config.bridge.poll_interval
         scheduler = BackgroundScheduler(
             timezone=UTC,
-            executors={"default": ThreadPoolExecutor(max_workers=min(8, 2 * len(self.engines)))},
+            executors={
+                "default": ThreadPoolExecutor(max_workers=min(8, max(2, 2 * len(self.engines))))
+            },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         start = datetime.now(UTC)
@@ -86,19 +114,13 @@ class Bridge:
         for index, engine in enumerate(self.engines):
             # Spread the links' first polls over the interval instead of all at once.
             first = start + timedelta(seconds=(interval * index / len(self.engines)) % interval)
+            self._schedule(scheduler, engine, first)
+        if self.waiting:
             scheduler.add_job(
-                self._guarded(engine.cycle, cycle=True),
+                lambda: self._start_waiting(scheduler),
                 "interval",
                 seconds=interval,
-                jitter=min(interval / 10, 30),
-                next_run_time=first,
-                id=f"poll:{engine.name}",
-            )
-            scheduler.add_job(
-                self._guarded(engine.deliver),
-                "interval",
-                seconds=self.config.bridge.deliver_interval,
-                id=f"deliver:{engine.name}",
+                id="waiting-links",
             )
         scheduler.add_job(
             self._log_alive,
@@ -128,6 +150,36 @@ class Bridge:
             shutdown.join(SHUTDOWN_GRACE)
             self.store.close()
             log.info("stopped")
+
+    def _schedule(
+        self, scheduler: BackgroundScheduler, engine: LinkEngine, first: datetime
+    ) -> None:
+        interval = self.config.bridge.poll_interval
+        scheduler.add_job(
+            self._guarded(engine.cycle, cycle=True),
+            "interval",
+            seconds=interval,
+            jitter=min(interval / 10, 30),
+            next_run_time=first,
+            id=f"poll:{engine.name}",
+        )
+        scheduler.add_job(
+            self._guarded(engine.deliver),
+            "interval",
+            seconds=self.config.bridge.deliver_interval,
+            id=f"deliver:{engine.name}",
+        )
+
+    def _start_waiting(self, scheduler: BackgroundScheduler) -> None:
+        """Try the links that were waiting for a sign-in again."""
+        for link in self.config.links:
+            if link.name not in self.waiting or self.stop.is_set():
+                continue
+            engine = self._start_link(link)
+            if engine is not None:
+                log.info("link %s: signed in; starting it", link.name)
+                self._completed[link.name] = time.monotonic()
+                self._schedule(scheduler, engine, datetime.now(UTC))
 
     def _start_ops_server(self, scheduler: BackgroundScheduler) -> OpsServer | None:
         port = self.config.bridge.http_port

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import io
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
+import httpx
 from PIL import Image, ImageDraw
 from rich.console import Console
 from rich.text import Text
 
-from birdbridge.config import parse_config
+from birdbridge.config import Config, parse_config
 from birdbridge.daemon import Bridge
+from birdbridge.login.flow import Interaction
+from birdbridge.login.mastodon import sign_in_mastodon
+from birdbridge.login.storing import save_sign_in
+from birdbridge.login.x import sign_in_x_oauth2
 from birdbridge.media.progress import NO_PROGRESS, Progress
 from birdbridge.render.html import html_to_text
+from birdbridge.sandbox.common.approve import approve
 from birdbridge.sandbox.mastodon import MastodonSandbox
-from birdbridge.sandbox.x import XSandbox, XUser
+from birdbridge.sandbox.x import XSandbox
+from birdbridge.secretbox import secret_box
+from birdbridge.store import Store
 
 LONG_TOOT = (
     "Mastodon lets me write much longer posts than X does, so this one will not fit in a "
@@ -28,9 +37,10 @@ LONG_TOOT = (
 
 
 def demo_config(
-    x_url: str, x_user: XUser, mastodon_url: str, mastodon_token: str, database: Path
+    x_url: str, client_id: str, redirect_uri: str, mastodon_url: str, database: Path
 ) -> str:
-    u = x_user
+    """The demo's config: like one `birdbridge init` writes, no tokens in it (the demo signs
+    both accounts in, as `birdbridge login` does)."""
     return f"""
 [bridge]
 database_url = "sqlite:///{database}"
@@ -42,15 +52,49 @@ direction = "both"
 
 [links.twitter]
 api_base_url = "{x_url}"
-consumer_key = "{u.consumer_key}"
-consumer_secret = "{u.consumer_secret}"
-access_token = "{u.access_token}"
-access_token_secret = "{u.access_token_secret}"
+client_id = "{client_id}"
+redirect_uri = "{redirect_uri}"
 
 [links.mastodon]
 api_base_url = "{mastodon_url}"
-access_token = "{mastodon_token}"
 """
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _approve_in_browser(url: str) -> None:
+    """What a person does in the browser: press "Authorize", and the browser follows the
+    redirect back to the waiting `login`."""
+    answer = approve(url)
+    if answer.location is not None:
+        httpx.get(answer.location, timeout=10)
+
+
+def _sign_in(console: Console, x: XSandbox, masto: MastodonSandbox, config: Config) -> Store:
+    """Both sign-ins, approved by the demo itself; the store they are kept in."""
+    link = config.links[0]
+    store = Store.open(config.bridge.database_url)
+    box = secret_box(config.bridge.database_url, create=True)
+    interaction = Interaction(
+        show_url=lambda url: None, ask=lambda prompt: "", approve=_approve_in_browser, timeout=30
+    )
+    signed_x = sign_in_x_oauth2(
+        link.twitter, client_id=x.client_id, client_secret=x.client_secret, interaction=interaction
+    )
+    save_sign_in(store, box, link.name, signed_x)
+    signed_m = sign_in_mastodon(link.mastodon.api_base_url, target=True, interaction=interaction)
+    save_sign_in(store, box, link.name, signed_m)
+    console.print(
+        f"signed in (as `birdbridge login` does, approved by the demo): X {signed_x.handle} with "
+        f"OAuth 2.0 + PKCE, Mastodon {signed_m.handle}; tokens stored encrypted in the database",
+        highlight=False,
+        markup=False,
+    )
+    return store
 
 
 def run_demo(
@@ -72,8 +116,8 @@ def run_demo(
 
 def _run(console: Console, folder: Path, extra_posts: int, keep: bool, progress: Progress) -> int:
     with XSandbox() as x, MastodonSandbox() as masto:
-        x_alice = x.create_user("alice", "Alice")
-        m_alice = masto.create_user("alice", "Alice")
+        x.create_user("alice", "Alice")
+        masto.create_user("alice", "Alice")
         masto.create_user("bob", "Bob")
         database = folder / "demo.db"
         console.print(
@@ -84,8 +128,12 @@ def _run(console: Console, folder: Path, extra_posts: int, keep: bool, progress:
         )
         x.create_post("alice", "An old tweet from before the bridge started.")
         masto.create_post("alice", "An old toot from before the bridge started.")
-        text = demo_config(x.url, x_alice, masto.url, m_alice.access_token, database)
-        bridge = Bridge(parse_config(text, "<demo>"), progress=progress)
+        redirect_uri = f"http://127.0.0.1:{_free_port()}/callback"
+        x.register_redirect_uri(redirect_uri)
+        text = demo_config(x.url, x.client_id, redirect_uri, masto.url, database)
+        config = parse_config(text, "<demo>")
+        store = _sign_in(console, x, masto, config)
+        bridge = Bridge(config, store=store, progress=progress)
 
         bridge.run_once()  # first poll: cursors start from now, the old posts stay put
         _write_samples(x, masto, extra_posts)

@@ -14,6 +14,13 @@ from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.text import Text
 
+from birdbridge.credentials import (
+    KIND_TITLES,
+    CredentialOrigin,
+    NotSignedIn,
+    login_command,
+    origin_of,
+)
 from birdbridge.models import Direction, NetworkName
 from birdbridge.redaction import redact
 from birdbridge.store import (
@@ -76,6 +83,9 @@ class SideView:
     summary: LinkSummary | None
     calls: int  # API calls in the last 24 h
     limited: int  # of which 429s
+    # Where the side's credentials come from (None: a link no longer in the config).
+    origin: CredentialOrigin | None = None
+    unsigned: str | None = None  # why the side cannot run: no sign-in (a command to run)
 
     def pause(self, now: datetime) -> LinkSummary | None:
         """The summary when this side is paused at ``now``."""
@@ -128,6 +138,8 @@ def read_status(
     summaries = {(s.link, s.network): s for s in store.summaries()}
     calls = store.api_calls_since(now - timedelta(hours=24))
     directions: dict[str, Direction | None] = {link.name: link.direction for link in links}
+    configs = {link.name: link for link in links}
+    signed = {(c.link, c.network): c for c in store.credential_summaries()}
     for name, _ in summaries:
         directions.setdefault(name, None)
 
@@ -140,7 +152,13 @@ def read_status(
             else summary is not None and summary.last_poll_at is not None
         )
         made, limited = calls.get((name, network.value), (0, 0))
-        return SideView(network, read, summary, made, limited)
+        origin, unsigned = None, None
+        if name in configs:
+            try:
+                origin = origin_of(configs[name], network.value, signed.get((name, network.value)))
+            except NotSignedIn:
+                unsigned = f"not signed in: run `{login_command(name, network.value)}`"
+        return SideView(network, read, summary, made, limited, origin, unsigned)
 
     views = [
         LinkView(name, direction, [side(name, n, direction) for n in NetworkName])
@@ -243,12 +261,26 @@ def _side_lines(side: SideView, now: datetime, verbose: bool) -> list[str]:
     if s is not None and s.last_error and not paused:
         failed_at = f" {ago(s.last_error_at, now)}" if s.last_error_at else ""
         lines.append(f"the last poll failed{failed_at}: {redact(s.last_error)}")
+    if side.unsigned:
+        lines.insert(0, side.unsigned)
+    elif side.origin is not None and side.origin.signed_in:
+        lines.append(_signed_in_line(side.origin))
     if side.calls:
         limited = f" ({side.limited} answered 429)" if side.limited else ""
         lines.append(f"{_plural(side.calls, 'API call')} in the last 24 h{limited}")
     if verbose and s is not None and s.cursor:
         lines.append(f"last post seen: {side.network.label} post {s.cursor}")
     return lines
+
+
+def _signed_in_line(origin: CredentialOrigin) -> str:
+    """ "signed in as @alice (OAuth 2.0), token valid until 18:42 UTC": a config's tokens go
+    without saying (they are in the file)."""
+    who = f" as {origin.handle}" if origin.handle else ""
+    line = f"signed in{who} ({KIND_TITLES.get(origin.kind, origin.kind)})"
+    if origin.expires_at is not None:
+        line += f", token valid until {origin.expires_at:%H:%M} UTC"
+    return line
 
 
 def _counts(s: LinkSummary, target: NetworkName, now: datetime) -> str:
@@ -375,6 +407,19 @@ def _side_json(side: SideView, now: datetime) -> dict[str, Any]:
         },
         "next_try_at": iso(s.next_retry if s else None),
         "api_calls_24h": {"calls": side.calls, "rate_limited": side.limited},
+        "credentials": _credentials_json(side),
+    }
+
+
+def _credentials_json(side: SideView) -> dict[str, Any] | None:
+    origin = side.origin
+    if origin is None:
+        return None if side.unsigned is None else {"source": None, "problem": side.unsigned}
+    return {
+        "source": "sign-in" if origin.signed_in else "config",
+        "kind": origin.kind,
+        "handle": origin.handle,
+        "expires_at": iso(origin.expires_at),
     }
 
 

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import requests
 
+from birdbridge.errors import AuthRevoked
 from birdbridge.networks.meter import CallMeter
 from birdbridge.networks.retry import call_with_retries
 
@@ -20,6 +21,9 @@ class Funnel:
     # Writes that may be repeated at once after a 5xx, a reset or a timeout without doubling
     # their effect (an Idempotency-Key, or an idempotent method): retried in-process.
     safe_writes: frozenset[str] = frozenset()
+    # What to do when the network refuses the credentials (AuthRevoked): for a stored sign-in,
+    # "sign in again" (set by networks/signins.py); None keeps the fix that names the config.
+    auth_fix: str | None = None
 
     def _observe(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         """A requests response hook: every reply is counted and its rate-limit headers kept."""
@@ -30,7 +34,12 @@ class Funnel:
     def _call(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         def once() -> T:
             self.meter.check(what)
-            return self._invoke(what, function, *args, **kwargs)
+            try:
+                return self._invoke(what, function, *args, **kwargs)
+            except AuthRevoked as refused:
+                if self.auth_fix:
+                    refused.fix = self.auth_fix
+                raise
 
         return call_with_retries(what, once, safe=what in self.safe_writes)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
+import requests.auth
 import tweepy
 from requests_oauthlib import OAuth1
 
@@ -38,6 +39,7 @@ from birdbridge.networks.base import (
     UploadedMedia,
     Verified,
 )
+from birdbridge.networks.bearer import BearerAuth, BearerTokens
 from birdbridge.networks.http import BaseUrlSession
 from birdbridge.networks.meter import CallMeter, per_endpoint
 from birdbridge.networks.replies import X_READ_ONLY_FIX, error_for_reply, json_or_none
@@ -66,37 +68,74 @@ T = TypeVar("T")
 PARENT_GONE = "deleted or not visible"
 
 
+def oauth1_keys(config: TwitterConfig) -> dict[str, str]:
+    """The four OAuth 1.0a values, or ValueError when the config holds no tokens (the caller
+    uses a stored sign-in instead: networks/signins.py)."""
+    values = {
+        "consumer_key": config.consumer_key,
+        "consumer_secret": config.consumer_secret,
+        "access_token": config.access_token,
+        "access_token_secret": config.access_token_secret,
+    }
+    missing = [name for name, value in values.items() if value is None]
+    if missing:
+        raise ValueError(f"no OAuth 1.0a {', '.join(missing)} for X")
+    return {name: value.get_secret_value() for name, value in values.items() if value is not None}
+
+
+# What `birdbridge login x` asks for (OAuth 2.0): reading and writing posts, uploading media,
+# reading the user (GET /2/users/me), and offline.access for a refresh token (api-facts 1;
+# XD:fundamentals/authentication/oauth-2-0/authorization-code.mdx, "Scopes").
+X_OAUTH2_SCOPES = ("tweet.read", "tweet.write", "users.read", "media.write", "offline.access")
+
+
 class TwitterNetwork(TwitterReads):
     name = NetworkName.TWITTER
 
-    def __init__(self, config: TwitterConfig, *, timeout: float = 20) -> None:
+    def __init__(
+        self, config: TwitterConfig, *, timeout: float = 20, tokens: BearerTokens | None = None
+    ) -> None:
+        """OAuth 1.0a with the config's keys and tokens, or, with ``tokens``, OAuth 2.0 user
+        context with the access tokens of a ``birdbridge login x`` sign-in."""
         self._config = config
-        self.client = tweepy.Client(
-            consumer_key=config.consumer_key.get_secret_value(),
-            consumer_secret=config.consumer_secret.get_secret_value(),
-            access_token=config.access_token.get_secret_value(),
-            access_token_secret=config.access_token_secret.get_secret_value(),
-            return_type=dict,
-            wait_on_rate_limit=False,  # never sleep inside a library call: we reschedule instead
-        )
-        self.client.session = BaseUrlSession(config.api_base_url, timeout)
+        session = BaseUrlSession(config.api_base_url, timeout)
+        if tokens is None:
+            keys = oauth1_keys(config)
+            self.client = tweepy.Client(
+                **keys,
+                return_type=dict,
+                wait_on_rate_limit=False,  # never sleep inside a library call: we reschedule
+            )
+            auth: requests.auth.AuthBase = OAuth1(
+                keys["consumer_key"],
+                keys["consumer_secret"],
+                keys["access_token"],
+                keys["access_token_secret"],
+            )
+            self.user_auth = True
+        else:
+            # tweepy sends OAuth 2.0 user tokens as its "bearer token" and only when a call
+            # says user_auth=False (api-facts 1: writes default to OAuth 1.0a). The token
+            # changes on every refresh, so the session's auth sets it on each request.
+            self.client = tweepy.Client(
+                bearer_token="-", return_type=dict, wait_on_rate_limit=False
+            )
+            auth = BearerAuth(tokens)
+            session.auth = auth
+            self.user_auth = False
+        self.client.session = session
         self.meter = CallMeter("twitter", scope=per_endpoint)
         self.client.session.hooks["response"].append(self._observe)
-        self._uploader = XMediaUploader(
-            self.client.session,
-            config.api_base_url,
-            OAuth1(
-                config.consumer_key.get_secret_value(),
-                config.consumer_secret.get_secret_value(),
-                config.access_token.get_secret_value(),
-                config.access_token_secret.get_secret_value(),
-            ),
-        )
+        self._uploader = XMediaUploader(self.client.session, config.api_base_url, auth)
         self._account: Account | None = None
         self.access_level: str | None = None  # the last x-access-level header seen
+        self.granted_scopes: frozenset[str] | None = None  # OAuth 2.0: what the sign-in got
 
     # -- the funnel ------------------------------------------------------------------
     def _invoke(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if "user_auth" in kwargs:
+            # Every call acts as the user: OAuth 1.0a (True) or OAuth 2.0 user context (False).
+            kwargs["user_auth"] = self.user_auth
         try:
             return function(*args, **kwargs)
         except tweepy.HTTPException as exc:
@@ -149,6 +188,8 @@ class TwitterNetwork(TwitterReads):
         replies ("read", "read-write", "read-write-directmessages"; developer docs, App
         permissions): a read-only token fails at the first post, so say it now."""
         self.account()
+        if not self.user_auth:
+            return self._verify_scopes()
         level = self.access_level
         if level is None:
             return Verified(
@@ -164,6 +205,20 @@ class TwitterNetwork(TwitterReads):
                 )
             )
         return Verified(facts=(f"access level {level}: the token may post",))
+
+    def _verify_scopes(self) -> Verified:
+        """OAuth 2.0: what the sign-in was granted (X's token reply lists the scopes)."""
+        if self.granted_scopes is None:
+            return Verified(facts=("signed in with OAuth 2.0",))
+        missing = sorted(set(X_OAUTH2_SCOPES) - self.granted_scopes)
+        if missing:
+            return Verified(
+                problems=(
+                    f"the X sign-in was not granted {' '.join(missing)}. "
+                    f"{self.auth_fix or 'Sign in again with `birdbridge login x`'}",
+                )
+            )
+        return Verified(facts=(f"OAuth 2.0 scopes: {' '.join(sorted(self.granted_scopes))}",))
 
     def limits(self) -> NetworkLimits:
         return NetworkLimits(

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from requests_oauthlib import OAuth1
+import requests.auth
 
 from birdbridge.errors import Permanent, Transient
 from birdbridge.media.progress import NO_PROGRESS, Progress, tracked
@@ -46,7 +46,7 @@ class XMediaUploader:
         self,
         session: requests.Session,
         base_url: str,
-        auth: OAuth1,
+        auth: requests.auth.AuthBase,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.session = session
