@@ -6,6 +6,7 @@ from sqlalchemy.exc import SQLAlchemyError as DatabaseError
 from birdbridge.store.store import Store
 from birdbridge.store.values import (
     HELD,
+    CredentialSummary,
     Delivery,
     DeliveryKind,
     DeliveryPhase,
@@ -15,6 +16,7 @@ from birdbridge.store.values import (
     LinkSummary,
     Mirror,
     NewDelivery,
+    StoredCredential,
     as_utc,
     utcnow,
 )
@@ -22,6 +24,7 @@ from birdbridge.store.values import (
 # What the store raises when the database itself fails (a network drop, a full disk).
 __all__ = [
     "HELD",
+    "CredentialSummary",
     "DatabaseError",
     "Delivery",
     "DeliveryKind",
@@ -33,6 +36,7 @@ __all__ = [
     "Mirror",
     "NewDelivery",
     "Store",
+    "StoredCredential",
     "as_utc",
     "utcnow",
 ]

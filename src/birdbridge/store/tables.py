@@ -133,3 +133,30 @@ class MirrorRow(SQLModel, table=True):
     # Set when the target post was deleted (its source was deleted, or it was replaced):
     # nothing may reply to, quote or boost it any more.
     deleted_at: datetime | None = Field(default=None, sa_column=_utc_column())
+
+
+class CredentialRow(SQLModel, table=True):
+    """A sign-in made by `birdbridge login`, per link and network: its secrets encrypted
+    (secretbox.py), and beside them what `status` shows without the key.
+
+    ``refresh_holder`` and ``refresh_until`` are the refresh lease: one process at a time
+    refreshes (X's refresh tokens are single-use: two refreshing at once would sign the link
+    out), taken by a compare-and-set on ``generation``, which grows by one with every new
+    sign-in and refresh."""
+
+    __tablename__ = "credential"
+
+    link: str = Field(primary_key=True, max_length=64)
+    network: str = Field(primary_key=True, max_length=16)
+    kind: str = Field(max_length=16)  # "oauth2" | "oauth1" | "mastodon"
+    ciphertext: str = Field(sa_column=Column(Text, nullable=False))  # a Fernet token
+    key_id: str = Field(max_length=16)  # which key encrypted it: not secret
+    account_id: str | None = Field(default=None, max_length=64)
+    handle: str | None = Field(default=None, sa_column=Column(Text))
+    scopes: str | None = Field(default=None, sa_column=Column(Text))
+    expires_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    refreshed_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    generation: int = 1
+    refresh_holder: str | None = Field(default=None, sa_column=Column(Text))
+    refresh_until: datetime | None = Field(default=None, sa_column=_utc_column())

@@ -3,7 +3,8 @@ tables are in store/tables.py and stay inside the store). No SQL here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -172,3 +173,37 @@ class Mirror:
     created_at: datetime
     repost_of: str | None  # a native repost: the target post it reposts (undone, not deleted)
     deleted_at: datetime | None  # the target post is gone: never replied to or pointed at
+
+
+CREDENTIAL_KINDS = ("oauth2", "oauth1", "mastodon")
+
+
+@dataclass(frozen=True)
+class CredentialSummary:
+    """A stored sign-in without its secrets: what `status` and `check` show without the key.
+
+    ``kind``: "oauth2" (X with a refresh token), "oauth1" (X's access token and secret) or
+    "mastodon". ``expires_at`` is the access token's expiry (UTC; None: it does not expire);
+    ``generation`` counts new sign-ins and refreshes; ``key_id`` names the key that encrypted
+    the secrets (secretbox.py)."""
+
+    link: str
+    network: str
+    kind: str
+    account_id: str | None
+    handle: str | None
+    scopes: str | None
+    expires_at: datetime | None
+    created_at: datetime  # when this sign-in was made (a new sign-in resets it)
+    refreshed_at: datetime | None  # the latest refresh of this sign-in
+    generation: int
+    key_id: str
+
+
+@dataclass(frozen=True)
+class StoredCredential(CredentialSummary):
+    """A stored sign-in with its decrypted secrets (access_token, refresh_token,
+    access_token_secret, client_id, client_secret, consumer_key, consumer_secret: whichever
+    its kind has). The secrets never appear in its repr."""
+
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
