@@ -40,7 +40,9 @@ class BearerAuth(requests.auth.AuthBase):
     def _retry_once_on_401(self, response: requests.Response, **kwargs: Any) -> requests.Response:
         if response.status_code != 401:
             return response
-        used = (response.request.headers.get("Authorization") or "").removeprefix("Bearer ")
+        header = response.request.headers.get("Authorization") or ""
+        header = header.decode() if isinstance(header, bytes) else header
+        used = header.removeprefix("Bearer ")
         newer = self.tokens.after_unauthorized(used)
         if newer is None or newer == used:
             return response

@@ -82,10 +82,13 @@ class MastodonNetwork(MastodonReads):
         self.meter = CallMeter("mastodon", scope=mastodon_scope)
         self._seen = LastReply()
         self._target = target  # the link posts to Mastodon (so the token must write)
+        if config.access_token is None:
+            raise ValueError("no Mastodon access token (networks/signins.py finds a sign-in's)")
+        token = config.access_token.get_secret_value()
         session = TimeoutSession(timeout)
         session.hooks["response"].append(self._observe)
         self.api = Mastodon(
-            access_token=config.access_token.get_secret_value(),
+            access_token=token,
             api_base_url=config.api_base_url,
             ratelimit_method="throw",
             request_timeout=timeout,
@@ -94,7 +97,7 @@ class MastodonNetwork(MastodonReads):
             user_agent=USER_AGENT,
         )
         self._uploader = MastodonMediaUploader(
-            config.api_base_url, config.access_token.get_secret_value(), timeout, self.meter
+            config.api_base_url, token, timeout, self.meter
         )
         self._domain = urlsplit(config.api_base_url).hostname or config.api_base_url
         self._account: Account | None = None
