@@ -188,6 +188,7 @@ SIDE_KEYS = {
     "counts",
     "next_try_at",
     "api_calls_24h",
+    "credentials",
 }
 DELIVERY_KEYS = {
     "id",

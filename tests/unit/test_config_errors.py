@@ -67,7 +67,7 @@ def test_invalid_toml() -> None:
         (('name = "alice"', 'name = "has space"'), "links[0] (has space).name"),
         (('"https://mastodon.example/"', '"mastodon.example"'), "mastodon.api_base_url"),
         (('access_token = "at"', 'acess_token = "at"'), "twitter.acess_token: unknown key"),
-        (('access_token = "at"\n', ""), "twitter.access_token: required key is missing"),
+        (('access_token = "at"\n', ""), "access_token and access_token_secret go together"),
     ],
 )
 def test_errors_name_the_key_path(change: tuple[str, str], expected: str) -> None:

@@ -96,9 +96,7 @@ class MastodonNetwork(MastodonReads):
             session=session,
             user_agent=USER_AGENT,
         )
-        self._uploader = MastodonMediaUploader(
-            config.api_base_url, token, timeout, self.meter
-        )
+        self._uploader = MastodonMediaUploader(config.api_base_url, token, timeout, self.meter)
         self._domain = urlsplit(config.api_base_url).hostname or config.api_base_url
         self._account: Account | None = None
         self._limits: NetworkLimits | None = None
