@@ -8,7 +8,8 @@ approve without a browser:
   (the signed-in user, filled with the sandbox's first user) and two buttons,
   ``<button name="decision" value="approve">`` and ``value="deny"``. A request the server
   refuses (unknown client, unregistered redirect URI) is an error page with status 400 and no
-  form.
+  form. A server may also approve at once (a redirect instead of the page): Mastodon does
+  for an application the user already approved with the same scopes.
 - ``POST`` the form: either a redirect (``302`` with ``Location``) to the client's redirect URI
   with the code (or the error), or, for out-of-band clients, a page (or a redirect to a page
   on the same server) showing the code or PIN in ``<code id="code">...</code>``.
@@ -79,6 +80,10 @@ def approve(
     signed in as ``username`` (the page's default user when None)."""
     with httpx.Client(timeout=timeout, follow_redirects=False) as client:
         page = client.get(url)
+        if page.is_redirect and decision == "approve":
+            # The server approved at once: Mastodon (Doorkeeper's matching_token?) does for
+            # an app the user already approved with the same scopes, unless force_login.
+            return _outcome(client, url, page)
         if page.status_code != 200:
             raise ApprovalError(f"authorization page answered {page.status_code}: {page.text}")
         form = _parse(page.text)

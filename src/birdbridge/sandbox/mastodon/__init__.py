@@ -14,7 +14,10 @@ auth.py and oauth.py (tokens, scopes), limits.py and throttles.py (rate limits),
 params.py, versions.py, text.py (entities, length, HTML), statuses.py, polls.py, edits.py,
 serializers.py (the JSON), instance.py, accounts.py, status_reads.py, status_writes.py,
 media_store.py and media_routes.py (attachments), media/ (types, limits and meta of files),
-control.py (``/_sandbox/``).
+control.py (``/_sandbox/``); sign-in: apps.py (``POST /api/v1/apps``), authorize.py (the
+authorization page), tokens.py (``/oauth/token``, ``/oauth/revoke``), oauth_metadata.py (the
+well-known document), doorkeeper.py (Doorkeeper's rules), oauth_records.py,
+sign_in_control.py (the parts joined, and their test controls).
 """
 
 from birdbridge.sandbox.mastodon.media.kinds import DEFAULT_MEDIA_LIMITS

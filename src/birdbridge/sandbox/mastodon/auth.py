@@ -6,7 +6,9 @@ from __future__ import annotations
 import secrets
 
 from birdbridge.sandbox.common import Request, Response, json_response
+from birdbridge.sandbox.mastodon.errors import error_json
 from birdbridge.sandbox.mastodon.oauth import (
+    REVOKED_TOKEN,
     Application,
     Grant,
     application_json,
@@ -25,6 +27,7 @@ VERIFY_CREDENTIALS = ("profile", "read", "read:accounts")
 READ_STATUSES = ("read", "read:statuses")  # statuses_controller.rb:7, accounts/statuses:4, ...
 WRITE_STATUSES = ("write", "write:statuses")  # statuses_controller.rb:8, reblogs_controller.rb:7
 WRITE_MEDIA = ("write", "write:media")  # media_controller.rb:4-5, GET /api/v1/media/:id too
+NEEDS_USER = "This method requires an authenticated user"  # api/base_controller.rb require_user!
 
 
 class Auth(MastodonState):
@@ -57,13 +60,26 @@ class Auth(MastodonState):
         doorkeeper_authorize! (no known token: 401); otherwise authorize_if_got_token! (no
         known token: anonymous). A known token needs one of ``scopes`` (else 403)."""
         with self._lock:
-            grant = self._grants.get(self._token_of(request) or "")
+            grant, refused = self._grant_of(request)
             user = self._users.get(grant.account_id) if grant else None
-        if grant is None or user is None:
-            return None, unauthorized() if required else None
+        if grant is None:
+            return None, refused if required else None
         if not grant.accepts(scopes):
             return None, forbidden(scopes)
+        if user is None:
+            # An app token (client credentials): require_user! (api/base_controller.rb)
+            return None, error_json(422, NEEDS_USER) if required else None
         return user, None
+
+    def _grant_of(self, request: Request) -> tuple[Grant | None, Response]:
+        """The request's token, or the 401 for it: Doorkeeper tells a revoked token
+        from an unknown one (InvalidTokenResponse.from_access_token; en.yml invalid_token)."""
+        token = self._token_of(request) or ""
+        grant = self._grants.get(token)
+        issued = self._issued.get(token)
+        if grant is None and issued is not None and issued.revoked_at is not None:
+            return None, unauthorized(REVOKED_TOKEN)
+        return grant, unauthorized()
 
     @staticmethod
     def _token_of(request: Request) -> str | None:
@@ -83,9 +99,9 @@ class Auth(MastodonState):
         scopes (valid_doorkeeper_token?, line 5); before, doorkeeper_authorize! :read."""
         old = version_tuple(self.version) < (4, 3, 0)
         with self._lock:
-            grant = self._grants.get(self._token_of(request) or "")
+            grant, refused = self._grant_of(request)
         if grant is None:
-            return unauthorized()
+            return refused
         if old and not grant.accepts(("read",)):
             return forbidden(("read",))
         return json_response(application_json(grant.application, version_tuple(self.version)))

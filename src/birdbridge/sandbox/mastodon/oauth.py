@@ -63,6 +63,7 @@ KNOWN_SCOPES = frozenset(
 DEFAULT_SCOPES = ("read", "write")
 OUT_OF_SCOPE = "This action is outside the authorized scopes"
 INVALID_TOKEN = "The access token is invalid"  # config/locales/doorkeeper.en.yml:98-101
+REVOKED_TOKEN = "The access token was revoked"
 NATIVE_REDIRECT = "urn:ietf:wg:oauth:2.0:oob"
 # A P-256 public key, base64url: what a real server sends as its Web Push VAPID key.
 VAPID_KEY = (

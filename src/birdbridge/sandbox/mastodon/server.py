@@ -7,10 +7,13 @@ from birdbridge.sandbox.mastodon.accounts import AccountRoutes
 from birdbridge.sandbox.mastodon.control import ControlRoutes
 from birdbridge.sandbox.mastodon.instance import InstanceRoutes
 from birdbridge.sandbox.mastodon.media_routes import MediaRoutes
+from birdbridge.sandbox.mastodon.sign_in_control import SignInRoutes
 from birdbridge.sandbox.mastodon.status_writes import StatusWrites
 
 
-class MastodonSandbox(ControlRoutes, StatusWrites, AccountRoutes, MediaRoutes, InstanceRoutes):
+class MastodonSandbox(
+    ControlRoutes, SignInRoutes, StatusWrites, AccountRoutes, MediaRoutes, InstanceRoutes
+):
     """A fake Mastodon 4.3 instance: accounts, statuses, paging, limits, idempotency, media,
     polls, boosts, edits and their history, batch lookup; quote posts when it is a 4.5.
 
@@ -33,12 +36,19 @@ class MastodonSandbox(ControlRoutes, StatusWrites, AccountRoutes, MediaRoutes, I
     Scopes (on by default): each token has some (``create_user(..., scopes=...)``,
     :meth:`create_token`; "read write" unless asked) and each endpoint accepts the ones its
     Mastodon controller lists; ``/api/v1/apps/verify_credentials`` tells a token's scopes.
+
+    Sign-in (sign_in_control.py and the modules it joins): ``POST /api/v1/apps``, the
+    ``/oauth/authorize`` page (the signed-in user is the first user), ``/oauth/token``,
+    ``/oauth/revoke`` and, from 4.3, ``/.well-known/oauth-authorization-server``, as
+    Doorkeeper answers them; :meth:`applications`, :meth:`issued_tokens` and
+    :meth:`revoke_tokens` for tests.
     """
 
     def _register_routes(self) -> None:
         self._register_instance_routes()
         self._register_account_routes()
         self._register_auth_routes()
+        self._register_sign_in_routes()
         self._register_status_write_routes()
         self._register_status_read_routes()
         self._register_media_routes()

@@ -15,6 +15,7 @@ from birdbridge.sandbox.common.media import MediaFolder
 from birdbridge.sandbox.mastodon.errors import error_json
 from birdbridge.sandbox.mastodon.media.kinds import DEFAULT_MEDIA_LIMITS
 from birdbridge.sandbox.mastodon.oauth import Grant
+from birdbridge.sandbox.mastodon.oauth_records import AccessGrant, ClientApp, IssuedToken
 from birdbridge.sandbox.mastodon.records import MastodonUser, MediaAttachment, Status
 from birdbridge.sandbox.mastodon.throttles import RackAttack, StatusesLimiter
 from birdbridge.sandbox.mastodon.versions import api_version_for
@@ -56,6 +57,9 @@ class MastodonState(SandboxServer):
         self._created: dict[str, datetime] = {}
         self._grants: dict[str, Grant] = {}  # access token -> what it may do, for whom
         self._grant_ids = itertools.count(1)
+        self._apps: dict[str, ClientApp] = {}  # client_id -> app registered with /api/v1/apps
+        self._codes: dict[str, AccessGrant] = {}  # authorization code -> what it grants
+        self._issued: dict[str, IssuedToken] = {}  # token -> how /oauth/token issued it
         self._statuses: dict[int, Status] = {}
         self._by_account: dict[str, dict[int, Status]] = {}  # indexes, so pages stay cheap
         self._replies: dict[int, list[Status]] = {}
