@@ -21,6 +21,7 @@ EXAMPLE = Path(__file__).parents[2] / "config.example.toml"
 SECRETS = {
     name: "value"
     for name in (
+        "X_CLIENT_ID",
         "X_CONSUMER_KEY",
         "X_CONSUMER_SECRET",
         "X_ACCESS_TOKEN",
