@@ -33,6 +33,10 @@ def main() -> None:
 #        -d '{{"username": "{args.user}", "text": "hello from Mastodon"}}'
 # X is pay-per-use (${x.credits_usd:.2f} of credits to start); run them out to see the pause:
 #   curl -s -X POST {x.url}/_sandbox/credits -H 'Content-Type: application/json' -d '{{"usd": 0}}'
+# Sign-in flows (OAuth 1.0a at {x.url}/oauth/, OAuth 2.0 PKCE at {x.url}/i/oauth2/authorize):
+#   OAuth 2.0 client_id = {x.client_id}
+#   OAuth 2.0 client_secret = {x.client_secret}
+#   registered redirect URI(s) = {" ".join(x.redirect_uris)}
 # Save the lines below as birdbridge.toml, then run `birdbridge once` (twice) or `run`.
 
 [bridge]

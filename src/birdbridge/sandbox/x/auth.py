@@ -1,13 +1,14 @@
 """Who calls and whether the call goes through: OAuth 1.0a user context (HMAC-SHA1 signatures
-checked as X checks them) or an app-only Bearer token, the per-user per-endpoint rate limit,
-the pay-per-use balance, and the read-only app's refusal."""
+checked as X checks them), OAuth 2.0 user context (a Bearer user access token and its scopes,
+docs/api-notes.md X7) or an app-only Bearer token, the per-user per-endpoint rate limit, the
+pay-per-use balance, and the read-only app's refusal."""
 
 from __future__ import annotations
 
 import hmac
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
@@ -23,6 +24,7 @@ from birdbridge.sandbox.x.errors import (
 )
 from birdbridge.sandbox.x.limits import DEFAULT_WINDOW_S, rate_limit_headers, too_many
 from birdbridge.sandbox.x.limits import price as price_of
+from birdbridge.sandbox.x.oauth_tokens import ENDPOINT_SCOPES, OAuth2Token
 from birdbridge.sandbox.x.records import XUser
 from birdbridge.sandbox.x.state import XState
 
@@ -36,6 +38,7 @@ class _Secrets:  # what oauthlib's sign_hmac_sha1_with_client reads from a "clie
 @dataclass
 class Auth:
     user: XUser | None  # None: app-only Bearer
+    scopes: frozenset[str] | None = None  # OAuth 2.0 user context: the token's scopes
 
     @property
     def key(self) -> str:
@@ -51,8 +54,10 @@ class Gate(XState):
 
     def _api_routes(self, *routes: ApiRoute) -> None:
         """Route each (method, path regex, endpoint key, handler, user only) through
-        :meth:`_api`."""
+        :meth:`_api`. Every endpoint names the OAuth 2.0 scopes it needs (ENDPOINT_SCOPES)."""
         for method, pattern, endpoint_key, handler, user_only in routes:
+            if endpoint_key not in ENDPOINT_SCOPES:
+                raise KeyError(f"{endpoint_key!r} has no entry in oauth_tokens.ENDPOINT_SCOPES")
             self.route(method, pattern, self._api(endpoint_key, handler, user_only))
 
     def _api(self, endpoint_key: str, handler: AuthHandler, user_only: bool = False) -> Handler:
@@ -71,6 +76,11 @@ class Gate(XState):
                     PROBLEMS + "unsupported-authentication",
                 )
                 return json_response(body, 403)
+            if auth.scopes is not None and not ENDPOINT_SCOPES[endpoint_key] <= auth.scopes:
+                # A user token without a scope the endpoint lists: X's bare 403 problem
+                # (plhery/node-twitter-api-v2#265: GET /2/users/me with users.read alone;
+                # florianmartens/passport-twitter-oauth2.0#1).
+                return json_response(problem(403), 403)
             refused = self._refusal(request, auth)
             if refused is not None:
                 return self._with_access_level(refused, auth)
@@ -101,7 +111,12 @@ class Gate(XState):
                 problem(402, CREDITS_DEPLETED_DETAIL, "Payment Required", CREDITS_DEPLETED_TYPE),
                 402,
             )
-        if request.method != "GET" and auth.user is not None and auth.user.access_level == "read":
+        if (
+            request.method != "GET"
+            and auth.user is not None
+            and auth.scopes is None  # OAuth 2.0 tokens carry scopes instead
+            and auth.user.access_level == "read"
+        ):
             # A read-only app's token may not write: 403 oauth1-permissions, as quoted in
             # plhery/node-twitter-api-v2#493 (and on the api.x.com host in 2026).
             return json_response(
@@ -116,8 +131,9 @@ class Gate(XState):
     def _with_access_level(response: Response, auth: Auth) -> Response:
         # "All authenticated API requests return an x-access-level header ... read, read-write,
         # and read-write-directmessages" (XD:fundamentals/developer-apps.mdx until 2026-01-16;
-        # still seen on v2 replies to OAuth 1.0a requests, plhery/node-twitter-api-v2#469).
-        if auth.user is not None:
+        # still seen on v2 replies to OAuth 1.0a requests, plhery/node-twitter-api-v2#469). Not
+        # documented for OAuth 2.0 tokens, whose permission is their scopes: none is sent.
+        if auth.user is not None and auth.scopes is None:
             response.headers["x-access-level"] = auth.user.access_level
         return response
 
@@ -136,31 +152,71 @@ class Gate(XState):
             token = header[len("Bearer ") :].strip()
             if hmac.compare_digest(token, self.bearer_token):
                 return Auth(None)
+            # An OAuth 2.0 user access token; an unknown, expired or revoked one gets the same
+            # 401 as any bad credential (xdevplatform/samples#69, plhery/node-twitter-api-v2#594).
+            with self._lock:
+                grant = self._oauth2_tokens.get(token)
+                if grant is None or grant.kind != "access" or not self._live(grant):
+                    return unauthorized
+                return Auth(self._users[grant.user_id], frozenset(grant.scopes))
+        params = self._oauth1_params(request)
+        if params is None:
             return unauthorized
+        user = self._oauth1_user(params.get("oauth_token", ""))
+        if user is None or not self._signed(request, params, user.access_token_secret):
+            return unauthorized
+        return Auth(user)
+
+    def _oauth1_user(self, token: str) -> XUser | None:
+        """The user of an OAuth 1.0a access token: one of create_user's, or one made by the
+        3-legged or PIN flow (with that grant's token, secret and access level)."""
+        with self._lock:
+            user = self._by_token.get(token)
+            if user is not None:
+                return user
+            grant = self._oauth1_grants.get(token)
+            if grant is None:
+                return None
+            return replace(
+                self._users[grant.user_id],
+                access_token=grant.token,
+                access_token_secret=grant.secret,
+                access_level=grant.access_level,
+            )
+
+    def _live(self, grant: OAuth2Token) -> bool:
+        """An OAuth 2.0 token that still works (call with the lock held)."""
+        if grant.state != "active":
+            return False
+        return grant.expires_at is None or self.now() < grant.expires_at
+
+    @staticmethod
+    def _oauth1_params(request: Request) -> dict[str, str] | None:
+        """The ``oauth_*`` parameters of an ``Authorization: OAuth`` header."""
+        header = request.headers.get("authorization", "")
         if not header.startswith("OAuth "):
-            return unauthorized
+            return None
         try:
-            params = {
+            return {
                 k: oauth_utils.unescape(v)
                 for k, v in oauth_utils.parse_authorization_header(header)
             }
         except (ValueError, TypeError):
-            return unauthorized
-        with self._lock:
-            user = self._by_token.get(params.get("oauth_token", ""))
-        if (
-            user is None
-            or params.get("oauth_consumer_key") != self.consumer_key
-            or params.get("oauth_signature_method") != "HMAC-SHA1"
-        ):
-            return unauthorized
-        if not hmac.compare_digest(
-            self._expected_signature(request, params, user), params.get("oauth_signature", "")
-        ):
-            return unauthorized
-        return Auth(user)
+            return None
 
-    def _expected_signature(self, request: Request, oauth: dict[str, str], user: XUser) -> str:
+    def _signed(self, request: Request, oauth: dict[str, str], token_secret: str) -> bool:
+        """Signed with the app's consumer key and secret and ``token_secret`` ("" for none)."""
+        if (
+            oauth.get("oauth_consumer_key") != self.consumer_key
+            or oauth.get("oauth_signature_method") != "HMAC-SHA1"
+        ):
+            return False
+        expected = self._expected_signature(request, oauth, token_secret)
+        return hmac.compare_digest(expected, oauth.get("oauth_signature", ""))
+
+    def _expected_signature(
+        self, request: Request, oauth: dict[str, str], token_secret: str
+    ) -> str:
         pairs = [(k, v) for k, v in oauth.items() if k not in ("oauth_signature", "realm")]
         pairs += [(k, v) for k, vs in request.query.items() for v in vs]
         if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
@@ -169,5 +225,5 @@ class Gate(XState):
         base_uri = oauth_signature.base_string_uri(f"http://{host}{request.path}")
         normalized = oauth_signature.normalize_parameters(pairs)
         base = oauth_signature.signature_base_string(request.method, base_uri, normalized)
-        secrets_ = _Secrets(self.consumer_secret, user.access_token_secret)
+        secrets_ = _Secrets(self.consumer_secret, token_secret)
         return oauth_signature.sign_hmac_sha1_with_client(base, secrets_)

@@ -171,7 +171,8 @@ class ControlRoutes(Rendering):
         with self._lock:
             user = replace(self._user_by_name(username), protected=protected)
             self._users[user.id] = user
-            self._by_token[user.access_token] = user
+            if user.access_token in self._by_token:  # not after revoke_grants
+                self._by_token[user.access_token] = user
             return user
 
     def set_credits(self, usd: float | None) -> None:

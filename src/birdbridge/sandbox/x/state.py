@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import string
 import time
+from collections.abc import Iterable
 
 from birdbridge.sandbox.common import Response, SandboxServer
 from birdbridge.sandbox.common.media import MediaFolder
@@ -17,6 +18,16 @@ from birdbridge.sandbox.x.limits import (
     too_many,
 )
 from birdbridge.sandbox.x.media.kinds import DEFAULT_MEDIA_LIMITS, DEFAULT_MEDIA_TTL
+from birdbridge.sandbox.x.oauth_tokens import (
+    CLIENT_TYPES,
+    DEFAULT_ACCESS_TOKEN_TTL,
+    DEFAULT_REDIRECT_URI,
+    AuthorizationCode,
+    OAuth1Grant,
+    OAuth2Token,
+    RequestToken,
+    new_client_id,
+)
 from birdbridge.sandbox.x.records import XMedia, XPost, XUser
 
 _TWITTER_EPOCH_MS = 1288834974657
@@ -46,8 +57,13 @@ class XState(SandboxServer):
         media_link_in_text: bool = True,
         quotes_allowed: bool = False,
         edit_window_s: float = 1800,
+        redirect_uris: Iterable[str] = (DEFAULT_REDIRECT_URI,),
+        access_token_ttl: float = DEFAULT_ACCESS_TOKEN_TTL,
+        oauth2_client_type: str = "confidential",
     ) -> None:
         super().__init__(host, port)
+        if oauth2_client_type not in CLIENT_TYPES:
+            raise ValueError(f"oauth2_client_type must be one of {CLIENT_TYPES}")
         # Quote posts through the API: refused on self-serve tiers since 2026-04-20 (api-notes
         # X2); True behaves like an Enterprise app. The control API can always quote.
         self.quotes_allowed = quotes_allowed
@@ -81,6 +97,22 @@ class XState(SandboxServer):
         self.consumer_key = random_text(25)
         self.consumer_secret = random_text(50)
         self.bearer_token = "AAAAAAAAAAAAAAAAAAAAA" + random_text(60)
+        # The app's OAuth 2.0 client (docs/api-notes.md X7). A confidential client ("Web App,
+        # Automated App or bot") authenticates to the token endpoints with Basic auth; a public
+        # one ("Native App, Single page App") sends client_id in the body instead
+        # (XD:fundamentals/authentication/oauth-2-0/authorization-code.mdx).
+        self.oauth2_client_type = oauth2_client_type
+        self.client_id = new_client_id()
+        self.client_secret = random_text(50, _ALNUM + "-_")
+        # Lifetime of OAuth 2.0 access tokens made from now on (X: 2 h); a test shortens it.
+        self.access_token_ttl = float(access_token_ttl)
+        # Whether a refresh also ends the access tokens the refresh token's grant made before.
+        # X does not document it; RFC 6749 (1.5) lets them live until they expire.
+        self.refresh_revokes_access_tokens = False
+        self.token_refreshes = 0  # refresh_token grants served
+        # Callback URLs registered for the app: OAuth 2.0 redirect URIs and OAuth 1.0a
+        # callbacks, matched exactly (XD:…/authorization-code.mdx, "exact match validation").
+        self.redirect_uris: list[str] = list(dict.fromkeys(redirect_uris))
         self._init_stores()
         self._register_routes()
 
@@ -101,6 +133,11 @@ class XState(SandboxServer):
             k: (v, DEFAULT_WINDOW_S) for k, v in ENDPOINT_DEFAULTS.items()
         }
         self._windows: dict[tuple[str, str], list[float]] = {}  # -> [used, reset_at]
+        # Sign-in flows (oauth1_flow.py, oauth2_flow.py), each by its token or code.
+        self._request_tokens: dict[str, RequestToken] = {}
+        self._oauth1_grants: dict[str, OAuth1Grant] = {}
+        self._codes: dict[str, AuthorizationCode] = {}
+        self._oauth2_tokens: dict[str, OAuth2Token] = {}
 
     def _register_routes(self) -> None:
         """The API's routes and the control API's (the server that puts the parts together)."""
