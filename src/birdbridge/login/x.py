@@ -5,7 +5,7 @@
   app's callback URL (registered exactly in the developer portal) with a code that must be
   exchanged within 30 seconds at ``POST https://api.x.com/2/oauth2/token``. The access token
   lasts two hours; ``offline.access`` brings a single-use refresh token
-  (networks/x_tokens.py). oauthlib makes the verifier, the challenge and the address.
+  (networks/x_tokens.py). oauthlib makes the verifier and the challenge.
 - OAuth 1.0a (XD:fundamentals/authentication/oauth-1-0a/pin-based-oauth.mdx): request token
   with ``oauth_callback=oob``, the person authorizes and reads a PIN, the PIN buys the access
   token. requests-oauthlib's ``OAuth1Session`` does the signing (it is what tweepy's
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from oauthlib.oauth2 import WebApplicationClient
@@ -78,13 +78,21 @@ def sign_in_x_oauth2(
     challenge = client.create_code_challenge(verifier, "S256")
     state = new_state()
     redirect = config.redirect_uri
-    url = client.prepare_request_uri(
-        authorize_endpoint(config.api_base_url),
-        redirect_uri=redirect,
-        scope=list(X_OAUTH2_SCOPES),
-        state=state,
-        code_challenge=challenge,
-        code_challenge_method="S256",
+    # Built here, not by oauthlib: it refuses any http:// address (a local sandbox).
+    url = (
+        authorize_endpoint(config.api_base_url)
+        + "?"
+        + urlencode(
+            {
+                "response_type": "code",
+                "client_id": client_id,
+                "redirect_uri": redirect,
+                "scope": " ".join(X_OAUTH2_SCOPES),
+                "state": state,
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            }
+        )
     )
     with ExitStack() as stack:
         listener = None
