@@ -23,7 +23,7 @@ from birdbridge.cli import (
     app,
     console,
 )
-from birdbridge.config import Config, LinkConfig
+from birdbridge.config import DEFAULT_X_REDIRECT_URI, Config, LinkConfig
 from birdbridge.errors import ConfigError
 from birdbridge.redaction import redact, register
 
@@ -336,6 +336,10 @@ def init(
     x_api_base_url: Annotated[
         str, typer.Option(help="The X API's address (another one for a sandbox or a proxy).")
     ] = "https://api.x.com",
+    x_redirect_uri: Annotated[
+        str,
+        typer.Option(help="Where X sends the browser back: one of the app's callback URLs."),
+    ] = DEFAULT_X_REDIRECT_URI,
     database_url: Annotated[
         str, typer.Option(help="Where the bridge keeps its state and the sign-ins.")
     ] = "sqlite:///birdbridge.db",
@@ -365,6 +369,8 @@ def init(
         )
     )
     twitter = f"client_id = {_toml_string(client_id.strip())}\n"
+    if x_redirect_uri != DEFAULT_X_REDIRECT_URI:
+        twitter += f"redirect_uri = {_toml_string(x_redirect_uri)}\n"
     if x_api_base_url.rstrip("/") != "https://api.x.com":
         twitter = f"api_base_url = {_toml_string(x_api_base_url)}\n" + twitter
     text = INIT_TEMPLATE.format(

@@ -57,6 +57,7 @@ class Bridge:
         self._adapter_factory = adapter_factory
         self._progress = progress
         self.signins = SignIns(self.store, config.bridge.database_url)
+        self._running = False  # run_forever has started (it logs what waits)
         # Links that cannot run yet (no sign-in, a key that does not open it), with the reason:
         # the others run, and these are tried again every poll interval (a `birdbridge login`
         # meanwhile starts them without a restart).
@@ -69,7 +70,8 @@ class Bridge:
         try:
             adapters = self._adapter_factory(link, self.config.bridge.request_timeout, self.signins)
         except ConfigError as exc:  # NotSignedIn, SecretKeyError
-            if self.waiting.get(link.name) != str(exc):
+            # Said by `once` and `check` themselves; `run` logs it (once per new reason).
+            if self._running and self.waiting.get(link.name) != str(exc):
                 log.error("%s; the link waits, the others run", exc)
             self.waiting[link.name] = str(exc)
             return None
@@ -115,6 +117,11 @@ class Bridge:
             # Spread the links' first polls over the interval instead of all at once.
             first = start + timedelta(seconds=(interval * index / len(self.engines)) % interval)
             self._schedule(scheduler, engine, first)
+        self._running = True
+        for reason in self.waiting.values():
+            log.error(
+                "%s; the link waits (tried again every poll interval), the others run", reason
+            )
         if self.waiting:
             scheduler.add_job(
                 lambda: self._start_waiting(scheduler),

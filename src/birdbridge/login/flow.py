@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
-from birdbridge.errors import ConfigError
+from birdbridge.errors import BirdbridgeError
 from birdbridge.login.loopback import Loopback
 
 
-class SignInFailed(ConfigError):
+class SignInFailed(BirdbridgeError):
     """The sign-in was refused, cancelled or answered wrongly: nothing was stored."""
 
 

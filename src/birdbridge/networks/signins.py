@@ -40,6 +40,8 @@ class SignIns:
         return self._box
 
     def stored(self, link: str, network: str) -> StoredCredential:
+        if self.store.credential_summary(link, network) is None:  # no key needed to know
+            raise not_signed_in(link, network)
         credential = self.store.credential(self.box(), link, network)
         if credential is None:
             raise not_signed_in(link, network)
