@@ -263,8 +263,10 @@ def _side_lines(side: SideView, now: datetime, verbose: bool) -> list[str]:
         lines.append(f"the last poll failed{failed_at}: {redact(s.last_error)}")
     if side.unsigned:
         lines.insert(0, side.unsigned)
-    elif side.origin is not None and side.origin.signed_in:
-        lines.append(_signed_in_line(side.origin))
+    elif side.origin is not None:
+        lines.append(
+            _signed_in_line(side.origin) if side.origin.signed_in else "tokens from the config"
+        )
     if side.calls:
         limited = f" ({side.limited} answered 429)" if side.limited else ""
         lines.append(f"{_plural(side.calls, 'API call')} in the last 24 h{limited}")
@@ -274,8 +276,7 @@ def _side_lines(side: SideView, now: datetime, verbose: bool) -> list[str]:
 
 
 def _signed_in_line(origin: CredentialOrigin) -> str:
-    """ "signed in as @alice (OAuth 2.0), token valid until 18:42 UTC": a config's tokens go
-    without saying (they are in the file)."""
+    """ "signed in as @alice (OAuth 2.0), token valid until 18:42 UTC"."""
     who = f" as {origin.handle}" if origin.handle else ""
     line = f"signed in{who} ({KIND_TITLES.get(origin.kind, origin.kind)})"
     if origin.expires_at is not None:
