@@ -64,8 +64,15 @@ errors = Console(
 _log: logging.Logger | None = None
 
 
+def printable(message: str) -> str:
+    """Control characters shown as escapes: a message may carry text from a server or a
+    redirect (an OAuth error_description), whose escape sequences would drive the terminal."""
+    return "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" for c in message)
+
+
 def _error(message: str) -> None:
     """``error: MESSAGE`` on stderr, the message printed as it is (or logged, see _log)."""
+    message = printable(message)
     if _log is not None:
         _log.error(message)
         return
@@ -73,6 +80,7 @@ def _error(message: str) -> None:
 
 
 def _warn(message: str) -> None:
+    message = printable(message)
     if _log is not None:
         _log.warning(message)
         return

@@ -10,6 +10,7 @@ import webbrowser
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
 
 import typer
 from rich.text import Text
@@ -359,8 +360,18 @@ def init(
     name = link or typer.prompt("Link name (letters, digits, '_', '.', '-')", default="me")
     chosen = direction or typer.prompt(f"Direction ({', '.join(DIRECTIONS)})", default="both")
     server = instance or typer.prompt("Your Mastodon server, e.g. https://mastodon.social")
-    if not server.startswith(("http://", "https://")):
+    server = server.strip()
+    if "://" not in server:
         server = "https://" + server
+    try:
+        parts = urlsplit(server)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+        usable = usable and (parts.port is None or parts.port > 0)
+    except ValueError:
+        usable = False
+    if not usable:
+        _error(f"{server!r} is not the address of a Mastodon server (e.g. https://mastodon.social)")
+        raise typer.Exit(2)
     client_id = (
         x_client_id
         or os.environ.get("X_CLIENT_ID")

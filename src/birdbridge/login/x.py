@@ -36,7 +36,12 @@ from birdbridge.login.flow import (
 from birdbridge.login.loopback import Loopback
 from birdbridge.networks.http import USER_AGENT
 from birdbridge.networks.twitter import X_OAUTH2_SCOPES, TwitterNetwork
-from birdbridge.networks.x_tokens import X_REVOKE_PATH, X_TOKEN_PATH, x_token_request
+from birdbridge.networks.x_tokens import (
+    X_REVOKE_PATH,
+    X_TOKEN_PATH,
+    token_lifetime,
+    x_token_request,
+)
 from birdbridge.store import utcnow
 
 # The API hosts whose authorization pages live on x.com, not on the API host itself.
@@ -122,8 +127,7 @@ def sign_in_x_oauth2(
         raise SignInFailed("X's token reply holds no access token")
     refresh = answer.get("refresh_token")
     scopes = str(answer.get("scope") or " ".join(X_OAUTH2_SCOPES))
-    lifetime = answer.get("expires_in")
-    seconds = int(lifetime) if isinstance(lifetime, int | str) and str(lifetime).isdigit() else 7200
+    seconds = token_lifetime(answer.get("expires_in"))
     secrets = {"access_token": token, "client_id": client_id}
     if isinstance(refresh, str) and refresh:
         secrets["refresh_token"] = refresh

@@ -18,6 +18,7 @@ single-use: refreshing returns a new pair and retires the old refresh token. So:
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -25,6 +26,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import requests
 from requests.auth import HTTPBasicAuth
@@ -141,6 +143,10 @@ class XTokenKeeper:
         except Transient as failed:
             self._store.release_refresh(self._link, "twitter", holder=holder)
             return self._usable_or_raise(credential, failed)
+        except Exception as surprise:  # a reply we could not read: the lease goes back
+            self._store.release_refresh(self._link, "twitter", holder=holder)
+            failed = Transient(f"X token refresh: {type(surprise).__name__}: {surprise}")
+            return self._usable_or_raise(credential, failed)
         stored = self._store.finish_refresh(
             self._box,
             link=self._link,
@@ -206,7 +212,7 @@ class XTokenKeeper:
             secrets["refresh_token"] = new_refresh
         else:
             secrets.pop("refresh_token", None)
-        lifetime = _seconds(answer.get("expires_in"), default=7200)
+        lifetime = token_lifetime(answer.get("expires_in"))
         return secrets, self._clock() + timedelta(seconds=lifetime)
 
 
@@ -230,13 +236,29 @@ def x_token_request(
     body = dict(form, client_id=client_id)
     auth = HTTPBasicAuth(client_id, client_secret) if client_secret else None
     try:
+        # Never follow a redirect: it would carry the code, the verifier or the refresh token
+        # to another host (and a 302 turns the POST into a GET whose answer we would store).
         reply = requests.post(
-            url, data=body, auth=auth, timeout=timeout, headers={"User-Agent": USER_AGENT}
+            url,
+            data=body,
+            auth=auth,
+            timeout=timeout,
+            headers={"User-Agent": USER_AGENT},
+            allow_redirects=False,
+            stream=True,
         )
     except requests.RequestException as exc:
         raise Transient(f"X could not {what}: {type(exc).__name__}: {exc}") from None
+    with reply:
+        if reply.is_redirect or 300 <= reply.status_code < 400:
+            host = urlsplit(reply.headers.get("location", "")).hostname or "elsewhere"
+            raise Transient(
+                f"X could not {what}: the token endpoint redirected ({reply.status_code}) to "
+                f"{host}; not followed"
+            )
+        text = _bounded_body(reply, timeout, what)
     try:
-        answer = reply.json()
+        answer = json.loads(text)
     except ValueError:
         answer = None
     if reply.status_code >= 500 or not isinstance(answer, dict):
@@ -253,9 +275,35 @@ def x_token_request(
     return answer
 
 
-def _seconds(value: object, *, default: int) -> int:
+MAX_TOKEN_REPLY = 64 * 1024  # bytes: X's token replies are a few hundred
+MAX_LIFETIME = 366 * 86400  # seconds: a longer expires_in is taken as a year (no overflow)
+
+
+def _bounded_body(reply: requests.Response, timeout: float, what: str) -> str:
+    """The reply's body, read within ``timeout`` in all (requests' timeout bounds each read,
+    not a body that trickles) and at most MAX_TOKEN_REPLY bytes; else Transient."""
+    deadline = time.monotonic() + timeout
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        # One byte at a time: a bigger read waits for its whole size, and a body that trickles
+        # a byte per tenth of a second would never meet the deadline between reads.
+        for chunk in reply.iter_content(1):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_TOKEN_REPLY:
+                raise Transient(f"X could not {what}: the token reply is too long")
+            if time.monotonic() > deadline:
+                raise Transient(f"X could not {what}: the token reply took over {timeout:.0f} s")
+    except requests.RequestException as exc:
+        raise Transient(f"X could not {what}: {type(exc).__name__}: {exc}") from None
+    return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def token_lifetime(value: object, *, default: int = 7200) -> int:
+    """``expires_in`` in seconds: a positive whole number, at most a year; else ``default``."""
     try:
         seconds = int(str(value))
-    except ValueError:
+    except (ValueError, OverflowError):
         return default
-    return seconds if seconds > 0 else default
+    return default if seconds <= 0 else min(seconds, MAX_LIFETIME)
