@@ -145,8 +145,8 @@ class XTokenKeeper:
             return self._usable_or_raise(credential, failed)
         except Exception as surprise:  # a reply we could not read: the lease goes back
             self._store.release_refresh(self._link, "twitter", holder=holder)
-            failed = Transient(f"X token refresh: {type(surprise).__name__}: {surprise}")
-            return self._usable_or_raise(credential, failed)
+            unreadable = Transient(f"X token refresh: {type(surprise).__name__}: {surprise}")
+            return self._usable_or_raise(credential, unreadable)
         stored = self._store.finish_refresh(
             self._box,
             link=self._link,
