@@ -23,6 +23,7 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     StrictBool,
+    StrictFloat,
     ValidationError,
     field_validator,
     model_validator,
@@ -64,7 +65,11 @@ class TwitterConfig(_Strict):
     Tokens written here (OAuth 1.0a user context, portal: 'Keys and tokens') win over a
     sign-in stored by ``birdbridge login x``; without them the link uses that sign-in. The
     app's keys are what ``login`` signs in with: ``client_id`` (and ``client_secret`` for a
-    confidential client) for OAuth 2.0, ``consumer_key``/``consumer_secret`` for OAuth 1.0a."""
+    confidential client) for OAuth 2.0, ``consumer_key``/``consumer_secret`` for OAuth 1.0a.
+
+    ``monthly_budget_usd`` caps what this link spends on X per UTC month (networks/x_prices.py,
+    engine/budget.py); ``app_owner`` says whether the account owns the developer app (its own
+    posts are then read at X's Owned Reads rate)."""
 
     api_base_url: str = "https://api.x.com"
     consumer_key: SecretStr | None = None
@@ -76,6 +81,14 @@ class TwitterConfig(_Strict):
     # Where X sends the browser back after `birdbridge login x` (OAuth 2.0, or OAuth 1.0a with
     # --callback): it must be listed, exactly, among the app's callback URLs in the portal.
     redirect_uri: str = DEFAULT_X_REDIRECT_URI
+    # A write to X that would take this link's X spend this month (UTC) over this many US
+    # dollars is not made: the X side waits for the next month or a higher budget. Unset: no
+    # budget (the spend is still counted and shown).
+    monthly_budget_usd: StrictFloat | None = Field(default=None, ge=0, le=1_000_000)
+    # Does this X account own the developer app? Its own posts are then read at X's Owned
+    # Reads rate ($0.001 instead of $0.005 a post). Unset: yes for tokens written here (the
+    # portal's tokens are the owner's), no for a `birdbridge login x` sign-in.
+    app_owner: StrictBool | None = None
 
     _check_url = field_validator("api_base_url")(_http_url)
 
@@ -151,7 +164,7 @@ class PolicyConfig(_StrictTypes):
     reposts: Literal["skip", "link", "text"] = "skip"
     # Quote posts: "link" (a native quote where the target can, else the text plus a link to
     # the quoted post) or "skip".
-    quotes: Literal["link", "skip"] = "link"
+    quotes: Literal["link", "text", "skip"] | None = None
     # Mentions of other accounts: "plain" (readable, pings nobody), "link" (the profile's URL)
     # or "skip" (such posts are not mirrored).
     mentions: Literal["plain", "link", "skip"] = "plain"
@@ -183,7 +196,7 @@ class PolicyConfig(_StrictTypes):
     # Media that cannot be carried (download failed, over every limit, a kind the target
     # cannot show): "link" adds the original post's URL, "drop" posts without it, "skip"
     # does not mirror the post. Always logged and counted.
-    media_fallback: Literal["link", "drop", "skip"] = "link"
+    media_fallback: Literal["link", "drop", "skip"] | None = None
     # When the target refuses a thread part as a reply (X's self-serve apps may reply only
     # where the author was mentioned or quoted, since 2026-02-23; whether one's own threads
     # are exempt is not documented): "standalone" posts it as a post of its own (the thread's
@@ -221,6 +234,15 @@ class PolicyConfig(_StrictTypes):
     def deletes_on(self, direction: Direction) -> bool:
         return self.deletes if self.deletes is not None else direction is Direction.BOTH
 
+    # Unset, the choices that add a URL to a post are made only towards Mastodon: on X a post
+    # containing a URL costs more than ten times one without (networks/x_prices.py), and
+    # birdbridge never adds one there unless the user chose it (docs/architecture.md).
+    def quotes_on(self, target: str) -> str:
+        return self.quotes or ("text" if target == "twitter" else "link")
+
+    def media_fallback_on(self, target: str) -> str:
+        return self.media_fallback or ("drop" if target == "twitter" else "link")
+
 
 class LinkConfig(_Strict):
     name: str = Field(pattern=_LINK_NAME)
@@ -229,6 +251,22 @@ class LinkConfig(_Strict):
     mastodon: MastodonConfig
     policy: PolicyConfig = PolicyConfig()
 
+
+# The classes of X's rate card, as networks/x_prices.py.PriceClass names them (a test keeps the
+# two the same; the config cannot import the networks layer).
+X_PRICE_CLASSES = (
+    "owned_read",
+    "post_read",
+    "user_read",
+    "post",
+    "post_with_url",
+    "media_upload",
+    "media_status",
+    "media_metadata",
+    "delete",
+    "repost",
+    "undo_repost",
+)
 
 SUMMARY_INTERVAL = 3600  # seconds: an idle daemon says it is alive once an hour
 
@@ -253,6 +291,40 @@ class BridgeConfig(_StrictTypes):
     # The address to serve them on. Unset: 127.0.0.1 (this machine only), or 0.0.0.0 where the
     # platform routes traffic in (PORT set by a PaaS, or BIRDBRIDGE_HTTP_HOST as in the image).
     http_host: str | None = Field(default=None, min_length=1, max_length=255)
+    # After a quiet stretch the X side is polled less often, up to this many seconds, and at
+    # poll_interval again after activity on either side. Unset: 600 (or poll_interval if more).
+    max_poll_interval: float | None = Field(default=None, ge=1, le=86400)
+    # X's prices when they change, in US dollars per unit, by class (networks/x_prices.py:
+    # owned_read, post_read, user_read, post, post_with_url, media_upload, media_status,
+    # media_metadata, delete, repost, undo_repost). Unset: X's rate card of 2026-04-20.
+    x_prices: dict[str, float] = {}
+
+    @field_validator("x_prices")
+    @classmethod
+    def _known_prices(cls, prices: dict[str, float]) -> dict[str, float]:
+        known = X_PRICE_CLASSES
+        for key, value in prices.items():
+            if key not in known:
+                raise ValueError(f"{key!r} is not a price class; known: {', '.join(known)}")
+            if not 0 <= value <= 100:
+                raise ValueError(f"{key} = {value}: a price is between 0 and 100 dollars")
+        return prices
+
+    @model_validator(mode="after")
+    def _slowest_poll(self) -> BridgeConfig:
+        if self.max_poll_interval is not None and self.max_poll_interval < self.poll_interval:
+            raise ValueError(
+                f"max_poll_interval ({self.max_poll_interval:g}) is below poll_interval "
+                f"({self.poll_interval:g})"
+            )
+        return self
+
+    @property
+    def slowest_poll(self) -> float:
+        """The longest a quiet X side waits between polls (seconds)."""
+        if self.max_poll_interval is not None:
+            return self.max_poll_interval
+        return max(self.poll_interval, 600.0)
 
 
 class Config(_Strict):

@@ -19,7 +19,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from birdbridge.clockwatch import ClockWatch
 from birdbridge.config import Config, LinkConfig
 from birdbridge.engine import CycleReport, LinkEngine
-from birdbridge.engine.pauses import REFUSAL_KINDS
+from birdbridge.engine.pauses import START_LIFTS
 from birdbridge.errors import ConfigError
 from birdbridge.health import OpsServer
 from birdbridge.media.progress import NO_PROGRESS, Progress
@@ -85,6 +85,9 @@ class Bridge:
             worker_id=self._worker,
             claim_timeout=self.config.bridge.claim_timeout,
             progress=self._progress,
+            x_prices=self.config.bridge.x_prices,
+            poll_interval=self.config.bridge.poll_interval,
+            slowest_poll=self.config.bridge.slowest_poll,
         )
         self.engines.append(engine)
         return engine
@@ -135,8 +138,9 @@ class Bridge:
             seconds=self.config.bridge.summary_interval,
             id="alive",
         )
-        # A new process may run with fixed credentials, permissions or credits: retry at once.
-        if lifted := self.store.resume(kinds=REFUSAL_KINDS):
+        # A new process may run with fixed credentials, permissions, credits or a raised X
+        # budget: retry at once.
+        if lifted := self.store.resume(kinds=START_LIFTS):
             log.info("lifted %d pause(s) for refused requests: trying again", lifted)
         scheduler.start()
         ops = self._start_ops_server(scheduler)
@@ -200,6 +204,7 @@ class Bridge:
                 stalled=self.stalled,
                 host=self.config.bridge.http_host or "127.0.0.1",
                 links=[engine.name for engine in self.engines],
+                budgets={link.name: link.twitter.monthly_budget_usd for link in self.config.links},
             ).start()
         except OSError as exc:
             log.error("cannot serve /healthz and /metrics on port %s: %s", port, exc)

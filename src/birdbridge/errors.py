@@ -119,6 +119,18 @@ class CreditsDepleted(AccountRefused):
     kind = "credits"
 
 
+class BudgetExceeded(AccountRefused):
+    """A write to X that would take the link's spend this month over
+    ``[links.twitter] monthly_budget_usd`` (or a read once the spend has reached it): not
+    made. The X side pauses until the next UTC month (``retry_at``) or a raised budget."""
+
+    kind = "budget"
+
+    def __init__(self, message: str, *, retry_at: datetime, fix: str = "") -> None:
+        super().__init__(message, fix=fix, network="twitter")
+        self.retry_at = retry_at
+
+
 class Transient(NetworkError):
     """5xx, timeout, dropped connection, garbage body: retry later.
 

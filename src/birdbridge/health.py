@@ -20,7 +20,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 
-from birdbridge.metrics import QueueCollector
+from birdbridge.metrics import QueueCollector, XSpendCollector
 from birdbridge.store import Store
 
 WORKERS = 4  # probes and scrapes are rare and quick
@@ -68,12 +68,14 @@ class OpsServer:
         host: str = "127.0.0.1",
         links: list[str] | None = None,
         stalled: Callable[[], bool] = lambda: False,
+        budgets: dict[str, float | None] | None = None,
     ) -> None:
         self.store = store
         self.scheduler_alive = scheduler_alive
         self.stalled = stalled
         self.registry = CollectorRegistry()
         self.registry.register(QueueCollector(store, links or []))
+        self.registry.register(XSpendCollector(store, budgets or {}))
         self._httpd = _PooledHTTPServer((host, port), self._handler())
 
     @property

@@ -53,3 +53,45 @@ class QueueCollector(Collector):
         yield pending
         yield age
         yield failed
+
+
+class XSpendCollector(Collector):
+    """What each link spent on X this UTC month, by price class, and its budget, read from the
+    database at scrape time (so every worker and `once` run is in it)."""
+
+    def __init__(self, store: Any, budgets: dict[str, float | None]) -> None:
+        self.store = store
+        self.budgets = budgets  # link -> monthly_budget_usd (None: no budget)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        spend = GaugeMetricFamily(
+            "birdbridge_x_spend_usd",
+            "X spend this UTC month in US dollars, by price class (X's rate card)",
+            labels=["link", "price_class"],
+        )
+        calls = GaugeMetricFamily(
+            "birdbridge_x_billable_calls",
+            "Billable X replies this UTC month, by price class",
+            labels=["link", "price_class"],
+        )
+        units = GaugeMetricFamily(
+            "birdbridge_x_billed_units",
+            "What X billed this UTC month (posts or users read, requests), by price class",
+            labels=["link", "price_class"],
+        )
+        budget = GaugeMetricFamily(
+            "birdbridge_x_budget_usd", "[links.twitter] monthly_budget_usd", labels=["link"]
+        )
+        now = datetime.now(UTC)
+        for link, lines in self.store.x_spend(now.date().replace(day=1)).items():
+            for price_class, line in lines.items():
+                spend.add_metric([link, price_class], line.micros / 1_000_000)
+                calls.add_metric([link, price_class], line.calls)
+                units.add_metric([link, price_class], line.units)
+        for link, limit in self.budgets.items():
+            if limit is not None:
+                budget.add_metric([link], limit)
+        yield spend
+        yield calls
+        yield units
+        yield budget

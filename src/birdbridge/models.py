@@ -260,3 +260,20 @@ class Published:
     id: str
     url: str | None = None
     reply_fallback: bool = field(default=False)  # posted standalone: the target refused the reply
+
+
+@dataclass(frozen=True)
+class Charge:
+    """Something an X call is billed for (networks/x_prices.py): ``units`` of a price class at
+    ``unit_micros`` millionths of a dollar each. A read's ``resources`` are the ids of the posts
+    or users it returned: X bills each once per UTC day, so the store counts only the ids not
+    billed earlier that day."""
+
+    price_class: str
+    units: int
+    unit_micros: int
+    resources: tuple[str, ...] = ()
+
+    @property
+    def micros(self) -> int:
+        return self.units * self.unit_micros

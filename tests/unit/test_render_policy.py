@@ -171,11 +171,26 @@ def test_a_quote_of_a_mirrored_post_is_native_where_the_target_can() -> None:
     assert (linked.parts, linked.quote_id) == (["so true\n\nhttps://m.example/@me/m42"], None)
 
 
-def test_a_mastodon_quote_reaches_x_as_text_plus_link() -> None:
+def test_a_mastodon_quote_reaches_x_as_text_plus_link_when_chosen() -> None:
     quoted = post("original", NetworkName.MASTODON, id="7", url="https://m.example/@amy/7")
     source = post("look", NetworkName.MASTODON, quoted_id="7", quoted=quoted)
-    rendered = compose(source, X)
+    rendered = compose(source, X, PolicyConfig(quotes="link"))
     assert rendered.parts == ["look\n\nhttps://m.example/@amy/7"] and rendered.quote_id is None
+
+
+def test_a_mastodon_quote_reaches_x_without_a_url_by_default() -> None:
+    """A URL makes an X post cost $0.20 instead of $0.015: birdbridge adds none by itself."""
+    quoted = post("original", NetworkName.MASTODON, id="7", url="https://m.example/@amy/7")
+    source = post(
+        "look https://m.example/@amy/7", NetworkName.MASTODON, quoted_id="7", quoted=quoted
+    )
+    rendered = compose(source, X)
+    assert rendered.parts == ["look"] and rendered.quote_id is None
+    assert [kind for kind, _ in rendered.fallbacks] == ["quote_text"]
+    towards_mastodon = compose(
+        post("look", NetworkName.TWITTER, quoted_id="7", quoted=quoted), MASTODON
+    )
+    assert towards_mastodon.parts == ["look\n\nhttps://m.example/@amy/7"]
 
 
 def test_reposts_as_link_or_text() -> None:

@@ -7,9 +7,10 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from birdbridge.config import LinkConfig
+from birdbridge.engine.budget import XBudget
 from birdbridge.engine.deliver import Deliverer, DeliverReport
 from birdbridge.engine.media import MediaCarrier
 from birdbridge.engine.pauses import pause_for, pauses_side
@@ -22,6 +23,8 @@ from birdbridge.media.workdir import process_workdir
 from birdbridge.metrics import DELIVERIES, POLLS
 from birdbridge.models import NetworkName
 from birdbridge.networks.base import Network
+from birdbridge.networks.x_billing import XBilling
+from birdbridge.networks.x_prices import PriceTable
 from birdbridge.render.capabilities import Capabilities
 from birdbridge.store import DatabaseError, Store, utcnow
 
@@ -39,6 +42,14 @@ class CycleReport:
     waits: list[str] = field(default_factory=list)
     paused: dict[str, str] = field(default_factory=dict)  # network -> why
     busy: bool = False  # another run of this link was in progress: nothing done
+    quiet: list[str] = field(default_factory=list)  # sides not polled: quiet, polled less often
+
+    @property
+    def active(self) -> bool:
+        """Did anything happen: a new post read on either side, or one mirrored?"""
+        return self.delivered.done > 0 or any(
+            poll.enqueued or poll.edits for poll in self.polls.values()
+        )
 
     def merge(self, other: DeliverReport) -> None:
         for outcome in ("done", "retried", "failed", "skipped"):
@@ -67,7 +78,13 @@ class LinkEngine:
         clock: Callable[[], datetime] = utcnow,
         claim_timeout: float = 60,
         progress: Progress = NO_PROGRESS,
+        x_prices: Mapping[str, float] | None = None,
+        poll_interval: float = 0,
+        slowest_poll: float = 0,
     ) -> None:
+        """``poll_interval`` and ``slowest_poll`` (seconds): a quiet X side is polled every
+        ``poll_interval``, twice that after a poll that found nothing, and so on up to
+        ``slowest_poll``; activity on either side brings it back at once. 0: every cycle."""
         self.config = config
         self.store = store
         self.adapters = adapters
@@ -76,6 +93,11 @@ class LinkEngine:
         self.lock = threading.Lock()
         for adapter in adapters.values():
             adapter.meter.clock = clock  # rate-limit resets compared with the engine's clock
+        self.budget = self._x_budget(x_prices)
+        self.poll_interval = poll_interval
+        self.slowest_poll = max(slowest_poll, poll_interval)
+        self._x_quiet_polls = 0  # X polls in a row that found nothing (and nothing else moved)
+        self._x_due: datetime | None = None  # when the quiet X side is polled next
         self.deliverer = Deliverer(
             store,
             config.name,
@@ -97,6 +119,16 @@ class LinkEngine:
                 progress=progress,  # media transfers, shown by `birdbridge once` on a terminal
             ),
         )
+        self.deliverer.budget = self.budget  # asked before each delivery to X
+
+    def _x_budget(self, x_prices: Mapping[str, float] | None) -> XBudget | None:
+        """The X side's till, priced with the config's overrides, and the budget it answers to."""
+        billing = getattr(self.adapters.get(NetworkName.TWITTER), "billing", None)
+        if not isinstance(billing, XBilling):
+            return None  # an adapter that does not bill (a test's stand-in)
+        billing.prices = PriceTable.with_overrides(x_prices)
+        limit = self.config.twitter.monthly_budget_usd
+        return XBudget(self.store, self.name, limit, billing, self.clock)
 
     @property
     def name(self) -> str:
@@ -126,17 +158,48 @@ class LinkEngine:
         # target networks again, so our own posts are recognised as ours.
         try:
             report.merge(self.deliverer.run())
+            now = self.clock()
             for source, target in self.config.direction.pairs():
                 if self.stop.is_set():
                     return
-                self._poll(source, [target], report)
-                if source.value in report.polls:
-                    # A side whose poll failed is not re-read now: the same outage would only
-                    # be met (and logged) again; the re-check waits for the next cycle.
-                    self._recheck(source, [target], report)
+                if source is NetworkName.TWITTER and not self._x_poll_due(now, report):
+                    report.quiet.append(source.value)
+                    continue
+                self._poll_and_recheck(source, target, report)
+            if report.quiet and report.active:
+                # Activity on the other side: the quiet X side is polled at once after all.
+                report.quiet.clear()
+                for source, target in self.config.direction.pairs():
+                    if source is NetworkName.TWITTER:
+                        self._poll_and_recheck(source, target, report)
+            self._after_x_poll(report, now)
             report.merge(self.deliverer.run())
         finally:
             self._flush_api_calls()
+
+    def _poll_and_recheck(
+        self, source: NetworkName, target: NetworkName, report: CycleReport
+    ) -> None:
+        self._poll(source, [target], report)
+        if source.value in report.polls:
+            # A side whose poll failed is not re-read now: the same outage would only be met
+            # (and logged) again; the re-check waits for the next cycle.
+            self._recheck(source, [target], report)
+
+    def _x_poll_due(self, now: datetime, report: CycleReport) -> bool:
+        """Poll X only as often as it pays: after quiet polls, less often (api calls are
+        counted and rate-limited even when X bills an empty page nothing)."""
+        if self._x_due is None or report.active:
+            return True
+        # A cycle that fires a little early (the scheduler's jitter) still counts as due.
+        return now >= self._x_due - timedelta(seconds=self.poll_interval / 4)
+
+    def _after_x_poll(self, report: CycleReport, now: datetime) -> None:
+        if NetworkName.TWITTER.value not in report.polls or not self.poll_interval:
+            return
+        self._x_quiet_polls = 0 if report.active else self._x_quiet_polls + 1
+        wait = min(self.poll_interval * 2**self._x_quiet_polls, self.slowest_poll)
+        self._x_due = now + timedelta(seconds=wait)
 
     def _deliver_only(self, report: CycleReport) -> None:
         try:
@@ -145,7 +208,10 @@ class LinkEngine:
             self._flush_api_calls()
 
     def _flush_api_calls(self) -> None:
-        """Persist the API calls counted since the last flush (`birdbridge status` shows them)."""
+        """Persist the API calls counted since the last flush (`birdbridge status` shows them),
+        and what X bills for them."""
+        if self.budget is not None:
+            self.budget.flush()
         for network, adapter in self.adapters.items():
             counts = adapter.meter.drain()
             if not counts:
@@ -183,6 +249,8 @@ class LinkEngine:
             return
         adapter = self.adapters[source]
         try:
+            if source is NetworkName.TWITTER and self.budget is not None:
+                self.budget.allow_reading()
             capabilities = self._capabilities(targets)
             report.polls[source.value] = poll_side(
                 self.store,
@@ -217,6 +285,8 @@ class LinkEngine:
         ):
             return
         try:
+            if source is NetworkName.TWITTER and self.budget is not None:
+                self.budget.allow_reading()
             report.rechecks[source.value] = recheck_side(
                 self.store,
                 self.name,
@@ -226,6 +296,8 @@ class LinkEngine:
                 self.config.direction,
                 self.clock(),
             )
+        except AccountRefused:
+            return  # the budget: the X side is paused by the next poll, before any read
         except NetworkError as exc:
             log.warning(
                 "link %s: re-checking %s for edits and deletions failed: %s (tried again "

@@ -1,5 +1,6 @@
 """Pausing one side of a link: after an account-wide rate limit until the reset, after X's
-usage cap until it resets, after an account-level refusal (credentials, permissions, scopes,
+usage cap until it resets, at the X budget until the next UTC month, after an account-level
+refusal (credentials, permissions, scopes,
 credits) for an hour at a time (or until `birdbridge resume`). Other links go on.
 
 A rate limit of one family of endpoints (X's per-endpoint limits, Mastodon's media, posting
@@ -13,6 +14,7 @@ from datetime import datetime
 from birdbridge.errors import (
     AccountRefused,
     AuthRevoked,
+    BudgetExceeded,
     CreditsDepleted,
     MissingPermission,
     RateLimited,
@@ -23,6 +25,9 @@ from birdbridge.store import Store
 
 # Pauses that a fix by the operator ends: a new process lifts them at start (the fix may be in).
 REFUSAL_KINDS = (AuthRevoked.kind, MissingPermission.kind, CreditsDepleted.kind, "refused")
+# ... and the X budget's, which `run` lifts at start too (the budget may have been raised; if
+# not, the first write that does not fit pauses the side again before anything is spent).
+START_LIFTS = (*REFUSAL_KINDS, BudgetExceeded.kind)
 
 
 def pauses_side(error: Exception) -> bool:
@@ -44,6 +49,8 @@ def pause_for(
         )
     elif isinstance(error, RateLimited):
         kind, until, reason = "rate_limit", error.retry_at, str(error)
+    elif isinstance(error, BudgetExceeded):
+        kind, until, reason = error.kind, error.retry_at, f"{error}. {error.fix}"
     elif isinstance(error, AccountRefused):
         kind, until = error.kind, now + error.recheck_after
         minutes = int(error.recheck_after.total_seconds() // 60)

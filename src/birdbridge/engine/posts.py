@@ -3,6 +3,7 @@ media and the rendering planned, and each part published and recorded at once.""
 
 from __future__ import annotations
 
+from birdbridge.engine.costs import post_cost
 from birdbridge.engine.counterparts import counterpart
 from birdbridge.engine.media import PreparedMedia
 from birdbridge.engine.outcomes import DeliverReport, Stopping, Wait
@@ -28,6 +29,9 @@ class Posts(Publisher):
         if self._native_repost(delivery, post, target, report):
             return
         reply_to = self._thread_anchor(delivery, report)
+        if self._budgeted(target) and not self._mirror_parts(delivery):
+            rendered = self._rendered(post, target, None)
+            self._afford(target, post_cost(rendered.parts, post.media), f"post {post.id}")
         planned = self._plan(delivery, post, target, report)
         if planned is None:
             return
@@ -84,6 +88,7 @@ class Posts(Publisher):
                 return True
             return False
         if not self._mirror_parts(delivery):
+            self._afford(target, post_cost([], (), repost=True), f"repost of {found.id}")
             self._renew_claim(delivery)
             self.store.mark_publishing(delivery.id, 0, "", now=self.clock())
             published = target.repost(found.id)
@@ -105,9 +110,12 @@ class Posts(Publisher):
         if post.media and limits.media is not None:
             prepared = self.media.prepare(delivery, post, target, limits.media, self.clock())
             carried = prepared.ids
-            if prepared.fallbacks and not self._media_fallback(delivery, post, prepared, report):
+            if prepared.fallbacks and not self._media_fallback(
+                delivery, post, target, prepared, report
+            ):
                 return None
-            if prepared.fallbacks and self.policy.media_fallback == "link" and post.url:
+            fallback = self.policy.media_fallback_on(target.name.value)
+            if prepared.fallbacks and fallback == "link" and post.url:
                 text = f"{post.text}\n\n{post.url}".strip()
         rendered = self._rendered(post, target, text)
         for kind, message in rendered.fallbacks:
@@ -129,10 +137,15 @@ class Posts(Publisher):
         return parts, rendered, kinds
 
     def _media_fallback(
-        self, delivery: Delivery, post: Post, prepared: PreparedMedia, report: DeliverReport
+        self,
+        delivery: Delivery,
+        post: Post,
+        target: Network,
+        prepared: PreparedMedia,
+        report: DeliverReport,
     ) -> bool:
         """Log and count each media fallback; False when the policy skips the whole post."""
-        policy = self.policy.media_fallback
+        policy = self.policy.media_fallback_on(target.name.value)
         outcome = {
             "link": "posted with a link to the original",
             "drop": "posted without it",

@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 
 from birdbridge.config import PolicyConfig
 from birdbridge.engine.adopt import Recovery
+from birdbridge.engine.budget import XBudget, dollars
+from birdbridge.engine.costs import Estimate
 from birdbridge.engine.media import MediaCarrier
 from birdbridge.engine.outcomes import ClaimLost, DeliverReport, ReplyPolicy
 from birdbridge.engine.rendering import render_for
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 
 class Publisher:
     """The settings and the shared steps of delivering for one link."""
+
+    budget: XBudget | None = None  # the link's X budget (engine/budget.py), set by the engine
 
     def __init__(
         self,
@@ -54,6 +58,23 @@ class Publisher:
         self.policy = policy or PolicyConfig()
         self.media = media or MediaCarrier(store, process_workdir())
         self.recovery = Recovery(store, link, clock, timedelta(seconds=claim_timeout))
+
+    def _budgeted(self, target: Network) -> bool:
+        """Is ``target`` X with a monthly budget (what it spends is counted either way)?"""
+        return (
+            self.budget is not None
+            and self.budget.limit is not None
+            and target.name is NetworkName.TWITTER
+        )
+
+    def _afford(self, target: Network, estimate: Estimate, what: str) -> None:
+        """Before a delivery to X starts: the whole of it must fit the month's budget, so that
+        a post is not left half made (media uploaded, text refused). BudgetExceeded pauses X.
+        Each write is checked again as it is sent (networks/x_billing.py)."""
+        if self.budget is None or not self._budgeted(target):
+            return
+        micros = estimate.micros(self.budget.billing.prices)
+        self.budget.require(micros, f"{what} ({dollars(micros)})")
 
     def _claim(self, delivery: Delivery) -> bool:
         return self.store.lease(

@@ -9,6 +9,7 @@ computed over the URL actually called.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -25,6 +26,9 @@ class BaseUrlSession(requests.Session):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.headers["User-Agent"] = USER_AGENT
+        # Shown (method, URL, JSON body) every request before it is sent: may raise to stop it
+        # (X's budget: networks/x_billing.py).
+        self.before_send: Callable[[str, str, Any], None] | None = None
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         url = url.decode() if isinstance(url, bytes) else url
@@ -33,6 +37,8 @@ class BaseUrlSession(requests.Session):
             if url.startswith(host):
                 url = self.base_url + url[len(host) :]
                 break
+        if self.before_send is not None:
+            self.before_send(method, url, kwargs.get("json"))
         kwargs.setdefault("timeout", self.timeout)
         return super().request(method, url, *args, **kwargs)
 

@@ -74,6 +74,9 @@ class SignIns:
             if credential.scopes is not None:
                 network.granted_scopes = frozenset(credential.scopes.split())
         network.auth_fix = sign_in_again(link.name)
+        # A sign-in may be anyone's account: the Owned Reads rate only when the config says
+        # the account owns the developer app (networks/x_prices.py).
+        network.billing.owned = link.twitter.app_owner is True
         return network
 
     def mastodon(self, link: LinkConfig, timeout: float, *, target: bool) -> MastodonNetwork:

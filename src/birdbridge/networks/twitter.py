@@ -55,6 +55,7 @@ from birdbridge.networks.twitter_spec import (
     expect_list,
     json_body,
 )
+from birdbridge.networks.x_billing import XBilling
 from birdbridge.render.capabilities import X_CAPABILITIES
 from birdbridge.render.length import X_MAX_WEIGHTED_LENGTH, x_weighted_length
 
@@ -125,6 +126,11 @@ class TwitterNetwork(TwitterReads):
             self.user_auth = False
         self.client.session = session
         self.meter = CallMeter("twitter", scope=per_endpoint)
+        # What X bills for each reply (networks/x_prices.py): own posts at the Owned Reads rate
+        # when the account owns the app -- the config's tokens are the owner's (portal).
+        owned = config.app_owner if config.app_owner is not None else tokens is None
+        self.billing = XBilling(owned=owned)
+        session.before_send = self.billing.before_send  # a budget may stop a write here
         self.client.session.hooks["response"].append(self._observe)
         self._uploader = XMediaUploader(self.client.session, config.api_base_url, auth)
         self._account: Account | None = None
@@ -179,6 +185,7 @@ class TwitterNetwork(TwitterReads):
 
     def _observe(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         super()._observe(response, *args, **kwargs)
+        self.billing.observe(response)
         level = response.headers.get("x-access-level")
         if level:
             self.access_level = level

@@ -81,7 +81,8 @@ def compose(
     text, spoiler = _body(post, target, policy)
     quote_id = None
     if post.quoted_id and post.reposted is None:
-        text, quote_id = _quote(post, text, target, lookups, fallbacks)
+        mode = policy.quotes_on(target.network.value)
+        text, quote_id = _quote(post, text, target, lookups, fallbacks, mode)
     text = sanitize(text).strip()
     spoiler = " ".join(sanitize(spoiler).split())
     can = target.can
@@ -146,10 +147,16 @@ def _style(policy: PolicyConfig) -> MentionStyle:
 
 
 def _quote(
-    post: Post, text: str, target: Target, lookups: Lookups, fallbacks: list[tuple[str, str]]
+    post: Post,
+    text: str,
+    target: Target,
+    lookups: Lookups,
+    fallbacks: list[tuple[str, str]],
+    mode: str = "link",
 ) -> tuple[str, str | None]:
     """The text without the link to the quoted post when the quote is native, else with the
-    best link to it (its mirror on the target when there is one)."""
+    best link to it (its mirror on the target when there is one); with ``mode`` "text" (the
+    default towards X, where a URL costs more), the post's own words without that link."""
     assert post.quoted_id is not None
     quoted_id = regex.escape(post.quoted_id)
     trailing = regex.compile(rf"\s*https?://\S+/{quoted_id}/?\s*\Z")
@@ -157,6 +164,15 @@ def _quote(
     if lookups.quote_id and target.quotes:
         return bare, lookups.quote_id
     url = lookups.quote_url or (post.quoted.url if post.quoted else None)
+    if mode == "text":
+        fallbacks.append(
+            (
+                "quote_text",
+                "quote posted as its own words, without the link to "
+                'the quoted post (quotes = "text")',
+            )
+        )
+        return bare, None
     if url is None:
         return text, None
     fallbacks.append(("quote_link", f"quote posted as text with a link to {url}"))

@@ -3,6 +3,7 @@ and gets frozen values back (store/values.py), never rows."""
 
 from sqlalchemy.exc import SQLAlchemyError as DatabaseError
 
+from birdbridge.store.spend import SpendLine, month_start
 from birdbridge.store.store import Store
 from birdbridge.store.values import (
     HELD,
@@ -35,8 +36,10 @@ __all__ = [
     "LinkSummary",
     "Mirror",
     "NewDelivery",
+    "SpendLine",
     "Store",
     "StoredCredential",
     "as_utc",
+    "month_start",
     "utcnow",
 ]

@@ -9,16 +9,18 @@ from birdbridge.store.links import LinkStates
 from birdbridge.store.mirrors import MirrorMap
 from birdbridge.store.outbox import Outbox
 from birdbridge.store.reports import Reports
+from birdbridge.store.spend import Spend
 from birdbridge.store.values import as_utc, utcnow
 
 __all__ = ["Store", "as_utc", "utcnow"]
 
 
-class Store(Outbox, Attempts, MirrorMap, LinkStates, Reports, Credentials):
+class Store(Outbox, Attempts, MirrorMap, LinkStates, Reports, Credentials, Spend):
     """The state database behind one URL: the outbox (store/outbox.py) and each delivery's
     progress (store/attempts.py), the mirror map (store/mirrors.py), link state and pauses
     (store/links.py), what status and metrics read (store/reports.py), and the sign-ins of
-    `birdbridge login`, encrypted, with their refresh lease (store/credentials.py)."""
+    `birdbridge login`, encrypted, with their refresh lease (store/credentials.py), and what
+    each link spends on X (store/spend.py)."""
 
     @classmethod
     def open(cls, url: str, create: bool = True) -> Store:

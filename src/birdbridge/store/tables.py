@@ -4,9 +4,9 @@ The rows stay inside the store: what it hands out are the frozen values of store
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Date, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -45,6 +45,31 @@ class ApiCallsRow(SQLModel, table=True):
     hour: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
     calls: int = 0
     limited: int = 0  # of which 429s
+
+
+class XSpendRow(SQLModel, table=True):
+    """What a link's X calls cost, per UTC day and price class (networks/x_prices.py), at the
+    prices of the day they were made: ``calls`` billable replies, ``units`` what X bills (posts
+    or users returned and not billed earlier that day, or requests), ``micros`` the cost in
+    millionths of a dollar."""
+
+    __tablename__ = "x_spend"
+    link: str = Field(primary_key=True, max_length=64)
+    day: date = Field(sa_column=Column(Date, primary_key=True))
+    price_class: str = Field(primary_key=True, max_length=32)
+    calls: int = 0
+    units: int = 0
+    micros: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+
+
+class XBilledRow(SQLModel, table=True):
+    """A post or user X has billed a link for on a UTC day: read again that day, it is free
+    (X deduplicates reads per UTC day). Rows older than yesterday are pruned."""
+
+    __tablename__ = "x_billed"
+    link: str = Field(primary_key=True, max_length=64)
+    day: date = Field(sa_column=Column(Date, primary_key=True))
+    resource: str = Field(primary_key=True, max_length=80)  # "<class>:<id>"
 
 
 class DeliveryRow(SQLModel, table=True):

@@ -1,0 +1,117 @@
+"""What each link spends on X: charges stored per UTC day and price class, with X's per-day
+deduplication of reads applied (networks/x_prices.py explains the billing)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import delete, func
+from sqlalchemy import select as sa_select
+from sqlmodel import col, select
+
+from birdbridge.models import Charge
+from birdbridge.store.base import StoreBase
+from birdbridge.store.tables import XBilledRow, XSpendRow
+
+
+@dataclass(frozen=True)
+class SpendLine:
+    """One price class over a period: billable replies, billed units, cost (millionths of $)."""
+
+    calls: int
+    units: int
+    micros: int
+
+
+def month_start(now: datetime) -> date:
+    return now.date().replace(day=1)
+
+
+class Spend(StoreBase):
+    def record_x_charges(self, link: str, charges: Iterable[Charge], now: datetime) -> int:
+        """Store ``charges`` made on ``now``'s UTC day; returns what they cost (millionths of a
+        dollar) once reads already billed today are left out."""
+        day = now.date()
+        lines: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+        with self._session() as session:
+            billed_today = {
+                row
+                for row in session.exec(
+                    select(XBilledRow.resource).where(
+                        XBilledRow.link == link, XBilledRow.day == day
+                    )
+                )
+            }
+            for charge in charges:
+                line = lines[charge.price_class]
+                line[0] += 1
+                if charge.resources:
+                    fresh = [
+                        key
+                        for key in dict.fromkeys(
+                            f"{charge.price_class}:{rid}" for rid in charge.resources
+                        )
+                        if key not in billed_today
+                    ]
+                    billed_today.update(fresh)
+                    session.add_all(XBilledRow(link=link, day=day, resource=k) for k in fresh)
+                    units = len(fresh)
+                else:
+                    units = charge.units
+                line[1] += units
+                line[2] += units * charge.unit_micros
+            for price_class, (calls, units, micros) in lines.items():
+                row = session.get(XSpendRow, (link, day, price_class)) or XSpendRow(
+                    link=link, day=day, price_class=price_class, calls=0, units=0, micros=0
+                )
+                row.calls += calls
+                row.units += units
+                row.micros += micros
+                session.add(row)
+            # Yesterday's ids are kept (a reply may straddle midnight); older ones are done.
+            session.execute(delete(XBilledRow).where(col(XBilledRow.day) < day - timedelta(days=1)))
+        return sum(line[2] for line in lines.values())
+
+    def x_spend(self, since: date, until: date | None = None) -> dict[str, dict[str, SpendLine]]:
+        """Per link and price class, what was spent on X from ``since`` to ``until`` (days,
+        inclusive)."""
+        query = (
+            sa_select(
+                col(XSpendRow.link),
+                col(XSpendRow.price_class),
+                func.sum(col(XSpendRow.calls)),
+                func.sum(col(XSpendRow.units)),
+                func.sum(col(XSpendRow.micros)),
+            )
+            .where(col(XSpendRow.day) >= since)
+            .group_by(XSpendRow.link, XSpendRow.price_class)
+        )
+        if until is not None:
+            query = query.where(col(XSpendRow.day) <= until)
+        result: dict[str, dict[str, SpendLine]] = defaultdict(dict)
+        with self._session() as session:
+            for link, price_class, calls, units, micros in session.execute(query):
+                result[link][price_class] = SpendLine(
+                    int(calls or 0), int(units or 0), int(micros or 0)
+                )
+        return dict(result)
+
+    def x_month_micros(self, link: str, now: datetime) -> int:
+        """What ``link`` has spent on X this UTC month (millionths of a dollar)."""
+        query = select(func.sum(XSpendRow.micros)).where(
+            XSpendRow.link == link, col(XSpendRow.day) >= month_start(now)
+        )
+        with self._session() as session:
+            return int(session.exec(query).one() or 0)
+
+    def x_daily_micros(self, link: str, since: date) -> dict[date, int]:
+        query = (
+            sa_select(col(XSpendRow.day), func.sum(col(XSpendRow.micros)))
+            .where(col(XSpendRow.link) == link, col(XSpendRow.day) >= since)
+            .group_by(col(XSpendRow.day))
+        )
+        with self._session() as session:
+            return {day: int(micros or 0) for day, micros in session.execute(query)}
