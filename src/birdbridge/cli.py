@@ -28,7 +28,13 @@ from birdbridge.errors import (
 from birdbridge.models import NetworkName
 from birdbridge.redaction import redact, register
 from birdbridge.store import DeliveryStatus, Store
-from birdbridge.views import explanation_json, pause_words, print_explanation, when
+from birdbridge.views import (
+    check_cost_lines,
+    explanation_json,
+    pause_words,
+    print_explanation,
+    when,
+)
 
 if TYPE_CHECKING:
     from birdbridge.engine.link import CycleReport
@@ -307,10 +313,13 @@ def check(config: ConfigOption = None) -> None:
     scope, X credits, a network that cannot be reached); 2 a configuration problem.
     """
     from birdbridge.credentials import origin_of
+    from birdbridge.engine.budget import settle_x_spend
     from birdbridge.networks.factory import build_adapters
     from birdbridge.networks.signins import SignIns
+    from birdbridge.networks.x_prices import PriceTable
 
     settings = _load(config)
+    prices = PriceTable.with_overrides(settings.bridge.x_prices)
     _configure_logging(settings, messages=False)
     store = _open_store(settings)
     console.print(
@@ -363,6 +372,17 @@ def check(config: ConfigOption = None) -> None:
             for problem in verified.problems:
                 problems += 1
                 errors.print(f"    problem: {problem}", style="red", markup=False, highlight=False)
+        settle_x_spend(store, link.name, adapters, prices)  # check's own calls are billed too
+        billing = getattr(adapters[NetworkName.TWITTER], "billing", None)
+        for line in check_cost_lines(
+            link,
+            prices,
+            owned=bool(getattr(billing, "owned", False)),
+            spent=store.x_month_micros(link.name, datetime.now(UTC)),
+            poll_interval=settings.bridge.poll_interval,
+            slowest_poll=settings.bridge.slowest_poll,
+        ):
+            console.print(f"  {line}", highlight=False, markup=False)
     store.close()
     raise typer.Exit(2 if unsigned else 1 if problems else 0)
 
@@ -396,7 +416,10 @@ def status(
           counts {mirrored, waiting, failed, skipped} (posts from this side),
           next_try_at, api_calls_24h {calls, rate_limited},
           credentials (null, or {source ("config", "sign-in"), kind,
-            handle, expires_at}, or {source: null, problem})
+            handle, expires_at}, or {source: null, problem}),
+          x_spend (X only, else null: this UTC month's {month_usd,
+            budget_usd (null: none), projected_usd, by_class {CLASS:
+            {calls, billed, usd}}})
       queue[] (open and failed deliveries, oldest first): id, link,
         kind ("post", "edit", "delete"), from, source_id, to,
         state ("pending", "held", "publishing", "waiting_to_retry",
@@ -449,8 +472,10 @@ def explain(
     import json
 
     from birdbridge.engine import explain as explaining
+    from birdbridge.engine.budget import settle_x_spend
     from birdbridge.networks.factory import build_adapters
     from birdbridge.networks.signins import SignIns
+    from birdbridge.networks.x_prices import PriceTable
 
     chosen_network = _network_option(network) if network is not None else None
     settings = _load(config)
@@ -471,8 +496,9 @@ def explain(
     except ConfigError as exc:
         _error(redact(str(exc)))
         raise typer.Exit(2) from None
+    prices = PriceTable.with_overrides(settings.bridge.x_prices)
     try:
-        result = explaining.explain(store, chosen, adapters, ref, datetime.now(UTC))
+        result = explaining.explain(store, chosen, adapters, ref, datetime.now(UTC), prices)
     except ConfigError as exc:
         _error(str(exc))
         raise typer.Exit(2) from None
@@ -480,6 +506,7 @@ def explain(
         _error(redact(f"could not read the post: {exc}"))
         raise typer.Exit(1) from None
     finally:
+        settle_x_spend(store, chosen.name, adapters, prices)  # explain's own reads are billed
         store.close()
     if as_json:
         print(json.dumps(explanation_json(result), ensure_ascii=False, indent=2))

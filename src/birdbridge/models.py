@@ -262,6 +262,15 @@ class Published:
     reply_fallback: bool = field(default=False)  # posted standalone: the target refused the reply
 
 
+MICRO = 1_000_000  # money is kept in millionths of a US dollar: exact sums, no float drift
+
+
+def dollars(micros: int) -> str:
+    """$4.20, $0.015, $1,234.50: cents, and a tenth of a cent where it is not round."""
+    value = micros / MICRO
+    return f"${value:,.3f}" if round(value, 2) != round(value, 3) else f"${value:,.2f}"
+
+
 @dataclass(frozen=True)
 class Charge:
     """Something an X call is billed for (networks/x_prices.py): ``units`` of a price class at

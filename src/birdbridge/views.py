@@ -21,7 +21,7 @@ from birdbridge.credentials import (
     login_command,
     origin_of,
 )
-from birdbridge.models import Direction, NetworkName
+from birdbridge.models import MICRO, Direction, NetworkName, dollars
 from birdbridge.redaction import redact
 from birdbridge.store import (
     Delivery,
@@ -29,12 +29,16 @@ from birdbridge.store import (
     DeliveryPhase,
     DeliveryStatus,
     LinkSummary,
+    SpendLine,
     Store,
+    month_start,
 )
 
 if TYPE_CHECKING:
     from birdbridge.config import LinkConfig
+    from birdbridge.engine.costs import Estimate
     from birdbridge.engine.explain import Explanation
+    from birdbridge.networks.x_prices import PriceTable
 
 NOTES_SHOWN_FOR = timedelta(days=7)
 OPEN_OR_FAILED = [DeliveryStatus.FAILED, DeliveryStatus.PENDING, DeliveryStatus.PUBLISHING]
@@ -42,6 +46,20 @@ OPEN_OR_FAILED = [DeliveryStatus.FAILED, DeliveryStatus.PENDING, DeliveryStatus.
 # hold thousands); the rest are counted, and listed by --verbose or --json.
 SHOWN_BY_DEFAULT = 20
 FIRST_POLL_HINT = "no poll yet: start `birdbridge run`, or `birdbridge once` (one pass, for cron)"
+# X's price classes (networks/x_prices.py) in a user's words (status --verbose).
+PRICE_LABELS = {
+    "owned_read": "own posts read",
+    "post_read": "posts read",
+    "user_read": "users read",
+    "post": "posts written",
+    "post_with_url": "posts with a URL written",
+    "media_upload": "media upload calls",
+    "media_status": "media status checks",
+    "media_metadata": "alt texts",
+    "delete": "deletions",
+    "repost": "reposts",
+    "undo_repost": "reposts undone",
+}
 # Pause kinds (engine/pauses.py, errors.py) in a user's words.
 PAUSE_WORDS = {
     "rate_limit": "rate limited",
@@ -50,6 +68,7 @@ PAUSE_WORDS = {
     "permission": "permission missing",
     "credits": "out of credits",
     "refused": "account refused",
+    "budget": "X budget reached",
 }
 
 
@@ -74,6 +93,44 @@ SHORT_WORDS = {
 
 
 @dataclass(frozen=True)
+class XSpendView:
+    """What a link spent on X this UTC month (store/spend.py), its budget and where the month
+    is heading at this pace. Money in millionths of a dollar."""
+
+    month: int
+    budget: int | None
+    projected: int
+    by_class: dict[str, SpendLine]
+
+    @classmethod
+    def of(cls, lines: dict[str, SpendLine], budget_usd: float | None, now: datetime) -> XSpendView:
+        month = sum(line.micros for line in lines.values())
+        start = datetime.combine(month_start(now), datetime.min.time(), tzinfo=UTC)
+        end = (start + timedelta(days=32)).replace(day=1)
+        # The pace so far, over at least a day (a first hour's spend is no month's pace).
+        elapsed = max((now - start).total_seconds(), 86400.0)
+        projected = round(month * (end - start).total_seconds() / elapsed)
+        budget = None if budget_usd is None else round(budget_usd * MICRO)
+        return cls(month, budget, max(projected, month), lines)
+
+    def line(self) -> str:
+        """ "X spend this month: $1.20 of $5.00 (24%); about $3.10 by the month's end"."""
+        of = "" if self.budget is None else f" of {dollars(self.budget)} budget"
+        share = f" ({round(100 * self.month / self.budget)}%)" if self.budget else ""
+        return (
+            f"X spend this month: {dollars(self.month)}{of}{share}; about "
+            f"{dollars(self.projected)} by the month's end at this pace"
+        )
+
+    def warning(self) -> str | None:
+        if self.budget is None:
+            return None
+        if self.budget and self.projected > self.budget >= self.month:
+            return "at this pace the budget runs out before the month ends"
+        return None
+
+
+@dataclass(frozen=True)
 class SideView:
     """One network of a link: whether the link reads it (a source) and what the store holds
     about it (None: never polled nor paused)."""
@@ -86,6 +143,7 @@ class SideView:
     # Where the side's credentials come from (None: a link no longer in the config).
     origin: CredentialOrigin | None = None
     unsigned: str | None = None  # why the side cannot run: no sign-in (a command to run)
+    spend: XSpendView | None = None  # the X side of a link in the config
 
     def pause(self, now: datetime) -> LinkSummary | None:
         """The summary when this side is paused at ``now``."""
@@ -137,6 +195,7 @@ def read_status(
     link named ``only``."""
     summaries = {(s.link, s.network): s for s in store.summaries()}
     calls = store.api_calls_since(now - timedelta(hours=24))
+    spent = store.x_spend(month_start(now))
     directions: dict[str, Direction | None] = {link.name: link.direction for link in links}
     configs = {link.name: link for link in links}
     signed = {(c.link, c.network): c for c in store.credential_summaries()}
@@ -158,7 +217,11 @@ def read_status(
                 origin = origin_of(configs[name], network.value, signed.get((name, network.value)))
             except NotSignedIn:
                 unsigned = f"not signed in: run `{login_command(name, network.value)}`"
-        return SideView(network, read, summary, made, limited, origin, unsigned)
+        spend = None
+        if network is NetworkName.TWITTER and name in configs:
+            budget = configs[name].twitter.monthly_budget_usd
+            spend = XSpendView.of(spent.get(name, {}), budget, now)
+        return SideView(network, read, summary, made, limited, origin, unsigned, spend)
 
     views = [
         LinkView(name, direction, [side(name, n, direction) for n in NetworkName])
@@ -270,6 +333,15 @@ def _side_lines(side: SideView, now: datetime, verbose: bool) -> list[str]:
     if side.calls:
         limited = f" ({side.limited} answered 429)" if side.limited else ""
         lines.append(f"{_plural(side.calls, 'API call')} in the last 24 h{limited}")
+    if side.spend is not None:
+        lines.append(side.spend.line())
+        if warning := side.spend.warning():
+            lines.append(warning)
+        if verbose:
+            lines += [
+                f"  {PRICE_LABELS.get(name, name)}: {line.units} billed, {dollars(line.micros)}"
+                for name, line in sorted(side.spend.by_class.items())
+            ]
     if verbose and s is not None and s.cursor:
         lines.append(f"last post seen: {side.network.label} post {s.cursor}")
     return lines
@@ -409,6 +481,19 @@ def _side_json(side: SideView, now: datetime) -> dict[str, Any]:
         "next_try_at": iso(s.next_retry if s else None),
         "api_calls_24h": {"calls": side.calls, "rate_limited": side.limited},
         "credentials": _credentials_json(side),
+        "x_spend": None if side.spend is None else _spend_json(side.spend),
+    }
+
+
+def _spend_json(spend: XSpendView) -> dict[str, Any]:
+    return {
+        "month_usd": spend.month / MICRO,
+        "budget_usd": None if spend.budget is None else spend.budget / MICRO,
+        "projected_usd": spend.projected / MICRO,
+        "by_class": {
+            name: {"calls": line.calls, "billed": line.units, "usd": line.micros / MICRO}
+            for name, line in sorted(spend.by_class.items())
+        },
     }
 
 
@@ -517,8 +602,37 @@ def explanation_json(result: Explanation) -> dict[str, Any]:
                 "fallbacks": t.fallbacks,
                 "delivery": t.delivery,
                 "published": t.published,
+                "x_cost": None if t.cost is None else _cost_json(t.cost, result),
             }
             for t in result.targets
+        ],
+        "x_reading_cost": None if result.reading is None else _cost_json(result.reading, result),
+    }
+
+
+def _cost_lines(title: str, estimate: Estimate, result: Explanation) -> list[str]:
+    """ "   cost on X: $0.035" and a line per billed thing with its reason."""
+    prices = result.prices
+    lines = [f"   {title}: {dollars(estimate.micros(prices))}"]
+    for item in estimate.lines:
+        price = prices.of(item.price_class, item.units)
+        times = f"{item.units} x " if item.units > 1 else ""
+        lines.append(f"     {dollars(price):>7}  {times}{item.price_class.label}: {item.why}")
+    return lines
+
+
+def _cost_json(estimate: Estimate, result: Explanation) -> dict[str, Any]:
+    prices = result.prices
+    return {
+        "usd": estimate.micros(prices) / MICRO,
+        "lines": [
+            {
+                "class": item.price_class.value,
+                "units": item.units,
+                "usd": prices.of(item.price_class, item.units) / MICRO,
+                "why": item.why,
+            }
+            for item in estimate.lines
         ],
     }
 
@@ -537,5 +651,61 @@ def print_explanation(console: Console, result: Explanation) -> None:
         say += [f"   poll: {' / '.join(t.poll)}"] if t.poll else []
         say += [f"   native quote of {t.quote_id}"] if t.quote_id else []
         say += [f"   fallback: {message}" for message in t.fallbacks]
+        if t.cost is not None:
+            say += _cost_lines("cost on X", t.cost, result)
+    if result.reading is not None:
+        say += _cost_lines("reading it on X costs", result.reading, result)
     for line in say:
         console.print(line, highlight=False, markup=False)
+
+
+def check_cost_lines(
+    link: LinkConfig,
+    prices: PriceTable,
+    *,
+    owned: bool,
+    spent: int,
+    poll_interval: float,
+    slowest_poll: float,
+) -> list[str]:
+    """What `check` says a link costs on X before any post: polling (X bills the posts a poll
+    returns, not the poll), each start's identity check, and the price of each post."""
+    from birdbridge.engine.recheck import X_RECHECK_AGES
+    from birdbridge.networks.x_prices import PriceClass
+
+    month = 30 * 86400
+    least, most = int(month // slowest_poll), int(month // poll_interval)
+    me = prices.of(PriceClass.USER_READ)
+    lines = [
+        f"X cost with no posts: $0.00 a month for polling ({least:,} to {most:,} polls a "
+        "month; X bills the posts a poll returns, not the poll)",
+        f"each start of `run` or `once` asks X who the account is: {dollars(me)} (a `once` "
+        f"every 5 minutes from cron: {dollars(me * 8640)} a month; `run` asks once)",
+    ]
+    sources = [source for source, _ in link.direction.pairs()]
+    targets = [target for _, target in link.direction.pairs()]
+    if NetworkName.TWITTER in sources:
+        read = prices.of(PriceClass.OWNED_READ if owned else PriceClass.POST_READ)
+        line = f"each post from X: {dollars(read)} to read"
+        if link.policy.deletes_on(link.direction):
+            checks = prices.of(PriceClass.POST_READ, 2)
+            line += (
+                f", up to {dollars(checks)} more to re-check it for deletion "
+                f"({len(X_RECHECK_AGES)} reads in its first day, billed once per UTC day)"
+            )
+        lines.append(line)
+    if NetworkName.TWITTER in targets:
+        lines.append(
+            f"each post to X: {dollars(prices.of(PriceClass.POST))} "
+            f"({dollars(prices.of(PriceClass.POST_WITH_URL))} if it contains a URL), "
+            f"+{dollars(prices.of(PriceClass.MEDIA_UPLOAD))} a picture, "
+            f"+{dollars(prices.of(PriceClass.MEDIA_METADATA))} its alt text; each thread "
+            "part is a post"
+        )
+    budget = link.twitter.monthly_budget_usd
+    if budget is None:
+        lines.append(f"no monthly budget set; {dollars(spent)} spent on X this month")
+    else:
+        budget_micros = round(budget * MICRO)
+        lines.append(f"monthly budget {dollars(budget_micros)}; {dollars(spent)} spent this month")
+    return lines

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rich.cells import cell_len
 
 from birdbridge.store import NewDelivery, utcnow
@@ -189,6 +190,7 @@ SIDE_KEYS = {
     "next_try_at",
     "api_calls_24h",
     "credentials",
+    "x_spend",
 }
 DELIVERY_KEYS = {
     "id",
@@ -234,6 +236,13 @@ def test_status_json_has_the_documented_shape_and_values(rig: Rig, tmp_path: Pat
     state = rig.store.link_state(LINK, "twitter")
     assert state is not None and x["last_post_seen"] == state.cursor
     assert x["api_calls_24h"]["calls"] > 0 and x["api_calls_24h"]["rate_limited"] == 0
+    # What X billed this month: the spend of each class adds up to the month's, as the store has it
+    spend, stored = x["x_spend"], rig.store.x_spend(now.date().replace(day=1)).get(LINK, {})
+    assert m["x_spend"] is None and spend["budget_usd"] is None
+    assert spend["by_class"] and set(spend["by_class"]) == set(stored)
+    assert spend["month_usd"] == sum(line.micros for line in stored.values()) / 1_000_000
+    assert spend["month_usd"] == pytest.approx(sum(c["usd"] for c in spend["by_class"].values()))
+    assert spend["projected_usd"] >= spend["month_usd"] > 0
     queue = {d["id"]: d for d in data["queue"]}
     assert all(set(d) == DELIVERY_KEYS for d in queue.values())
     failed, retry = queue[staged.failed_id], queue[staged.retry_id]

@@ -13,23 +13,20 @@ process lifts the pause (the budget may have been raised); `birdbridge resume` d
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from birdbridge.errors import BudgetExceeded
+from birdbridge.models import MICRO, NetworkName, dollars
+from birdbridge.networks.base import Network
 from birdbridge.networks.x_billing import XBilling
-from birdbridge.networks.x_prices import MICRO, PriceClass
+from birdbridge.networks.x_prices import PriceClass, PriceTable
 from birdbridge.store import DatabaseError, Store, month_start
 
 log = logging.getLogger(__name__)
 
 WARN_AT = 0.8  # share of the budget past which a warning is logged (once, when crossed)
-
-
-def dollars(micros: int) -> str:
-    """$4.20, $0.015: cents, and a tenth of a cent where it is not round."""
-    value = micros / MICRO
-    return f"${value:,.3f}" if round(value, 2) != round(value, 3) else f"${value:,.2f}"
 
 
 def next_month(now: datetime) -> datetime:
@@ -56,7 +53,10 @@ class XBudget:
             billing.guard = self.guard
 
     def spent(self) -> int:
-        """This month's spend so far (millionths of a dollar), with what is not stored yet."""
+        """This month's spend so far (millionths of a dollar). What the till holds is stored
+        first (X's per-day deduplication of reads is applied there); what could not be stored
+        counts in full."""
+        self.flush()
         return self.store.x_month_micros(self.link, self.clock()) + self.billing.pending_micros()
 
     def guard(self, price_class: PriceClass, micros: int) -> None:
@@ -118,3 +118,23 @@ class XBudget:
                 round(100 * month / self.limit),
                 dollars(self.limit),
             )
+
+
+def settle_x_spend(
+    store: Store, link: str, adapters: Mapping[NetworkName, Network], prices: PriceTable
+) -> None:
+    """Store what a command's own X calls cost (`check`, `explain`, a sign-in): every billed
+    call is counted, not only the daemon's. Never fails the command: logged instead."""
+    billing = getattr(adapters.get(NetworkName.TWITTER), "billing", None)
+    if not isinstance(billing, XBilling):
+        return
+    charges = [
+        replace(charge, unit_micros=prices.of(PriceClass(charge.price_class)))
+        for charge in billing.drain()
+    ]
+    if not charges:
+        return
+    try:
+        store.record_x_charges(link, charges, datetime.now(UTC))
+    except DatabaseError as exc:
+        log.warning("link %s: X spend of this command not saved: %s", link, exc)

@@ -9,11 +9,14 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from birdbridge.config import Config, LinkConfig
+from birdbridge.engine.costs import Estimate, post_cost
 from birdbridge.engine.poll import judge
+from birdbridge.engine.recheck import X_RECHECK_AGES
 from birdbridge.engine.rendering import render_for
 from birdbridge.errors import ConfigError
 from birdbridge.models import NetworkName, Post
 from birdbridge.networks.base import Network
+from birdbridge.networks.x_prices import DEFAULT_TABLE, PriceClass, PriceTable
 from birdbridge.store import Store
 
 _X_HOSTS = {"x.com", "twitter.com", "mobile.twitter.com", "www.x.com", "www.twitter.com"}
@@ -40,6 +43,8 @@ class TargetReport:
     fallbacks: list[str] = field(default_factory=list)
     delivery: str | None = None  # what the outbox says: status and last error
     published: list[str] = field(default_factory=list)  # URLs of the mirror's parts
+    # What mirroring it costs on X (a target X; engine/costs.py), line by line with the reason.
+    cost: Estimate | None = None
 
 
 @dataclass
@@ -47,6 +52,9 @@ class Explanation:
     link: str
     post: Post
     targets: list[TargetReport]
+    # What reading it costs on X (a source X): the poll's read and the re-checks.
+    reading: Estimate | None = None
+    prices: PriceTable = DEFAULT_TABLE
 
 
 def parse_ref(text: str) -> PostRef:
@@ -92,6 +100,7 @@ def explain(
     adapters: dict[NetworkName, Network],
     ref: PostRef,
     now: datetime,
+    prices: PriceTable = DEFAULT_TABLE,
 ) -> Explanation:
     sources = {source for source, _ in link.direction.pairs()}
     network = ref.network
@@ -108,9 +117,34 @@ def explain(
         )
     post = adapters[network].get_post(ref.id)
     targets = [target for source, target in link.direction.pairs() if source is network]
-    return Explanation(
-        link.name, post, [_for_target(store, link, adapters[t], post, now) for t in targets]
-    )
+    reports = [_for_target(store, link, adapters[t], post, now) for t in targets]
+    reading = None
+    if network is NetworkName.TWITTER:
+        owned = bool(getattr(getattr(adapters[network], "billing", None), "owned", False))
+        reading = _reading_cost(link, owned)
+    return Explanation(link.name, post, reports, reading, prices)
+
+
+def _reading_cost(link: LinkConfig, owned: bool) -> Estimate:
+    """An X post mirrored elsewhere: the poll reads it once; with deletions mirrored, it is
+    read again at each re-check age, billed at most once per UTC day (networks/x_prices.py)."""
+    estimate = Estimate()
+    rate = PriceClass.OWNED_READ if owned else PriceClass.POST_READ
+    estimate.add(rate, 1, "read once by the poll (since the last post seen)")
+    sources = [source for source, _ in link.direction.pairs()]
+    if link.policy.deletes_on(link.direction) and NetworkName.TWITTER in sources:
+        ages = ", ".join(_age(age.total_seconds()) for age in X_RECHECK_AGES)
+        estimate.add(
+            PriceClass.POST_READ,
+            2,
+            f"re-read for deletion at {ages} of age: X bills a post once per UTC day, so at "
+            "most twice",
+        )
+    return estimate
+
+
+def _age(seconds: float) -> str:
+    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds / 60:g} min"
 
 
 def _for_target(
@@ -131,6 +165,8 @@ def _for_target(
         )
     ]
     if post.is_repost:
+        if target.name is NetworkName.TWITTER and decision.mirror:
+            report.cost = post_cost([], (), repost=True)
         return report  # a repost is posted as a native repost or per policy, never rendered
     limits = target.limits()
     rendered = render_for(store, link.name, link.policy, post, target)
@@ -145,6 +181,8 @@ def _for_target(
     report.fallbacks = [message for _, message in rendered.fallbacks]
     if target.name is NetworkName.TWITTER and (len(rendered.parts) > 1 or post.is_self_reply):
         report.fallbacks.append(_reply_rule(store, link))
+    if target.name is NetworkName.TWITTER and decision.mirror:
+        report.cost = post_cost(rendered.parts, post.media)
     return report
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from birdbridge.config import PolicyConfig
 from birdbridge.engine.adopt import Recovery
-from birdbridge.engine.budget import XBudget, dollars
+from birdbridge.engine.budget import XBudget
 from birdbridge.engine.costs import Estimate
 from birdbridge.engine.media import MediaCarrier
 from birdbridge.engine.outcomes import ClaimLost, DeliverReport, ReplyPolicy
@@ -20,7 +20,7 @@ from birdbridge.engine.rendering import render_for
 from birdbridge.errors import Duplicate, MediaRejected, ReplyRefused, Transient
 from birdbridge.media.workdir import process_workdir
 from birdbridge.metrics import FALLBACKS
-from birdbridge.models import NetworkName, OutgoingPart, Post, Published
+from birdbridge.models import NetworkName, OutgoingPart, Post, Published, dollars
 from birdbridge.networks.base import Network
 from birdbridge.render.compose import Rendered
 from birdbridge.store import Delivery, Mirror, Store

@@ -44,12 +44,11 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from birdbridge.models import Charge
+from birdbridge.models import MICRO, Charge
 from birdbridge.render.urls import find_urls
 
 PRICES_AS_OF = date(2026, 4, 20)
 PRICES_SOURCE = "https://docs.x.com/x-api/getting-started/pricing"
-MICRO = 1_000_000  # prices are kept in millionths of a dollar: exact sums, no float drift
 
 
 class PriceClass(StrEnum):
