@@ -6,6 +6,7 @@ import io
 import shutil
 import socket
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,8 @@ from birdbridge.login.mastodon import sign_in_mastodon
 from birdbridge.login.storing import save_sign_in
 from birdbridge.login.x import sign_in_x_oauth2
 from birdbridge.media.progress import NO_PROGRESS, Progress
+from birdbridge.models import dollars
+from birdbridge.networks.x_prices import PriceClass
 from birdbridge.render.html import html_to_text
 from birdbridge.sandbox.common.approve import approve
 from birdbridge.sandbox.mastodon import MastodonSandbox
@@ -145,6 +148,7 @@ def _run(console: Console, folder: Path, extra_posts: int, keep: bool, progress:
 
         _show(console, x, masto, bridge)
         _show_skipped(console, x, masto, skipped)
+        _show_bill(console, bridge.store)
         ok = _verify(console, x, masto, extra_posts)
         bridge.store.close()
     if keep:
@@ -251,6 +255,16 @@ def _show(console: Console, x: XSandbox, masto: MastodonSandbox, bridge: Bridge)
             _line(console, LABELS[target] + part, _text_of(x, masto, target, target_id))
             for media in _media_of(x, masto, target, target_id):
                 console.print(Text.assemble("    + ", media), soft_wrap=True)
+
+
+def _show_bill(console: Console, store: Store) -> None:
+    """What this run would have cost on the real X, by price class (X's rates of 2026)."""
+    lines = store.x_spend(datetime.now(UTC).date().replace(day=1)).get("alice", {})
+    total = sum(line.micros for line in lines.values())
+    console.print(Text(f"what it would cost on X: {dollars(total)}", style="bold"))
+    for name, line in sorted(lines.items(), key=lambda item: -item[1].micros):
+        label = PriceClass(name).label
+        console.print(f"  {dollars(line.micros):>7}  {line.units} {label}", highlight=False)
 
 
 def _line(console: Console, label: str, text: str) -> None:

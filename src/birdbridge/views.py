@@ -125,7 +125,12 @@ class XSpendView:
     def warning(self) -> str | None:
         if self.budget is None:
             return None
-        if self.budget and self.projected > self.budget >= self.month:
+        if self.month >= 0.8 * self.budget:
+            return (
+                f"{round(100 * self.month / self.budget) if self.budget else 100}% of the "
+                "budget used: X pauses before a write that would go over it"
+            )
+        if self.projected > self.budget:
             return "at this pace the budget runs out before the month ends"
         return None
 
@@ -679,8 +684,8 @@ def check_cost_lines(
     lines = [
         f"X cost with no posts: $0.00 a month for polling ({least:,} to {most:,} polls a "
         "month; X bills the posts a poll returns, not the poll)",
-        f"each start of `run` or `once` asks X who the account is: {dollars(me)} (a `once` "
-        f"every 5 minutes from cron: {dollars(me * 8640)} a month; `run` asks once)",
+        f"each start of `run` or `once` asks X who the account is: {dollars(me)}, billed once "
+        f"per UTC day (a `once` every 5 minutes from cron: about {dollars(me * 30)} a month)",
     ]
     sources = [source for source, _ in link.direction.pairs()]
     targets = [target for _, target in link.direction.pairs()]

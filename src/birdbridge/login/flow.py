@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from birdbridge.errors import BirdbridgeError
 from birdbridge.login.loopback import Loopback
+from birdbridge.models import Charge
 
 
 class SignInFailed(BirdbridgeError):
@@ -39,6 +40,8 @@ class SignedIn:
     scopes: str | None
     expires_at: datetime | None
     facts: tuple[str, ...] = field(default=())  # what the check of the new token found
+    # What X billed for that check (GET /2/users/me: a user read), stored with the sign-in.
+    charges: tuple[Charge, ...] = field(default=())
 
 
 def new_state() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from birdbridge.engine.pauses import REFUSAL_KINDS
@@ -28,3 +29,5 @@ def save_sign_in(store: Store, box: SecretBox, link: str, signed: SignedIn) -> N
     )
     # A side paused for refused credentials works again now: no `resume` needed.
     store.resume(link, kinds=REFUSAL_KINDS)
+    if signed.charges:  # the new token's check is on the link's X bill too
+        store.record_x_charges(link, signed.charges, datetime.now(UTC))

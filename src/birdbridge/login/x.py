@@ -223,6 +223,7 @@ def _checked(
         scopes=scopes,
         expires_at=expires_at,
         facts=verified.facts,
+        charges=tuple(network.billing.drain()),
     )
 
 
