@@ -282,6 +282,9 @@ class Charge:
     units: int
     unit_micros: int
     resources: tuple[str, ...] = ()
+    # What the resources are ("post", "user"): X bills a post once per UTC day whichever
+    # rate read it first (a poll's owned read, then a re-check's post read: billed once).
+    resource_kind: str = ""
 
     @property
     def micros(self) -> int:

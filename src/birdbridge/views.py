@@ -333,7 +333,7 @@ def _side_lines(side: SideView, now: datetime, verbose: bool) -> list[str]:
         lines.insert(0, side.unsigned)
     elif side.origin is not None:
         lines.append(
-            _signed_in_line(side.origin) if side.origin.signed_in else "tokens from the config"
+            _signed_in_line(side.origin, now) if side.origin.signed_in else "tokens from the config"
         )
     if side.calls:
         limited = f" ({side.limited} answered 429)" if side.limited else ""
@@ -352,12 +352,13 @@ def _side_lines(side: SideView, now: datetime, verbose: bool) -> list[str]:
     return lines
 
 
-def _signed_in_line(origin: CredentialOrigin) -> str:
+def _signed_in_line(origin: CredentialOrigin, now: datetime) -> str:
     """ "signed in as @alice (OAuth 2.0), token valid until 18:42 UTC"."""
     who = f" as {origin.handle}" if origin.handle else ""
     line = f"signed in{who} ({KIND_TITLES.get(origin.kind, origin.kind)})"
     if origin.expires_at is not None:
-        line += f", token valid until {origin.expires_at:%H:%M} UTC"
+        # "18:42 UTC" today, with the date when it is another day (a token refreshed at 23:30)
+        line += f", token valid until {at(origin.expires_at, now)}"
     return line
 
 

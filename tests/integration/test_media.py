@@ -228,7 +228,7 @@ def test_webm_to_x_without_ffmpeg_falls_back_to_a_link(
     rig: Rig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # a machine without ffmpeg
-    engine = rig.engine("mastodon-to-twitter")
+    engine = rig.engine("mastodon-to-twitter", policy={"media_fallback": "link"})
     engine.cycle()
     toot = rig.toot("webm", media=[{"type": "video", "data": WEBM}])
     report = engine.cycle()
@@ -250,8 +250,29 @@ def test_webm_to_x_is_transcoded_with_ffmpeg(rig: Rig) -> None:
     assert Path(media["path"]).read_bytes()[4:8] == b"ftyp"
 
 
-def test_audio_to_x_falls_back_to_a_link_to_the_original(rig: Rig) -> None:
+def test_audio_to_x_is_dropped_by_default_and_no_url_is_added(rig: Rig) -> None:
+    """Towards X the default fallback adds no URL: a post with one costs $0.20, not $0.015."""
     engine = rig.engine("mastodon-to-twitter")
+    engine.cycle()
+    rig.toot(
+        "listen",
+        media=[
+            {"type": "audio", "data": b"ID3\x03\x00" + bytes(2000), "content_type": "audio/mpeg"}
+        ],
+    )
+    report = engine.cycle()
+    tweet = only(rig.tweets())
+    assert tweet["text"] == "listen" and not (tweet.get("entities") or {}).get("urls")
+    assert any(
+        "cannot show audio" in f and 'posted without it (media_fallback = "drop")' in f
+        for f in report.delivered.fallbacks
+    )
+    spent = rig.store.x_spend(rig.clock().date().replace(day=1))["alice"]
+    assert "post_with_url" not in spent and spent["post"].units == 1
+
+
+def test_audio_to_x_falls_back_to_a_link_to_the_original(rig: Rig) -> None:
+    engine = rig.engine("mastodon-to-twitter", policy={"media_fallback": "link"})
     engine.cycle()
     toot = rig.toot(
         "listen",
@@ -452,7 +473,7 @@ def test_an_oversized_picture_is_shrunk_for_mastodon(rig: Rig) -> None:
 
 
 def test_a_failing_download_from_mastodon_falls_back_too(rig: Rig) -> None:
-    engine = rig.engine("mastodon-to-twitter")
+    engine = rig.engine("mastodon-to-twitter", policy={"media_fallback": "link"})
     engine.cycle()
     toot = rig.toot("unreachable picture", media=[{"type": "image", "data": picture()}])
     rig.masto.add_fault(kind="drop", method="GET", path=r"^/system/media_attachments/", times=None)
@@ -497,7 +518,7 @@ def test_a_video_over_140_s_to_x_falls_back_and_nothing_is_uploaded(
     else:  # boxes that say 150.2 s, read without ffprobe
         no_ffmpeg(monkeypatch, tmp_path)
         video = mp4_bytes(seconds=150.2, size=(320, 240), fps=25)
-    engine = rig.engine("mastodon-to-twitter")
+    engine = rig.engine("mastodon-to-twitter", policy={"media_fallback": "link"})
     engine.cycle()
     toot = rig.toot("a long clip", media=[{"type": "video", "data": video}])
     report = engine.cycle()

@@ -26,6 +26,8 @@ class Posts(Publisher):
     def _post(self, delivery: Delivery, post: Post, target: Network, report: DeliverReport) -> None:
         if self.recovery.ours_after_all(delivery, post, report):
             return
+        if self._too_old(delivery, post, report):
+            return
         if self._native_repost(delivery, post, target, report):
             return
         reply_to = self._thread_anchor(delivery, report)
@@ -71,6 +73,21 @@ class Posts(Publisher):
             reply_to = published.id
             urls.append(published.url or published.id)
         self._finish(delivery, post, target, urls, report)
+
+    def _too_old(self, delivery: Delivery, post: Post, report: DeliverReport) -> bool:
+        """``max_age`` holds when a post is delivered too, not only when it is read: a post
+        that waited (X's budget until the next month, a long pause) past it is skipped, unless
+        part of it is out already (the rest of a thread follows its start)."""
+        max_age = self.policy.max_age
+        if max_age is None or self._mirror_parts(delivery):
+            return False
+        age = (self.clock() - post.created_at).total_seconds()
+        if age <= max_age:
+            return False
+        self._skip(
+            delivery, f"{age:.0f} s old when it could be delivered (max_age = {max_age:g})", report
+        )
+        return True
 
     def _native_repost(
         self, delivery: Delivery, post: Post, target: Network, report: DeliverReport

@@ -65,7 +65,11 @@ def recheck_side(
     ):
         return report
     window = timedelta(seconds=policy.recheck_window)
-    rows = store.recent_sources(link, source.name.value, now - window)
+    # The rows are found by when they were queued, which is after the post was made (by up to
+    # a quiet X side's poll interval, or an outage): look further back, and let each post's
+    # own age decide (_due), so that its last age in the window is not missed.
+    since = now - window - (timedelta(days=1) if decaying else timedelta(0))
+    rows = store.recent_sources(link, source.name.value, since)
     known = {row.source_id: _latest(store, link, row) for row in rows}
     if decaying:
         known = {

@@ -136,8 +136,13 @@ class Billed:
     resources: tuple[str, ...] = ()
 
     def charge(self, prices: PriceTable) -> Charge:
+        kind = "user" if self.price_class is PriceClass.USER_READ else "post"
         return Charge(
-            self.price_class.value, self.units, prices.of(self.price_class), self.resources
+            self.price_class.value,
+            self.units,
+            prices.of(self.price_class),
+            self.resources,
+            resource_kind=kind if self.resources else "",
         )
 
 

@@ -52,7 +52,8 @@ class Spend(StoreBase):
                     fresh = [
                         key
                         for key in dict.fromkeys(
-                            f"{charge.price_class}:{rid}" for rid in charge.resources
+                            f"{charge.resource_kind or charge.price_class}:{rid}"
+                            for rid in charge.resources
                         )
                         if key not in billed_today
                     ]
