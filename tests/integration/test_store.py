@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -381,3 +381,22 @@ def test_a_database_from_the_first_revision_with_rows_in_it_upgrades_intact(
         ]
     finally:
         store.close()
+
+
+def test_x_spend_is_kept_per_day_and_reads_are_billed_once_a_day(store: Store) -> None:
+    from birdbridge.models import Charge
+
+    day = datetime(2026, 12, 15, 12, tzinfo=UTC)
+    posts = Charge("owned_read", 2, 1_000, ("1", "2"), resource_kind="post")
+    again = Charge("post_read", 2, 5_000, ("2", "3"), resource_kind="post")  # "2" is billed
+    write = Charge("post", 1, 15_000)
+    assert store.record_x_charges("a", [posts, write], day) == 17_000
+    assert store.record_x_charges("a", [again], day) == 5_000
+    assert store.record_x_charges("a", [again], day + timedelta(days=1)) == 10_000
+    spent = store.x_spend(day.date())["a"]
+    assert (spent["owned_read"].units, spent["post_read"].units, spent["post"].units) == (2, 3, 1)
+    assert store.x_month_micros("a", day + timedelta(days=1)) == 32_000
+    assert store.x_month_micros("a", datetime(2027, 1, 1, tzinfo=UTC)) == 0  # a new month
+    # A server that answers ids no X post has (huge, not ASCII) cannot stop the meter.
+    odd = Charge("post_read", 2, 5_000, ("9" * 500, "ü" * 30), resource_kind="post")
+    assert store.record_x_charges("a", [odd, odd], day) == 10_000

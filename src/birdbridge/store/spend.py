@@ -3,6 +3,7 @@ deduplication of reads applied (networks/x_prices.py explains the billing)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,6 +31,14 @@ def month_start(now: datetime) -> date:
     return now.date().replace(day=1)
 
 
+def _resource_key(kind: str, resource_id: str) -> str:
+    """``post:123``; an id longer than X's (a server that answers nonsense) is hashed, so that
+    the key always fits its column and one odd reply cannot stop the meter."""
+    if len(resource_id) > 40 or not resource_id.isascii():
+        resource_id = "h" + hashlib.sha256(resource_id.encode("utf-8", "replace")).hexdigest()[:39]
+    return f"{kind[:16]}:{resource_id}"
+
+
 class Spend(StoreBase):
     def record_x_charges(self, link: str, charges: Iterable[Charge], now: datetime) -> int:
         """Store ``charges`` made on ``now``'s UTC day; returns what they cost (millionths of a
@@ -52,7 +61,7 @@ class Spend(StoreBase):
                     fresh = [
                         key
                         for key in dict.fromkeys(
-                            f"{charge.resource_kind or charge.price_class}:{rid}"
+                            _resource_key(charge.resource_kind or charge.price_class, rid)
                             for rid in charge.resources
                         )
                         if key not in billed_today
