@@ -148,3 +148,28 @@ def test_check_exits_1_when_x_is_out_of_credits(rig: Rig, tmp_path: Path) -> Non
     assert result.returncode == 1, result.stdout + result.stderr
     assert "out of credits" in result.stderr
     assert "Mastodon: @alice@sandbox.example" in result.stdout  # the other side still fine
+
+
+def test_the_x_budget_pause_waits_for_the_next_month_and_exits_0(rig: Rig, tmp_path: Path) -> None:
+    """A budget is the operator's own choice: reaching it is not an error (cron would mail it
+    every run until the 1st), but every run says so, and `check` shows the budget and spend."""
+    config = started(rig, tmp_path / "birdbridge.toml")
+    text = config.read_text()
+    # $0.02: the account's identity check ($0.01, already spent) and one plain post do not fit.
+    config.write_text(
+        text.replace("[links.twitter]\n", "[links.twitter]\nmonthly_budget_usd = 0.02\n")
+    )
+    rig.toot("over the budget")
+    for _ in range(2):
+        result = cli("once", "--config", str(config))
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "X paused (X budget reached) until " in result.stdout
+        assert "it resumes by itself" in result.stdout
+    assert rig.tweets() == []  # nothing was written to X
+    pause = rig.store.pauses("alice")["twitter"]
+    assert pause.paused_kind == "budget" and pause.paused_until is not None
+    assert (pause.paused_until.day, pause.paused_until.hour) == (1, 0)
+    checked = cli("check", "--config", str(config))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    flat = " ".join(checked.stdout.split())
+    assert "X paused (X budget reached)" in flat and "monthly budget $0.02;" in flat
