@@ -285,6 +285,7 @@ class Charge:
     # What the resources are ("post", "user"): X bills a post once per UTC day whichever
     # rate read it first (a poll's owned read, then a re-check's post read: billed once).
     resource_kind: str = ""
+    at: datetime | None = None  # when the reply came: it is billed on that UTC day
 
     @property
     def micros(self) -> int:

@@ -49,8 +49,10 @@ class XBudget:
         self.limit = None if limit_usd is None else round(limit_usd * MICRO)
         self.billing = billing
         self.clock = clock
+        billing.clock = clock  # each call is billed on the engine's UTC day
         if self.limit is not None:
             billing.guard = self.guard
+            billing.read_guard = self.allow_reading  # each page of a catching-up poll
 
     def spent(self) -> int:
         """This month's spend so far (millionths of a dollar). What the till holds is stored

@@ -16,13 +16,14 @@ from birdbridge.engine.media import MediaCarrier
 from birdbridge.engine.pauses import pause_for, pauses_side
 from birdbridge.engine.poll import PollReport, poll_side
 from birdbridge.engine.recheck import RecheckReport, recheck_side
-from birdbridge.errors import AccountRefused, NetworkError, RateLimited
+from birdbridge.errors import AccountRefused, BudgetExceeded, NetworkError, RateLimited
 from birdbridge.media.addresses import api_hosts
 from birdbridge.media.progress import NO_PROGRESS, Progress
 from birdbridge.media.workdir import process_workdir
 from birdbridge.metrics import DELIVERIES, POLLS
 from birdbridge.models import NetworkName
 from birdbridge.networks.base import Network
+from birdbridge.networks.twitter_spec import TIME_CURSOR
 from birdbridge.networks.x_billing import XBilling
 from birdbridge.networks.x_prices import PriceTable
 from birdbridge.render.capabilities import Capabilities
@@ -191,13 +192,15 @@ class LinkEngine:
         counted and rate-limited even when X bills an empty page nothing)."""
         if self._x_due is None or report.active:
             return True
+        if self._x_due - now > timedelta(seconds=self.slowest_poll):
+            return True  # the clock stepped back: never wait longer than the slowest poll
         # A cycle that fires a little early (the scheduler's jitter) still counts as due.
         return now >= self._x_due - timedelta(seconds=self.poll_interval / 4)
 
     def _after_x_poll(self, report: CycleReport, now: datetime) -> None:
         if NetworkName.TWITTER.value not in report.polls or not self.poll_interval:
             return
-        self._x_quiet_polls = 0 if report.active else self._x_quiet_polls + 1
+        self._x_quiet_polls = 0 if report.active else min(self._x_quiet_polls + 1, 30)
         wait = min(self.poll_interval * 2**self._x_quiet_polls, self.slowest_poll)
         self._x_due = now + timedelta(seconds=wait)
 
@@ -264,6 +267,11 @@ class LinkEngine:
             POLLS.labels(self.name, source.value, "ok").inc()
         except (RateLimited, AccountRefused) as exc:
             POLLS.labels(self.name, source.value, "rate_limited_or_refused").inc()
+            if isinstance(exc, BudgetExceeded) and source is NetworkName.TWITTER:
+                # A link whose very first X poll the budget stops still starts now: its posts
+                # from here on wait for the next month, they are not skipped as "older".
+                start = TIME_CURSOR + self.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
+                self.store.start_from(self.name, source.value, start)
             if pauses_side(exc):
                 reason = pause_for(self.store, self.name, source, exc, self.clock())
                 report.paused[source.value] = reason

@@ -29,6 +29,17 @@ class LinkStates(StoreBase):
             state.rechecked_at = now or utcnow()
             session.add(state)
 
+    def start_from(self, link: str, network: str, cursor: str) -> bool:
+        """Set the side's first cursor when it has none yet (a first poll that could not be
+        made: mirroring still starts from the link's start, not from when it could read)."""
+        with self._session() as session:
+            state = side_state(session, link, network)
+            if state.cursor is not None:
+                return False
+            state.cursor = cursor
+            session.add(state)
+            return True
+
     def record_poll_error(
         self, link: str, network: str, error: str, now: datetime | None = None
     ) -> None:

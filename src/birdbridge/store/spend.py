@@ -8,10 +8,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func
 from sqlalchemy import select as sa_select
-from sqlmodel import col, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
 
 from birdbridge.models import Charge
 from birdbridge.store.base import StoreBase
@@ -31,59 +33,68 @@ def month_start(now: datetime) -> date:
     return now.date().replace(day=1)
 
 
+def _insert_for(session: Session) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT (SQLite 3.24+, PostgreSQL 9.5+)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert
+    return sqlite.insert
+
+
 def _resource_key(kind: str, resource_id: str) -> str:
     """``post:123``; an id longer than X's (a server that answers nonsense) is hashed, so that
     the key always fits its column and one odd reply cannot stop the meter."""
-    if len(resource_id) > 40 or not resource_id.isascii():
+    if len(resource_id) > 40 or not (resource_id.isascii() and resource_id.isprintable()):
         resource_id = "h" + hashlib.sha256(resource_id.encode("utf-8", "replace")).hexdigest()[:39]
     return f"{kind[:16]}:{resource_id}"
 
 
 class Spend(StoreBase):
     def record_x_charges(self, link: str, charges: Iterable[Charge], now: datetime) -> int:
-        """Store ``charges`` made on ``now``'s UTC day; returns what they cost (millionths of a
-        dollar) once reads already billed today are left out."""
-        day = now.date()
-        lines: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+        """Store ``charges`` on the UTC day each was made (``Charge.at``, else ``now``'s);
+        returns what they cost (millionths of a dollar) once reads already billed that day
+        are left out. Safe with several processes: the day's billed ids and the spend rows
+        are written with atomic upserts (INSERT ... ON CONFLICT), so no count is lost."""
+        total = 0
+        lines: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0, 0])
         with self._session() as session:
-            billed_today = {
-                row
-                for row in session.exec(
-                    select(XBilledRow.resource).where(
-                        XBilledRow.link == link, XBilledRow.day == day
-                    )
-                )
-            }
+            insert = _insert_for(session)
             for charge in charges:
-                line = lines[charge.price_class]
+                day = (charge.at or now).date()
+                line = lines[(day, charge.price_class)]
                 line[0] += 1
                 if charge.resources:
-                    fresh = [
-                        key
-                        for key in dict.fromkeys(
-                            _resource_key(charge.resource_kind or charge.price_class, rid)
-                            for rid in charge.resources
-                        )
-                        if key not in billed_today
-                    ]
-                    billed_today.update(fresh)
-                    session.add_all(XBilledRow(link=link, day=day, resource=k) for k in fresh)
+                    keys = dict.fromkeys(
+                        _resource_key(charge.resource_kind or charge.price_class, rid)
+                        for rid in charge.resources
+                    )
+                    billed = XBilledRow.__table__  # type: ignore[attr-defined]
+                    fresh = session.execute(
+                        insert(billed)
+                        .values([{"link": link, "day": day, "resource": key} for key in keys])
+                        .on_conflict_do_nothing()
+                        .returning(billed.c.resource)
+                    ).all()
                     units = len(fresh)
                 else:
                     units = charge.units
                 line[1] += units
                 line[2] += units * charge.unit_micros
-            for price_class, (calls, units, micros) in lines.items():
-                row = session.get(XSpendRow, (link, day, price_class)) or XSpendRow(
-                    link=link, day=day, price_class=price_class, calls=0, units=0, micros=0
+            spend = XSpendRow.__table__  # type: ignore[attr-defined]
+            for (day, price_class), (calls, units, micros) in lines.items():
+                row = {"calls": calls, "units": units, "micros": micros}
+                statement = insert(spend).values(link=link, day=day, price_class=price_class, **row)
+                session.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=["link", "day", "price_class"],
+                        set_={name: spend.c[name] + statement.excluded[name] for name in row},
+                    )
                 )
-                row.calls += calls
-                row.units += units
-                row.micros += micros
-                session.add(row)
+                total += micros
             # Yesterday's ids are kept (a reply may straddle midnight); older ones are done.
-            session.execute(delete(XBilledRow).where(col(XBilledRow.day) < day - timedelta(days=1)))
-        return sum(line[2] for line in lines.values())
+            session.execute(
+                delete(XBilledRow).where(col(XBilledRow.day) < now.date() - timedelta(days=1))
+            )
+        return total
 
     def x_spend(self, since: date, until: date | None = None) -> dict[str, dict[str, SpendLine]]:
         """Per link and price class, what was spent on X from ``since`` to ``until`` (days,
