@@ -7,7 +7,7 @@ size and age are read from the database at each scrape.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter
@@ -83,7 +83,9 @@ class XSpendCollector(Collector):
             "birdbridge_x_budget_usd", "[links.twitter] monthly_budget_usd", labels=["link"]
         )
         now = datetime.now(UTC)
-        for link, lines in self.store.x_spend(now.date().replace(day=1)).items():
+        start = now.date().replace(day=1)
+        end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        for link, lines in self.store.x_spend(start, end).items():
             for price_class, line in lines.items():
                 spend.add_metric([link, price_class], line.micros / 1_000_000)
                 calls.add_metric([link, price_class], line.calls)

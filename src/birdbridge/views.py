@@ -31,6 +31,7 @@ from birdbridge.store import (
     LinkSummary,
     SpendLine,
     Store,
+    month_end,
     month_start,
 )
 
@@ -200,7 +201,7 @@ def read_status(
     link named ``only``."""
     summaries = {(s.link, s.network): s for s in store.summaries()}
     calls = store.api_calls_since(now - timedelta(hours=24))
-    spent = store.x_spend(month_start(now))
+    spent = store.x_spend(month_start(now), month_end(now))
     directions: dict[str, Direction | None] = {link.name: link.direction for link in links}
     configs = {link.name: link for link in links}
     signed = {(c.link, c.network): c for c in store.credential_summaries()}

@@ -95,8 +95,14 @@ def set_clock(rig: Rig, when: datetime) -> None:
 
 
 def noon(rig: Rig) -> None:
-    """The engine's clock at 12:00 UTC today: what X bills once per UTC day stays in one day."""
-    set_clock(rig, datetime.combine(datetime.now(UTC).date(), time(12), tzinfo=UTC))
+    """The engine's clock well before midnight UTC, so what X bills once per UTC day stays in
+    one day: now, or 21:00 if it is later than that. Never ahead of the sandbox's clock (the
+    posts' own times): mirrors that looked hours old would be re-checked."""
+    now = datetime.now(UTC)
+    if now.hour >= 21:
+        set_clock(rig, datetime.combine(now.date(), time(21), tzinfo=UTC))
+    else:
+        set_clock(rig, now)
 
 
 def test_writes_are_metered_by_class_at_the_rate_card(rig: Rig) -> None:

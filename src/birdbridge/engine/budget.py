@@ -26,6 +26,8 @@ from birdbridge.store import DatabaseError, Store, month_start
 
 log = logging.getLogger(__name__)
 
+# What the budget lets through even when spent: deleting a mirror, undoing a repost.
+UNDOING = frozenset({PriceClass.DELETE, PriceClass.UNDO_REPOST})
 WARN_AT = 0.8  # share of the budget past which a warning is logged (once, when crossed)
 
 
@@ -54,6 +56,13 @@ class XBudget:
             billing.guard = self.guard
             billing.read_guard = self.allow_reading  # each page of a catching-up poll
 
+    def keep_pause_in_month(self) -> None:
+        """A budget pause is for this month: one that ends after the next month began in a
+        month still to come (the clock ran ahead when it was set) is lifted; if this month's
+        budget is spent too, the next write pauses the side again before anything is sent."""
+        if self.limit is not None:
+            self.store.lift_pauses_after(self.link, "budget", next_month(self.clock()))
+
     def spent(self) -> int:
         """This month's spend so far (millionths of a dollar). What the till holds is stored
         first (X's per-day deduplication of reads is applied there); what could not be stored
@@ -62,7 +71,11 @@ class XBudget:
         return self.store.x_month_micros(self.link, self.clock()) + self.billing.pending_micros()
 
     def guard(self, price_class: PriceClass, micros: int) -> None:
-        """Before one write is sent (networks/x_billing.py)."""
+        """Before one write is sent (networks/x_billing.py). Taking a mirror down is never
+        refused (counted all the same): a post its author deleted must not stay up for a month
+        for want of half a cent."""
+        if price_class in UNDOING:
+            return
         self.require(micros, f"an X call ({price_class.label}, {dollars(micros)})")
 
     def require(self, micros: int, what: str) -> None:

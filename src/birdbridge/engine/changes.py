@@ -3,6 +3,7 @@ allows (else the ``edits`` policy), or deleted last part first, each recorded at
 
 from __future__ import annotations
 
+from birdbridge.engine.costs import delete_cost, post_cost
 from birdbridge.engine.outcomes import DeliverReport, Wait
 from birdbridge.engine.posts import Posts
 from birdbridge.errors import Unsupported
@@ -68,6 +69,14 @@ class Changes(Posts):
             self._skip(delivery, "nothing to edit: no live mirror of this post", report)
             return
         rendered = self._rendered(post, target)
+        # Every edit, every part the new version adds, every part it no longer has: all of it
+        # fits the X budget or none of it is tried (an edit left half made stays so: X's edit
+        # window is short).
+        texts = rendered.parts or [""]
+        surplus = max(0, len(parts) - len(texts))
+        changes = post_cost(texts, ())
+        changes.lines += delete_cost(surplus).lines if surplus else []
+        self._afford(target, changes, f"the edit of post {post.id}")
         try:
             if post.media and not target.limits().edits_with_media:
                 raise Unsupported(

@@ -12,6 +12,8 @@ from birdbridge.networks.twitter_media import CHUNK_BYTES
 from birdbridge.networks.x_prices import PriceClass, PriceTable, has_url
 from birdbridge.render.urls import find_urls
 
+STATUS_CHECKS = 2  # STATUS calls counted per GIF or video: an estimate, erring high
+
 
 @dataclass(frozen=True)
 class CostLine:
@@ -56,7 +58,9 @@ def post_cost(parts: list[str], media: tuple[Media, ...], *, repost: bool = Fals
             f"{item.kind.value} upload ({calls} call{'s' if calls > 1 else ''})",
         )
         if item.kind is not MediaKind.IMAGE:
-            estimate.add(PriceClass.MEDIA_STATUS, 1, f"{item.kind.value} processing check")
+            # X usually answers "in progress" once or more before "succeeded"
+            checks = STATUS_CHECKS
+            estimate.add(PriceClass.MEDIA_STATUS, checks, f"{item.kind.value} processing checks")
     with_alt = sum(1 for m in carried if m.alt_text)
     estimate.add(PriceClass.MEDIA_METADATA, with_alt, "alt text")
     return estimate

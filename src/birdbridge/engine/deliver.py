@@ -15,7 +15,14 @@ from datetime import datetime, timedelta
 from birdbridge.engine.changes import Changes
 from birdbridge.engine.outcomes import ClaimLost, DeliverReport, ReplyPolicy, Stopping, Wait
 from birdbridge.engine.pauses import pause_for, pauses_side
-from birdbridge.errors import AccountRefused, NetworkError, Permanent, RateLimited, Transient
+from birdbridge.errors import (
+    AccountRefused,
+    BudgetExceeded,
+    NetworkError,
+    Permanent,
+    RateLimited,
+    Transient,
+)
 from birdbridge.models import NetworkName, Post
 from birdbridge.store import DatabaseError, Delivery, DeliveryKind
 
@@ -33,14 +40,22 @@ def retry_delay(attempt: int) -> timedelta:
 class Deliverer(Changes):
     """Delivers the due deliveries of one link."""
 
+    _budget_only: set[str] = set()  # targets paused for X's budget only (set by each run)
+
     def run(self) -> DeliverReport:
         report = DeliverReport()
         # Target networks that said "not now" (paused before, or during this pass).
-        blocked: set[str] = set(self.store.pauses(self.link, self.clock()))
+        pauses = self.store.pauses(self.link, self.clock())
+        blocked: set[str] = set(pauses)
+        # ... of which only for X's budget: deletions still go (engine/budget.py, UNDOING).
+        self._budget_only = {n for n, state in pauses.items() if state.paused_kind == "budget"}
         for delivery in self.store.due_deliveries(self.link, self.clock()):
             if self.stop.is_set():
                 break
-            if delivery.target_network in blocked:
+            if delivery.target_network in blocked and not (
+                delivery.kind is DeliveryKind.DELETE
+                and delivery.target_network in self._budget_only
+            ):
                 continue
             if not self._claim(delivery):
                 continue  # another worker has it (or had it, and crashed: wait for the claim)
@@ -126,6 +141,8 @@ class Deliverer(Changes):
         now: datetime,
     ) -> None:
         blocked.add(delivery.target_network)
+        if isinstance(exc, BudgetExceeded):
+            self._budget_only.add(delivery.target_network)
         reason = pause_for(self.store, self.link, NetworkName(delivery.target_network), exc, now)
         report.errors.append(reason)
         log.warning("link %s: %s", self.link, reason)

@@ -158,6 +158,8 @@ class LinkEngine:
         # Deliver first: work a crash left `publishing` is resolved before we read the
         # target networks again, so our own posts are recognised as ours.
         try:
+            if self.budget is not None:
+                self.budget.keep_pause_in_month()
             report.merge(self.deliverer.run())
             now = self.clock()
             for source, target in self.config.direction.pairs():

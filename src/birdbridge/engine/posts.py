@@ -3,7 +3,7 @@ media and the rendering planned, and each part published and recorded at once.""
 
 from __future__ import annotations
 
-from birdbridge.engine.costs import post_cost
+from birdbridge.engine.costs import Estimate, post_cost
 from birdbridge.engine.counterparts import counterpart
 from birdbridge.engine.media import PreparedMedia
 from birdbridge.engine.outcomes import DeliverReport, Stopping, Wait
@@ -32,8 +32,7 @@ class Posts(Publisher):
             return
         reply_to = self._thread_anchor(delivery, report)
         if self._budgeted(target) and not self._mirror_parts(delivery):
-            rendered = self._rendered(post, target, None)
-            self._afford(target, post_cost(rendered.parts, post.media), f"post {post.id}")
+            self._afford(target, self._estimate(post, target), f"post {post.id}")
         planned = self._plan(delivery, post, target, report)
         if planned is None:
             return
@@ -73,6 +72,19 @@ class Posts(Publisher):
             reply_to = published.id
             urls.append(published.url or published.id)
         self._finish(delivery, post, target, urls, report)
+
+    def _estimate(self, post: Post, target: Network) -> Estimate:
+        """What the post will cost on ``target`` before its media are fetched: each part, the
+        posts its media need beyond them (at most 4 pictures a post), and -- when media that
+        cannot be carried would add the original's URL (media_fallback = "link") -- that URL."""
+        parts = list(self._rendered(post, target, None).parts) or [""]
+        limits = target.limits()
+        if post.media and limits.media is not None:
+            groups = group_media(list(post.media), limits.media.max_per_post)
+            parts += [""] * max(0, len(groups) - len(parts))
+            if post.url and self.policy.media_fallback_on(target.name.value) == "link":
+                parts[0] = f"{parts[0]}\n\n{post.url}".strip()
+        return post_cost(parts, post.media)
 
     def _too_old(self, delivery: Delivery, post: Post, report: DeliverReport) -> bool:
         """``max_age`` holds when a post is delivered too, not only when it is read: a post

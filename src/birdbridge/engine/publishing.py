@@ -73,6 +73,9 @@ class Publisher:
         Each write is checked again as it is sent (networks/x_billing.py)."""
         if self.budget is None or not self._budgeted(target):
             return
+        # Who the account is (for the mirror's URL) is read once a process: a billed user read
+        # that should be in the month's spend before the decision, not after it.
+        target.account()
         micros = estimate.micros(self.budget.billing.prices)
         self.budget.require(micros, f"{what} ({dollars(micros)})")
 

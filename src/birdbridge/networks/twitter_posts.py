@@ -77,10 +77,21 @@ def tweet_to_post(tweet: dict[str, Any], includes: Includes, account: Account) -
         raise Transient(f"X: malformed post in reply: {exc!r}", network="twitter") from None
 
 
+def is_post_id(value: object) -> bool:
+    """X ids are snowflakes: numeric strings of at most 19 digits (a 64-bit integer), which
+    is also what ``since_id`` takes; anything else in a reply is the server's mistake."""
+    return (
+        isinstance(value, str | int)
+        and str(value).isascii()
+        and str(value).isdigit()
+        and (0 < len(str(value)) <= 19)
+    )
+
+
 def _convert(tweet: dict[str, Any], includes: Includes, account: Account, depth: int) -> Post:
     tweet_id = str(tweet["id"])
-    if not tweet_id.isdigit():  # X ids are numeric strings (snowflakes)
-        raise ValueError(f"post id {tweet_id!r} is not a number")
+    if not is_post_id(tweet_id):
+        raise ValueError(f"post id {tweet_id!r} is not an X post id")
     note = tweet.get("note_tweet") if isinstance(tweet.get("note_tweet"), dict) else None
     source = note if note and note.get("text") else tweet
     text, mentions, hashtags = x_text(str(source["text"]), source.get("entities"))

@@ -17,7 +17,7 @@ from birdbridge.errors import Transient
 from birdbridge.models import Account, FetchResult, NetworkName, Post
 from birdbridge.networks.base import Recheck, well_formed
 from birdbridge.networks.funnel import Funnel
-from birdbridge.networks.twitter_posts import Includes, tweet_to_post
+from birdbridge.networks.twitter_posts import Includes, is_post_id, tweet_to_post
 from birdbridge.networks.twitter_spec import (
     FIRST_POLL_PAGE,
     LOOKUP_BATCH,
@@ -67,7 +67,9 @@ class TwitterReads(Funnel):
             meta = body.get("meta") if isinstance(body, dict) else None
             if not isinstance(meta, dict):
                 raise Transient("X GET /2/users/:id/tweets: reply has no meta", network="twitter")
-            newest = newest or meta.get("newest_id")
+            # A cursor X would refuse (not a snowflake) would stop every later poll: ignored.
+            if newest is None and is_post_id(meta.get("newest_id")):
+                newest = str(meta["newest_id"])
             tweets.extend(expect_list(body, "data"))
             includes = includes.merged(Includes.of(body))
             token = meta.get("next_token")
@@ -105,7 +107,8 @@ class TwitterReads(Funnel):
         )
         meta = body.get("meta") if isinstance(body, dict) else None
         newest = meta.get("newest_id") if isinstance(meta, dict) else None
-        return FetchResult(posts=[], cursor=str(newest) if newest else TIME_CURSOR + now)
+        cursor = str(newest) if is_post_id(newest) else TIME_CURSOR + now
+        return FetchResult(posts=[], cursor=cursor)
 
     def _to_post(self, tweet: dict[str, Any], account: Account, includes: Includes) -> Post:
         return tweet_to_post(tweet, includes, account)

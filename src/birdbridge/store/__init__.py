@@ -3,7 +3,7 @@ and gets frozen values back (store/values.py), never rows."""
 
 from sqlalchemy.exc import SQLAlchemyError as DatabaseError
 
-from birdbridge.store.spend import SpendLine, month_start
+from birdbridge.store.spend import SpendLine, month_end, month_start
 from birdbridge.store.store import Store
 from birdbridge.store.values import (
     HELD,
@@ -40,6 +40,7 @@ __all__ = [
     "Store",
     "StoredCredential",
     "as_utc",
+    "month_end",
     "month_start",
     "utcnow",
 ]

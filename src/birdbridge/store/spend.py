@@ -33,6 +33,11 @@ def month_start(now: datetime) -> date:
     return now.date().replace(day=1)
 
 
+def month_end(now: datetime) -> date:
+    """The month's last day: spend dated later (a clock that ran ahead) is not this month's."""
+    return (month_start(now) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
 def _insert_for(session: Session) -> Any:
     """The dialect's INSERT, which has ON CONFLICT (SQLite 3.24+, PostgreSQL 9.5+)."""
     if session.get_bind().dialect.name == "postgresql":
@@ -123,7 +128,9 @@ class Spend(StoreBase):
     def x_month_micros(self, link: str, now: datetime) -> int:
         """What ``link`` has spent on X this UTC month (millionths of a dollar)."""
         query = select(func.sum(XSpendRow.micros)).where(
-            XSpendRow.link == link, col(XSpendRow.day) >= month_start(now)
+            XSpendRow.link == link,
+            col(XSpendRow.day) >= month_start(now),
+            col(XSpendRow.day) <= month_end(now),
         )
         with self._session() as session:
             return int(session.exec(query).one() or 0)
