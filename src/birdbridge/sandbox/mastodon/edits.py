@@ -77,7 +77,7 @@ class Edits(Statuses, MediaStore):
         status.poll = next_poll
         status.text, status.spoiler_text = draft.text, draft.spoiler_text
         status.sensitive, status.language = draft.sensitive, draft.language
-        status.edited_at = datetime.now(UTC)
+        status.edited_at = datetime.fromtimestamp(self.now(), UTC)
         self._render(status)
         status.edits.append(self._snapshot(status, status.edited_at, account_id))
 

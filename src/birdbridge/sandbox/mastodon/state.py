@@ -68,7 +68,8 @@ class MastodonState(SandboxServer):
         self._idempotency: dict[tuple[str, str], tuple[int, float]] = {}
         self._account_ids = itertools.count(1)
         self._last_status_id = 0
-        self.clock: Callable[[], float] = time.time  # rate-limit windows and Date
+        # Rate-limit windows, Date, and new statuses' ids, created_at and edited_at
+        self.clock: Callable[[], float] = time.time
         self._rack_attack = RackAttack()
         self._statuses_limit = StatusesLimiter()
         self._register_routes()

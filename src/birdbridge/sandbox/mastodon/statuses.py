@@ -4,7 +4,6 @@ Status' validations, the content HTML with mentions and tags, boosts, who may se
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +27,7 @@ class Statuses(MastodonState):
     def _next_id(self, created_at: datetime | None) -> int:
         """Mastodon::Snowflake: milliseconds << 16 plus a sequence, so ids sort by time."""
         if created_at is None:
-            candidate = max(int(time.time() * 1000) << 16, self._last_status_id + 1)
+            candidate = max(int(self.now() * 1000) << 16, self._last_status_id + 1)
             self._last_status_id = candidate
             return candidate
         candidate = int(created_at.timestamp() * 1000) << 16
@@ -48,7 +47,7 @@ class Statuses(MastodonState):
         created_at: datetime | None,
         application: str | None,
     ) -> Status:
-        when = created_at.astimezone(UTC) if created_at else datetime.now(UTC)
+        when = created_at.astimezone(UTC) if created_at else datetime.fromtimestamp(self.now(), UTC)
         return Status(
             id=self._next_id(created_at),
             account_id=user.id,

@@ -6,7 +6,6 @@ pay-per-use balance, and the read-only app's refusal."""
 from __future__ import annotations
 
 import hmac
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -86,7 +85,7 @@ class Gate(XState):
                 return self._with_access_level(refused, auth)
             with self._lock:
                 limit, window = self._limits.get(endpoint_key, (900, DEFAULT_WINDOW_S))
-                now = time.time()
+                now = self.now()
                 slot = self._windows.get((endpoint_key, auth.key))
                 if slot is None or now >= slot[1]:
                     slot = self._windows[(endpoint_key, auth.key)] = [0, now + window]

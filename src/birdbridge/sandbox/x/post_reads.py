@@ -61,7 +61,9 @@ class PostReads(Rendering, Gate):
         token = request.arg("pagination_token")
         below = int(token[1:], 36) if token else None
 
-        shown_before = datetime.now(UTC) - timedelta(seconds=self.timeline_lag_s)
+        shown_before = datetime.fromtimestamp(self.now(), UTC) - timedelta(
+            seconds=self.timeline_lag_s
+        )
         rows = [
             r
             for r in self._tweets.values()

@@ -5,7 +5,6 @@ entities X finds, edit chains, and the rules a reply, a duplicate and an edit ar
 from __future__ import annotations
 
 import re
-import time
 import unicodedata
 from datetime import UTC, datetime
 from typing import Any
@@ -54,7 +53,7 @@ class Posts(XState):
     ) -> XPost:
         """Store a post (``edit_of``: as the next version of that post's edit chain)."""
         parent, original, text = self._targets(text, in_reply_to_id, retweet_of)
-        created = created_at or datetime.now(UTC)
+        created = created_at or datetime.fromtimestamp(self.now(), UTC)
         stored_poll = None if poll is None else new_poll(poll, created, self._new_tweet_id)
         tweet_id = self._new_tweet_id()
         full_text, full_entities = self._shorten(text)
@@ -246,7 +245,7 @@ class Posts(XState):
             return EDIT_POLL_DETAIL
         if not original.edit_eligible:  # reposts, replies to others
             return EDIT_NOT_ELIGIBLE_DETAIL
-        if time.time() >= original.created_at.timestamp() + self.edit_window_s:
+        if self.now() >= original.created_at.timestamp() + self.edit_window_s:
             return EDIT_WINDOW_DETAIL
         if len(chain) - 1 >= MAX_EDITS:
             return EDIT_LIMIT_DETAIL

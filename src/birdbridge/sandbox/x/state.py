@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 import string
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from birdbridge.sandbox.common import Response, SandboxServer
 from birdbridge.sandbox.common.media import MediaFolder
@@ -113,6 +113,10 @@ class XState(SandboxServer):
         # Callback URLs registered for the app: OAuth 2.0 redirect URIs and OAuth 1.0a
         # callbacks, matched exactly (XD:…/authorization-code.mdx, "exact match validation").
         self.redirect_uris: list[str] = list(dict.fromkeys(redirect_uris))
+        # The server's clock (epoch seconds): new posts' created_at and ids, what a timeline
+        # shows yet, the edit window and rate-limit windows. A test or a benchmark may make it
+        # another clock, e.g. its engine's (as MastodonSandbox.clock).
+        self.clock: Callable[[], float] = time.time
         self._init_stores()
         self._register_routes()
 
@@ -150,6 +154,9 @@ class XState(SandboxServer):
             self._media_dir.remove()
 
     # -- overrides of the base ---------------------------------------------------------
+    def now(self) -> float:
+        return self.clock()
+
     def error_response(self, status: int, message: str) -> Response:
         return error_body(status, message)
 
@@ -165,6 +172,6 @@ class XState(SandboxServer):
         return self._users[user_id]
 
     def _new_tweet_id(self) -> str:
-        snowflake = (int(time.time() * 1000) - _TWITTER_EPOCH_MS) << 22
+        snowflake = (int(self.now() * 1000) - _TWITTER_EPOCH_MS) << 22
         self._last_tweet_id = max(self._last_tweet_id + 1, snowflake)
         return str(self._last_tweet_id)
