@@ -1,0 +1,1033 @@
+"""Run ``birdbridge run`` with N idle links against the sandboxes and print what it costs.
+
+For each database (SQLite, PostgreSQL), each number of links N and each number of workers K
+(K daemons on one PostgreSQL database; today each polls every link), this starts the X and
+the Mastodon sandbox in processes of their own (their CPU is not the bridge's) with N users on
+each and an added latency on every API reply (50 ms by default: the ``delay`` fault on every
+path), writes a config of N two-way links, starts K ``birdbridge run`` processes, lets them
+warm up (the first polls, spread over the first interval, read more than an idle poll), then
+measures over a window:
+
+- CPU seconds of each daemon (utime + stime of every thread, from /proc/PID/stat): per
+  link-minute, and as a share of one core;
+- RSS of each daemon (VmRSS sampled every few seconds: at the window's start, its maximum and
+  at its end; VmHWM is the peak since the process started);
+- poll gaps, as the sandboxes saw them (independent of the bridge): per link, the time
+  between two consecutive ``GET /api/v1/accounts/:id/statuses`` (the Mastodon side is read
+  every cycle) whose later one falls in the window; a link whose last poll is already more
+  than 1.5 x the interval before the window's end counts with that open gap too. Mean, p95,
+  max; "polls missed": for each gap over 1.5 x the interval, the polls that should have
+  happened in it (round(gap / interval) - 1, at least 1; an open gap: floor(gap / interval));
+  as a share of the N x window / interval polls expected. "Too soon": gaps under half the
+  interval (a link polled twice, e.g. by two workers). The X side is reported too, but a
+  quiet X side is polled less often on purpose (``max_poll_interval``, default 600 s), so its
+  gaps are long by design; ``--max-poll-interval`` equal to ``--interval`` polls it every
+  cycle;
+- statements per idle cycle: not from the daemon (echoing SQL would cost more than it
+  measures), but from one idle link run in this process (no latency), counting
+  SQLAlchemy's ``before_cursor_execute`` and ``begin`` events on the store's engine: an idle
+  cycle that polls both sides, one where the quiet X side is not due (the usual one), and an
+  idle delivery pass (every ``deliver_interval``); with the CPU milliseconds of each (this
+  thread's). On PostgreSQL, the daemon's transactions per link-minute and the connections it
+  opens per minute as the server counts them (``pg_stat_database``), and the CPU of its
+  server backends (a lower bound: backends that ended within the window are not counted)
+  come from the real run;
+- the machine: cores busy over the window (/proc/stat), split into the daemons, the
+  sandboxes, the database's backends (PostgreSQL) and the rest (other work on the machine).
+
+The goals (issue): 5,000 links on one worker under half of one core with no poll gap over
+1.5 x the interval, on PostgreSQL; the same with 3 workers sharing 5,000 links, each link
+polled exactly once per interval.
+
+    python bench/scale.py                                     # 100 and 1,000 links, 3 min
+    python bench/scale.py --links 100 --db sqlite --minutes 1 --warmup 30   # a quick look
+    python bench/scale.py --links 5000 --db postgresql --workers 1,3 --json out.json
+
+A quiet X side is polled after 2, 4, 8 intervals, then every ``max_poll_interval``: its
+idle steady state begins about 15 minutes (60 + 120 + 240 + 480 s) after the start, so the
+default warm-up (1.5 intervals) still sees the X side read more often than it will be. The
+real figures (about 3 h; a quiet machine with 4 cores or more, as the sandboxes and
+PostgreSQL need CPU of their own):
+
+    python bench/scale.py --links 100,1000,5000 --db sqlite,postgresql --workers 1 \\
+        --warmup 960 --minutes 10 --json bench/results/scale.json
+    python bench/scale.py --links 5000 --db postgresql --workers 3 --warmup 960 \\
+        --minutes 10 --json bench/results/scale-3-workers.json
+
+PostgreSQL: ``--pg-url`` (default postgresql://postgres@127.0.0.1:5432/test) names a server
+where this may create and drop databases (``bench_scale_*``). Run from the repository with
+the project's environment (``PYTHONPATH=src`` for a checkout that is not installed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import math
+import multiprocessing as mp
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+MASTODON_POLL = re.compile(r"^/api/v1/accounts/(\d+)/statuses$")
+X_POLL = re.compile(r"^/2/users/(\d+)/tweets$")
+CLOCK_TICK = os.sysconf("SC_CLK_TCK")
+MB = 1024 * 1024
+LATE = 1.5  # a gap over this many intervals is a late poll (the issue's goal)
+SOON = 0.5  # a gap under this many intervals is a poll twice in one interval
+
+
+# -- the sandboxes, each in a process of its own -------------------------------------------
+def serve_sandbox(kind: str, links: int, latency_s: float, conn: Connection) -> None:
+    """Child process: one sandbox with ``links`` users, every API reply delayed by
+    ``latency_s``; sends its URL and the users' tokens, then answers "log" (the API
+    requests so far: method, path, time, status) until "stop"."""
+    from birdbridge.sandbox.mastodon import MastodonSandbox
+    from birdbridge.sandbox.x import XSandbox
+
+    server: XSandbox | MastodonSandbox = XSandbox() if kind == "x" else MastodonSandbox()
+    server.start()
+    users: list[dict[str, str]] = []
+    for index in range(links):
+        user = server.create_user(f"bench{index:05d}")
+        if isinstance(server, XSandbox):
+            users.append(
+                {
+                    "id": user.id,
+                    "consumer_key": user.consumer_key,
+                    "consumer_secret": user.consumer_secret,
+                    "access_token": user.access_token,
+                    "access_token_secret": user.access_token_secret,
+                }
+            )
+        else:
+            users.append({"id": user.id, "access_token": user.access_token})
+    if latency_s > 0:
+        server.add_fault(kind="delay", delay=latency_s, times=None)  # every API path
+    conn.send({"url": server.url, "users": users, "pid": os.getpid()})
+    while True:
+        message = conn.recv()
+        if message == "log":
+            conn.send([(r.method, r.path, r.at, r.status) for r in server.api_requests()])
+        elif message == "stop":
+            break
+    server.stop()
+
+
+@dataclass
+class Sandbox:
+    kind: str
+    process: Any  # multiprocessing.Process
+    conn: Connection
+    url: str
+    users: list[dict[str, str]]
+    pid: int
+
+    def requests(self) -> list[tuple[str, str, float, int | None]]:
+        self.conn.send("log")
+        return self.conn.recv()  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        with contextlib.suppress(BrokenPipeError, OSError):
+            self.conn.send("stop")
+        self.process.join(timeout=30)
+        if self.process.is_alive():
+            self.process.kill()
+
+
+def start_sandbox(kind: str, links: int, latency_s: float, timeout: float) -> Sandbox:
+    context = mp.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(
+        target=serve_sandbox, args=(kind, links, latency_s, child), daemon=True
+    )
+    process.start()
+    if not parent.poll(timeout):
+        process.kill()
+        raise RuntimeError(f"the {kind} sandbox did not start within {timeout:.0f} s")
+    ready = parent.recv()
+    return Sandbox(kind, process, parent, ready["url"], ready["users"], ready["pid"])
+
+
+# -- the config ----------------------------------------------------------------------------
+def link_name(index: int) -> str:
+    return f"bench{index:05d}"
+
+
+def config_text(
+    database_url: str,
+    x: Sandbox,
+    masto: Sandbox,
+    links: int,
+    interval: float,
+    deliver_interval: float,
+    max_poll_interval: float | None,
+) -> str:
+    lines = [
+        "[bridge]",
+        f"database_url = {json.dumps(database_url)}",
+        f"poll_interval = {interval:g}",
+        f"deliver_interval = {deliver_interval:g}",
+        'log_level = "info"',
+        'log_format = "json"',
+    ]
+    if max_poll_interval is not None:
+        lines.append(f"max_poll_interval = {max_poll_interval:g}")
+    for index in range(links):
+        xu, mu = x.users[index], masto.users[index]
+        lines += [
+            "",
+            "[[links]]",
+            f'name = "{link_name(index)}"',
+            'direction = "both"',
+            "[links.twitter]",
+            f'api_base_url = "{x.url}"',
+            f'consumer_key = "{xu["consumer_key"]}"',
+            f'consumer_secret = "{xu["consumer_secret"]}"',
+            f'access_token = "{xu["access_token"]}"',
+            f'access_token_secret = "{xu["access_token_secret"]}"',
+            "[links.mastodon]",
+            f'api_base_url = "{masto.url}"',
+            f'access_token = "{mu["access_token"]}"',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+# -- databases -----------------------------------------------------------------------------
+def psycopg_url(url: str) -> str:
+    return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
+
+
+def with_database(url: str, name: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+class Postgres:
+    """CREATE / DROP DATABASE and the server's statistics, on an AUTOCOMMIT connection to
+    the database ``--pg-url`` names."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy import create_engine
+
+        self.url = url
+        self.engine = create_engine(psycopg_url(url), isolation_level="AUTOCOMMIT")
+
+    def query(self, sql: str, **params: Any) -> list[Any]:
+        from sqlalchemy import text
+
+        with self.engine.connect() as connection:
+            result = connection.execute(text(sql), params)
+            return list(result) if result.returns_rows else []
+
+    def create(self, name: str) -> str:
+        self.drop(name)
+        self.query(f'CREATE DATABASE "{name}"')
+        return with_database(self.url, name)
+
+    def drop(self, name: str) -> None:
+        self.query(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def counters(self, name: str) -> tuple[int, int]:
+        """Transactions (commits and rollbacks) and sessions (connections opened) in ``name``
+        so far (pg_stat_database; flushed by each backend at most every second, and at the
+        latest ~10 s after it went idle)."""
+        self.query("SELECT pg_stat_clear_snapshot()")
+        rows = self.query(
+            "SELECT xact_commit + xact_rollback, sessions FROM pg_stat_database "
+            "WHERE datname = :name",
+            name=name,
+        )
+        return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
+
+    def backends(self, name: str) -> list[int]:
+        rows = self.query("SELECT pid FROM pg_stat_activity WHERE datname = :name", name=name)
+        return [int(row[0]) for row in rows]
+
+
+# -- /proc ---------------------------------------------------------------------------------
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of the process (all its threads), or None when it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICK
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (bytes) and Threads of the process ({} when it is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return {}
+    values: dict[str, int] = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0]) * 1024
+        elif key == "Threads":
+            values[key] = int(rest)
+    return values
+
+
+def machine_busy() -> float:
+    """Busy CPU seconds of the whole machine since boot (/proc/stat), all cores."""
+    numbers = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    total = sum(numbers[:8])  # user nice system idle iowait irq softirq steal
+    idle = numbers[3] + numbers[4]
+    return (total - idle) / CLOCK_TICK
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+# -- statements per idle cycle ---------------------------------------------------------------
+def idle_statements(database_url: str, interval: float, cycles: int = 20) -> dict[str, Any]:
+    """One idle link in this process (sandboxes in threads, no added latency): statements
+    and transactions of each kind of idle pass, and this thread's CPU milliseconds for it
+    (median of ``cycles``)."""
+    from sqlalchemy import event
+
+    from birdbridge.config import parse_config
+    from birdbridge.daemon import Bridge
+    from birdbridge.sandbox.mastodon import MastodonSandbox
+    from birdbridge.sandbox.x import XSandbox
+    from birdbridge.store import Store
+
+    with XSandbox() as x, MastodonSandbox() as masto:
+        xu, mu = x.create_user("probe"), masto.create_user("probe")
+        users = {
+            "x": {"id": xu.id, **{k: getattr(xu, k) for k in _X_TOKENS}},
+            "m": {"id": mu.id, "access_token": mu.access_token},
+        }
+        fake_x = Sandbox("x", None, None, x.url, [users["x"]], 0)  # type: ignore[arg-type]
+        fake_m = Sandbox("m", None, None, masto.url, [users["m"]], 0)  # type: ignore[arg-type]
+        text = config_text(database_url, fake_x, fake_m, 1, interval, 15, None)
+        config = parse_config(text, "<bench>", environ={})
+        store = Store.open(config.bridge.database_url)
+        try:
+            engine = Bridge(config, store).engines[0]
+            statements: list[str] = []
+            begins = [0]
+
+            def on_statement(*args: Any) -> None:
+                statements.append(args[2])
+
+            def on_begin(_connection: Any) -> None:
+                begins[0] += 1
+
+            event.listen(store.engine, "before_cursor_execute", on_statement)
+            event.listen(store.engine, "begin", on_begin)
+
+            def measure(run: Any, both: bool = False) -> dict[str, Any]:
+                counts: list[tuple[int, int]] = []
+                cpu: list[float] = []
+                for _ in range(cycles):
+                    if both:
+                        engine._x_due = None  # the X side due, as after its quiet wait
+                    statements.clear()
+                    begins[0] = 0
+                    started = time.thread_time()
+                    run()
+                    cpu.append((time.thread_time() - started) * 1000)
+                    counts.append((len(statements), begins[0]))
+                common = Counter(counts).most_common(1)[0][0]
+                return {
+                    "statements": common[0],
+                    "transactions": common[1],
+                    "cpu_ms": round(statistics.median(cpu), 2),
+                    "kinds": dict(Counter(s.split(None, 1)[0].upper() for s in statements)),
+                }
+
+            statements.clear()
+            begins[0] = 0
+            engine.cycle()  # the first poll of both sides: cursors, account ids, limits
+            first = {"statements": len(statements), "transactions": begins[0]}
+            return {
+                "first_cycle": first,
+                "idle_cycle_x_quiet": measure(engine.cycle),
+                "idle_cycle_both": measure(engine.cycle, both=True),
+                "idle_deliver": measure(engine.deliver),
+            }
+        finally:
+            store.close()
+
+
+_X_TOKENS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+
+
+# -- the daemons -----------------------------------------------------------------------------
+@dataclass
+class Daemon:
+    process: subprocess.Popen[bytes]
+    log: Path
+    started: float
+    running_after: float | None = None  # seconds from start to "birdbridge running"
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+def start_daemon(config: Path, log: Path, env: dict[str, str]) -> Daemon:
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "birdbridge", "run", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    return Daemon(process, log, time.monotonic())
+
+
+def wait_running(daemon: Daemon, timeout: float) -> None:
+    """Until the daemon logs "birdbridge running" (its scheduler started); RuntimeError when
+    it exits or the timeout passes first."""
+    deadline = daemon.started + timeout
+    while time.monotonic() < deadline:
+        if b"birdbridge running" in daemon.log.read_bytes():
+            daemon.running_after = time.monotonic() - daemon.started
+            return
+        if daemon.process.poll() is not None:
+            raise RuntimeError(
+                f"birdbridge run exited with {daemon.process.returncode}: " + tail(daemon.log)
+            )
+        time.sleep(0.5)
+    raise RuntimeError(f"birdbridge run was not running after {timeout:.0f} s: " + tail(daemon.log))
+
+
+def stop_daemon(daemon: Daemon, grace: float = 20) -> int | None:
+    if daemon.process.poll() is None:
+        daemon.process.send_signal(signal.SIGTERM)
+        try:
+            daemon.process.wait(grace)
+        except subprocess.TimeoutExpired:
+            daemon.process.kill()
+            daemon.process.wait(10)
+    return daemon.process.returncode
+
+
+def tail(path: Path, lines: int = 5) -> str:
+    try:
+        return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def log_summary(path: Path, window: tuple[float, float]) -> dict[str, Any]:
+    """Lines of the daemon's JSON log by level, and the warnings and errors (links' numbers
+    folded) with how often each came, in the window and overall."""
+    from datetime import datetime
+
+    levels: Counter[str] = Counter()
+    problems: Counter[str] = Counter()
+    in_window: Counter[str] = Counter()
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            levels["(not json)"] += 1
+            problems["(not json) " + line[:100]] += 1
+            continue
+        level = str(record.get("level", "?"))
+        levels[level] += 1
+        if level not in ("warning", "error", "critical", "exception"):
+            continue
+        message = re.sub(r"\d+", "N", str(record.get("event", ""))[:140])
+        problems[f"{level}: {message}"] += 1
+        stamp = record.get("timestamp")
+        if stamp:
+            at = datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+            if window[0] <= at <= window[1]:
+                in_window[level] += 1
+    return {
+        "levels": dict(levels),
+        "problems_in_window": dict(in_window),
+        "top_problems": problems.most_common(8),
+    }
+
+
+# -- poll gaps -------------------------------------------------------------------------------
+def poll_times(
+    requests: list[tuple[str, str, float, int | None]], pattern: re.Pattern[str]
+) -> dict[str, list[float]]:
+    """Times of the polls of each account id (GETs whose path matches ``pattern``)."""
+    times: dict[str, list[float]] = {}
+    for method, path, at, _status in requests:
+        if method == "GET" and (match := pattern.match(path)):
+            times.setdefault(match.group(1), []).append(at)
+    return times
+
+
+def gap_figures(
+    times: dict[str, list[float]], accounts: list[str], window: tuple[float, float], interval: float
+) -> dict[str, Any]:
+    start, end = window
+    gaps: list[float] = []
+    missed = late = never = soon = seen = 0
+    for account in accounts:
+        polls = sorted(times.get(account, []))
+        inside = [t for t in polls if start <= t <= end]
+        seen += len(inside)
+        if not inside:
+            never += 1
+        for before, after in itertools.pairwise(polls):
+            if start <= after <= end:
+                gap = after - before
+                gaps.append(gap)
+                if gap > LATE * interval:
+                    late += 1
+                    missed += max(1, round(gap / interval) - 1)
+                elif gap < SOON * interval:
+                    soon += 1
+        open_gap = end - (polls[-1] if polls else start)
+        if open_gap > LATE * interval:  # overdue already at the window's end
+            gaps.append(open_gap)
+            late += 1
+            missed += math.floor(open_gap / interval)
+    expected = len(accounts) * (end - start) / interval
+    ordered = sorted(gaps)
+    return {
+        "polls": seen,
+        "expected": round(expected),
+        "per_link_per_interval": round(seen / expected, 3) if expected else None,
+        "gap_mean_s": round(statistics.fmean(gaps), 1) if gaps else None,
+        "gap_p95_s": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1)
+        if gaps
+        else None,
+        "gap_max_s": round(ordered[-1], 1) if gaps else None,
+        "gaps_over_1_5x": late,
+        "polls_missed": missed,
+        "polls_missed_pct": round(100 * missed / expected, 1) if expected else None,
+        "gaps_under_0_5x": soon,
+        "links_not_polled_in_window": never,
+    }
+
+
+def request_figures(
+    requests: list[tuple[str, str, float, int | None]], window: tuple[float, float]
+) -> dict[str, Any]:
+    inside = [r for r in requests if window[0] <= r[2] <= window[1]]
+    statuses = Counter(str(r[3]) for r in inside if r[3] is None or r[3] >= 400)
+    paths = Counter(
+        r[0] + " " + re.sub(r"/\d+", "/:id", r[1]) for r in inside if r[3] is None or r[3] >= 400
+    )
+    return {
+        "per_second": round(len(inside) / (window[1] - window[0]), 2),
+        "errors": dict(statuses),
+        "error_paths": paths.most_common(5),
+    }
+
+
+# -- one run ----------------------------------------------------------------------------------
+@dataclass
+class Options:
+    interval: float
+    deliver_interval: float
+    max_poll_interval: float | None
+    latency_ms: float
+    minutes: float
+    warmup: float
+    sample: float
+    startup_timeout: float
+    pg_url: str
+    log_dir: Path | None
+
+
+def run_one(
+    db: str, links: int, workers: int, opts: Options, probe: dict[str, Any], tmp: Path
+) -> dict[str, Any]:
+    wall = time.monotonic()
+    result: dict[str, Any] = {
+        "db": db,
+        "links": links,
+        "workers": workers,
+        "interval_s": opts.interval,
+        "latency_ms": opts.latency_ms,
+        "load_before": load_average(),
+        "idle_statements": probe,
+    }
+    latency = opts.latency_ms / 1000
+    setup = time.monotonic()
+    sandboxes = [
+        start_sandbox(kind, links, latency, opts.startup_timeout) for kind in ("x", "mastodon")
+    ]
+    x, masto = sandboxes
+    result["sandbox_setup_s"] = round(time.monotonic() - setup, 1)
+    pg = Postgres(opts.pg_url) if db == "postgresql" else None
+    db_name = f"bench_scale_{os.getpid()}"
+    daemons: list[Daemon] = []
+    try:
+        if pg is not None:
+            database_url = pg.create(db_name)
+        else:
+            database_url = f"sqlite:///{tmp / f'{db}-{links}.db'}"
+        config = tmp / f"scale-{db}-{links}.toml"
+        config.write_text(
+            config_text(
+                database_url,
+                x,
+                masto,
+                links,
+                opts.interval,
+                opts.deliver_interval,
+                opts.max_poll_interval,
+            )
+        )
+        config.chmod(0o600)
+        logs = opts.log_dir or tmp
+        logs.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BIRDBRIDGE_")}
+        env.pop("DATABASE_URL", None)
+        for index in range(workers):
+            log = logs / f"daemon-{db}-{links}-w{index}.log"
+            daemons.append(start_daemon(config, log, env))
+            if index == 0:
+                # The first one migrates the database; the others then start on it.
+                wait_running(daemons[0], opts.startup_timeout)
+        for daemon in daemons:
+            wait_running(daemon, opts.startup_timeout)
+        result["startup_s"] = [round(d.running_after or 0, 1) for d in daemons]
+        print(
+            f"  {db} N={links} K={workers}: sandboxes ready in {result['sandbox_setup_s']} s, "
+            f"daemon(s) running after {result['startup_s']} s; warming up {opts.warmup:.0f} s",
+            flush=True,
+        )
+        sleep_watching(daemons, opts.warmup, opts.sample)
+        result.update(measure_window(daemons, sandboxes, pg, db_name, opts))
+    except RuntimeError as exc:
+        result["error"] = str(exc)
+    finally:
+        result["exit_codes"] = [stop_daemon(d) for d in daemons]
+        if daemons and "window" in result:
+            result["daemon_logs"] = [
+                {"path": str(d.log), **log_summary(d.log, tuple(result["window"]))} for d in daemons
+            ]
+        for sandbox in sandboxes:
+            sandbox.stop()
+        if pg is not None:
+            pg.drop(db_name)
+            pg.engine.dispose()
+    result["load_after"] = load_average()
+    result["run_s"] = round(time.monotonic() - wall, 1)
+    return result
+
+
+def sleep_watching(daemons: list[Daemon], seconds: float, step: float) -> None:
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        for daemon in daemons:
+            if daemon.process.poll() is not None:
+                raise RuntimeError(
+                    f"birdbridge run exited with {daemon.process.returncode}: " + tail(daemon.log)
+                )
+        time.sleep(min(step, left))
+
+
+def measure_window(
+    daemons: list[Daemon],
+    sandboxes: list[Sandbox],
+    pg: Postgres | None,
+    db_name: str,
+    opts: Options,
+) -> dict[str, Any]:
+    x, masto = sandboxes
+    links = len(x.users)
+    seconds = opts.minutes * 60
+    backends_before: dict[int, float] = {}
+    xacts_before = sessions_before = 0
+    if pg is not None:
+        xacts_before, sessions_before = pg.counters(db_name)
+        backends_before = {p: cpu_seconds(p) or 0.0 for p in pg.backends(db_name)}
+    start = time.time()
+    busy0 = machine_busy()
+    cpu0 = [cpu_seconds(d.pid) or 0.0 for d in daemons]
+    box0 = [cpu_seconds(s.pid) or 0.0 for s in sandboxes]
+    deadline = time.monotonic() + seconds
+    while True:
+        for index, daemon in enumerate(daemons):
+            cpu = cpu_seconds(daemon.pid)
+            status = proc_status(daemon.pid)
+            if cpu is None or daemon.process.poll() is not None:
+                raise RuntimeError(
+                    f"birdbridge run exited with {daemon.process.returncode}: " + tail(daemon.log)
+                )
+            daemon.samples.append(
+                {
+                    "t": round(time.time() - start, 1),
+                    "cpu_s": round(cpu - cpu0[index], 2),
+                    "rss_mb": round(status.get("VmRSS", 0) / MB, 1),
+                    "threads": status.get("Threads"),
+                }
+            )
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        time.sleep(min(opts.sample, left))
+    end = time.time()
+    cpu1 = [cpu_seconds(d.pid) or 0.0 for d in daemons]
+    box1 = [cpu_seconds(s.pid) or 0.0 for s in sandboxes]
+    busy1 = machine_busy()
+    hwm = [proc_status(d.pid).get("VmHWM", 0) for d in daemons]
+    db_figures: dict[str, Any] = {}
+    if pg is not None:
+        backend_cpu = 0.0
+        for pid in pg.backends(db_name):
+            now = cpu_seconds(pid)
+            if now is not None:
+                backend_cpu += now - backends_before.get(pid, 0.0)
+        # pg_stat_database lags a busy backend by up to a second: let it catch up.
+        time.sleep(1.5)
+        xacts, sessions = pg.counters(db_name)
+        xacts -= xacts_before
+        sessions -= sessions_before
+        db_figures = {
+            "transactions": xacts,
+            "transactions_per_link_minute": round(xacts / (links * opts.minutes), 2),
+            "connections_opened_per_minute": round(sessions / opts.minutes, 1),
+            # Backends that ended within the window are not counted: a lower bound.
+            "backend_cpu_s": round(backend_cpu, 1),
+        }
+    window = (start, end)
+    elapsed = end - start
+    requests_x, requests_m = x.requests(), masto.requests()
+    m_accounts = [u["id"] for u in masto.users]
+    x_accounts = [u["id"] for u in x.users]
+    per_daemon = []
+    for index, daemon in enumerate(daemons):
+        rss = [s["rss_mb"] for s in daemon.samples]
+        cpu = cpu1[index] - cpu0[index]
+        per_daemon.append(
+            {
+                "pid": daemon.pid,
+                "cpu_s": round(cpu, 1),
+                "core_share": round(cpu / elapsed, 3),
+                "rss_start_mb": rss[0],
+                "rss_max_mb": max(rss),
+                "rss_end_mb": rss[-1],
+                "rss_peak_since_start_mb": round(hwm[index] / MB, 1),
+                "threads_max": max(s["threads"] or 0 for s in daemon.samples),
+                "samples": daemon.samples,
+            }
+        )
+    cpu_total = sum(d["cpu_s"] for d in per_daemon)
+    sandbox_cpu = sum(b - a for a, b in zip(box0, box1, strict=True))
+    machine = busy1 - busy0
+    db_cpu = db_figures.get("backend_cpu_s", 0.0)
+    cores = os.cpu_count() or 1
+    x_times = poll_times(requests_x, X_POLL)
+    return {
+        "window": [start, end],
+        "window_s": round(elapsed, 1),
+        "warmup_s": opts.warmup,
+        "cpu_s": round(cpu_total, 1),
+        "cpu_s_per_link_minute": round(cpu_total / (links * elapsed / 60), 5),
+        "core_share": round(cpu_total / elapsed, 3),
+        "daemons": per_daemon,
+        "mastodon_polls": gap_figures(
+            poll_times(requests_m, MASTODON_POLL), m_accounts, window, opts.interval
+        ),
+        "x_polls": {
+            **gap_figures(x_times, x_accounts, window, opts.interval),
+            "per_link_minute": round(
+                sum(1 for ts in x_times.values() for t in ts if start <= t <= end)
+                / (links * elapsed / 60),
+                3,
+            ),
+        },
+        "x_requests": request_figures(requests_x, window),
+        "mastodon_requests": request_figures(requests_m, window),
+        "database": db_figures,
+        "machine": {
+            "cores": cores,
+            "busy_cores": round(machine / elapsed, 2),
+            "daemons_cores": round(cpu_total / elapsed, 2),
+            "sandboxes_cores": round(sandbox_cpu / elapsed, 2),
+            "database_cores": round(db_cpu / elapsed, 2),
+            "other_cores": round((machine - cpu_total - sandbox_cpu - db_cpu) / elapsed, 2),
+            "load_during": load_average(),
+        },
+    }
+
+
+# -- printing ---------------------------------------------------------------------------------
+def estimated_statements(result: dict[str, Any], deliver_interval: float) -> float | None:
+    """Statements per link-minute of the daemon's idle steady state: each cycle (from the
+    Mastodon polls seen) as a quiet one, each X poll seen as the extra of a cycle that polls
+    both, and a delivery pass every ``deliver_interval``."""
+    probe = result.get("idle_statements") or {}
+    if "mastodon_polls" not in result or not probe:
+        return None
+    minutes = result["window_s"] / 60 * result["links"]
+    cycles = result["mastodon_polls"]["polls"] / minutes
+    x_polls = result["x_polls"]["per_link_minute"]
+    quiet = probe["idle_cycle_x_quiet"]["statements"]
+    both = probe["idle_cycle_both"]["statements"]
+    deliver = probe["idle_deliver"]["statements"]
+    return round(cycles * quiet + x_polls * (both - quiet) + 60 / deliver_interval * deliver, 1)
+
+
+def report(result: dict[str, Any], deliver_interval: float) -> str:
+    db, links, workers = result["db"], result["links"], result["workers"]
+    head = f"== {db}, {links:,} links, {workers} worker{'s' if workers > 1 else ''}"
+    if "error" in result and "window_s" not in result:
+        return (
+            f"{head}: FAILED after {result['run_s']} s ==\n  {result['error']}\n"
+            f"  sandboxes set up in {result.get('sandbox_setup_s')} s; "
+            f"load {result['load_before']} -> {result['load_after']}"
+        )
+    interval = result["interval_s"]
+    m, xp = result["mastodon_polls"], result["x_polls"]
+    probe = result["idle_statements"]
+    mach = result["machine"]
+    lines = [
+        f"{head}: {result['window_s']:.0f} s window after {result['warmup_s']:.0f} s warm-up, "
+        f"poll every {interval:g} s, {result['latency_ms']:g} ms per API reply ==",
+        f"  startup              sandboxes {result['sandbox_setup_s']} s; daemon(s) running "
+        f"after {', '.join(f'{s} s' for s in result['startup_s'])}",
+        f"  daemon CPU           {result['cpu_s']:.1f} s = {100 * result['core_share']:.1f} % "
+        f"of one core; {result['cpu_s_per_link_minute']:.5f} CPU s per link-minute"
+        + (
+            " (saturated: fewer cycles than asked, so less work per link)"
+            if (m["per_link_per_interval"] or 0) < 0.9 * result["workers"]
+            else ""
+        ),
+    ]
+    for index, d in enumerate(result["daemons"]):
+        who = f"worker {index}" if workers > 1 else "RSS"
+        lines.append(
+            f"  {who:<20} start {d['rss_start_mb']:.0f} MB, max {d['rss_max_mb']:.0f} MB, "
+            f"end {d['rss_end_mb']:.0f} MB (peak since start {d['rss_peak_since_start_mb']:.0f}"
+            f" MB); {d['threads_max']} threads"
+            + (f"; {100 * d['core_share']:.1f} % of a core" if workers > 1 else "")
+        )
+    lines += [
+        f"  poll gaps (Mastodon) mean {m['gap_mean_s']} s, p95 {m['gap_p95_s']} s, "
+        f"max {m['gap_max_s']} s; {m['polls']:,} polls of {m['expected']:,} expected "
+        f"({m['per_link_per_interval']} per link per interval)",
+        f"  polls missed         {m['polls_missed']:,} ({m['polls_missed_pct']} %); "
+        f"{m['gaps_over_1_5x']:,} gaps over 1.5 x; {m['gaps_under_0_5x']:,} under 0.5 x; "
+        f"{m['links_not_polled_in_window']:,} links not polled in the window",
+        f"  X polls              {xp['per_link_minute']} per link-minute (quiet side: backed "
+        f"off by design); max gap {xp['gap_max_s']} s",
+        f"  API calls            X {result['x_requests']['per_second']}/s, Mastodon "
+        f"{result['mastodon_requests']['per_second']}/s; errors: "
+        f"{_errors(result['x_requests'], result['mastodon_requests'])}",
+        f"  statements (idle)    cycle {_sql(probe['idle_cycle_x_quiet'])} (X quiet), "
+        f"{_sql(probe['idle_cycle_both'])} (both sides); delivery pass "
+        f"{_sql(probe['idle_deliver'])}; first cycle {_sql(probe['first_cycle'])}; "
+        f"est. {estimated_statements(result, deliver_interval)} per link-minute",
+    ]
+    if result["database"]:
+        data = result["database"]
+        lines.append(
+            f"  PostgreSQL           {data['transactions_per_link_minute']} transactions per "
+            f"link-minute, {data.get('connections_opened_per_minute')} connections opened per "
+            f"minute (pg_stat_database); backends' CPU {data['backend_cpu_s']} s (at least)"
+        )
+    lines.append(
+        f"  machine              {mach['cores']} cores, {mach['busy_cores']} busy: daemon(s) "
+        f"{mach['daemons_cores']}, sandboxes {mach['sandboxes_cores']}, database "
+        f"{mach['database_cores']}, other {mach['other_cores']}; load {result['load_before']}"
+        f" -> {mach['load_during']}"
+    )
+    for index, summary in enumerate(result.get("daemon_logs", [])):
+        levels = summary["levels"]
+        top = "; ".join(f"{n}x {text}" for text, n in summary["top_problems"][:3]) or "none"
+        lines.append(
+            f"  daemon log{f' {index}' if workers > 1 else ''}           "
+            f"{levels.get('error', 0)} errors, {levels.get('warning', 0)} warnings "
+            f"({sum(summary['problems_in_window'].values())} in the window): {top}"[:400]
+        )
+    lines.append("  goal                 " + _goal(result))
+    if "error" in result:
+        lines.append(f"  ERROR                {result['error']}")
+    lines.append(f"  run took            {result['run_s']:.0f} s")
+    return "\n".join(lines)
+
+
+def _sql(figures: dict[str, Any]) -> str:
+    cpu = f", {figures['cpu_ms']} ms CPU" if "cpu_ms" in figures else ""
+    return f"{figures['statements']} stmts/{figures['transactions']} tx{cpu}"
+
+
+def _errors(*sides: dict[str, Any]) -> str:
+    parts = [f"{n}x {path}" for side in sides for path, n in side["error_paths"]]
+    return "; ".join(parts) or "none"
+
+
+def _goal(result: dict[str, Any]) -> str:
+    m = result["mastodon_polls"]
+    cpu_ok = all(d["core_share"] < 0.5 for d in result["daemons"])
+    gaps_ok = m["gaps_over_1_5x"] == 0
+    text = (
+        f"under half a core per worker: {'yes' if cpu_ok else 'NO'}; "
+        f"no gap over 1.5 x the interval: {'yes' if gaps_ok else 'NO'}"
+    )
+    if result["workers"] > 1:
+        once = m["gaps_under_0_5x"] == 0 and abs(m["per_link_per_interval"] - 1) < 0.05
+        text += f"; each link polled once per interval: {'yes' if once else 'NO'}"
+    return text
+
+
+def summary_table(results: list[dict[str, Any]]) -> str:
+    rows = [
+        (
+            "db",
+            "links",
+            "K",
+            "core %",
+            "CPU s/link-min",
+            "RSS max MB",
+            "RSS end MB",
+            "stmts/idle cycle",
+            "gap mean",
+            "p95",
+            "max",
+            "missed %",
+        )
+    ]
+    for r in results:
+        if "window_s" not in r:
+            rows.append((r["db"], f"{r['links']:,}", str(r["workers"]), "failed", *[""] * 8))
+            continue
+        m = r["mastodon_polls"]
+        probe = r["idle_statements"]
+        rows.append(
+            (
+                r["db"],
+                f"{r['links']:,}",
+                str(r["workers"]),
+                f"{100 * r['core_share']:.1f}",
+                f"{r['cpu_s_per_link_minute']:.5f}",
+                f"{max(d['rss_max_mb'] for d in r['daemons']):.0f}",
+                f"{max(d['rss_end_mb'] for d in r['daemons']):.0f}",
+                f"{probe['idle_cycle_x_quiet']['statements']}"
+                f"/{probe['idle_cycle_both']['statements']}",
+                f"{m['gap_mean_s']}",
+                f"{m['gap_p95_s']}",
+                f"{m['gap_max_s']}",
+                f"{m['polls_missed_pct']}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows
+    )
+
+
+# -- main -------------------------------------------------------------------------------------
+def numbers(text: str) -> list[int]:
+    return [int(part.replace("_", "").replace(",", "")) for part in text.split(",") if part]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--links", default="100,1000", help="numbers of links (default 100,1000)")
+    parser.add_argument("--db", default="sqlite,postgresql", help="sqlite and/or postgresql")
+    parser.add_argument(
+        "--workers", default="1", help="daemons on one database, e.g. 1,3 (PostgreSQL only)"
+    )
+    parser.add_argument("--interval", type=float, default=60, help="poll_interval (s)")
+    parser.add_argument("--deliver-interval", type=float, default=15, help="deliver_interval")
+    parser.add_argument(
+        "--max-poll-interval",
+        type=float,
+        help="max_poll_interval (s); default: the daemon's (a quiet X side backs off to 600 s)",
+    )
+    parser.add_argument("--latency-ms", type=float, default=50, help="added to each API reply")
+    parser.add_argument("--minutes", type=float, default=3, help="measured window (default 3)")
+    parser.add_argument(
+        "--warmup", type=float, help="seconds before the window (default 1.5 x the interval)"
+    )
+    parser.add_argument("--sample", type=float, default=5, help="seconds between RSS samples")
+    parser.add_argument(
+        "--startup-timeout", type=float, default=600, help="seconds for sandboxes and daemons"
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+        help="a PostgreSQL server where bench_scale_* databases may be created and dropped",
+    )
+    parser.add_argument("--log-dir", type=Path, help="keep the daemons' logs here")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    opts = Options(
+        interval=args.interval,
+        deliver_interval=args.deliver_interval,
+        max_poll_interval=args.max_poll_interval,
+        latency_ms=args.latency_ms,
+        minutes=args.minutes,
+        warmup=args.warmup if args.warmup is not None else 1.5 * args.interval,
+        sample=args.sample,
+        startup_timeout=args.startup_timeout,
+        pg_url=args.pg_url,
+        log_dir=args.log_dir,
+    )
+    dbs = [d.strip() for d in args.db.split(",") if d.strip()]
+    unknown = set(dbs) - {"sqlite", "postgresql"}
+    if unknown:
+        parser.error(f"unknown database(s) {sorted(unknown)}: sqlite, postgresql")
+    results: list[dict[str, Any]] = []
+    started = time.monotonic()
+    print(f"load average at start: {load_average()} ({os.cpu_count()} cores)", flush=True)
+    with tempfile.TemporaryDirectory(prefix="birdbridge-scale-") as tmp_name:
+        tmp = Path(tmp_name)
+        for db in dbs:
+            probe = statements_probe(db, opts, tmp)
+            print(f"{db}: idle statements {json.dumps(probe)}", flush=True)
+            for links in numbers(args.links):
+                for workers in numbers(args.workers):
+                    if workers > 1 and db != "postgresql":
+                        print(f"  skipped: {workers} workers on {db} (PostgreSQL only)")
+                        continue
+                    result = run_one(db, links, workers, opts, probe, tmp)
+                    results.append(result)
+                    print(report(result, opts.deliver_interval), flush=True)
+                    if args.json:
+                        write_json(args.json, results, opts)
+    print()
+    print(summary_table(results))
+    print(f"\nwhole run: {time.monotonic() - started:.0f} s; load average now {load_average()}")
+    if args.json:
+        write_json(args.json, results, opts)
+    return 0 if all("error" not in r for r in results) else 1
+
+
+def statements_probe(db: str, opts: Options, tmp: Path) -> dict[str, Any]:
+    if db == "sqlite":
+        return idle_statements(f"sqlite:///{tmp / 'probe.db'}", opts.interval)
+    pg = Postgres(opts.pg_url)
+    name = f"bench_scale_probe_{os.getpid()}"
+    try:
+        return idle_statements(pg.create(name), opts.interval)
+    finally:
+        pg.drop(name)
+        pg.engine.dispose()
+
+
+def write_json(path: Path, results: list[dict[str, Any]], opts: Options) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    options = {k: str(v) if isinstance(v, Path) else v for k, v in vars(opts).items()}
+    path.write_text(json.dumps({"options": options, "runs": results}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
