@@ -32,7 +32,7 @@ Counted three ways:
   (``GET /2/tweets``, one call per 15-minute tick), with and without the per-day dedup. Its
   writes are the same as birdbridge's.
 
-    python bench/x_month.py                 # 30 days (about 4 minutes)
+    python bench/x_month.py                 # 30 days (about 15 minutes)
     python bench/x_month.py --days 2
     python bench/x_month.py --json bench/results/x_month.json
 """
