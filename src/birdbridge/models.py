@@ -262,6 +262,20 @@ class Published:
     reply_fallback: bool = field(default=False)  # posted standalone: the target refused the reply
 
 
+# X's price classes (networks/x_prices.py) in a user's words: status, explain, the demo.
+PRICE_LABELS = {
+    "owned_read": "own posts read",
+    "post_read": "posts read",
+    "user_read": "users read",
+    "post": "posts written",
+    "post_with_url": "posts with a URL",
+    "media_upload": "media upload calls",
+    "media_status": "media status checks",
+    "media_metadata": "alt texts",
+    "delete": "deletions",
+    "repost": "reposts",
+    "undo_repost": "reposts undone",
+}
 MICRO = 1_000_000  # money is kept in millionths of a US dollar: exact sums, no float drift
 
 

@@ -21,7 +21,7 @@ from birdbridge.credentials import (
     login_command,
     origin_of,
 )
-from birdbridge.models import MICRO, Direction, NetworkName, dollars
+from birdbridge.models import MICRO, PRICE_LABELS, Direction, NetworkName, dollars
 from birdbridge.redaction import redact
 from birdbridge.store import (
     Delivery,
@@ -47,20 +47,6 @@ OPEN_OR_FAILED = [DeliveryStatus.FAILED, DeliveryStatus.PENDING, DeliveryStatus.
 # hold thousands); the rest are counted, and listed by --verbose or --json.
 SHOWN_BY_DEFAULT = 20
 FIRST_POLL_HINT = "no poll yet: start `birdbridge run`, or `birdbridge once` (one pass, for cron)"
-# X's price classes (networks/x_prices.py) in a user's words (status --verbose).
-PRICE_LABELS = {
-    "owned_read": "own posts read",
-    "post_read": "posts read",
-    "user_read": "users read",
-    "post": "posts written",
-    "post_with_url": "posts with a URL written",
-    "media_upload": "media upload calls",
-    "media_status": "media status checks",
-    "media_metadata": "alt texts",
-    "delete": "deletions",
-    "repost": "reposts",
-    "undo_repost": "reposts undone",
-}
 # Pause kinds (engine/pauses.py, errors.py) in a user's words.
 PAUSE_WORDS = {
     "rate_limit": "rate limited",

@@ -61,7 +61,7 @@ class XBudget:
         month still to come (the clock ran ahead when it was set) is lifted; if this month's
         budget is spent too, the next write pauses the side again before anything is sent."""
         if self.limit is not None:
-            self.store.lift_pauses_after(self.link, "budget", next_month(self.clock()))
+            self.store.resume(self.link, ["budget"], ending_after=next_month(self.clock()))
 
     def spent(self) -> int:
         """This month's spend so far (millionths of a dollar). What the till holds is stored

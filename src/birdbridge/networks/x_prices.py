@@ -44,7 +44,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from birdbridge.models import MICRO, Charge
+from birdbridge.models import MICRO, PRICE_LABELS, Charge
 from birdbridge.render.urls import find_urls
 
 PRICES_AS_OF = date(2026, 4, 20)
@@ -72,24 +72,11 @@ class PriceClass(StrEnum):
 
     @property
     def label(self) -> str:
-        return LABELS[self]
+        return PRICE_LABELS[self.value]
 
 
 PER_RESOURCE = frozenset({PriceClass.OWNED_READ, PriceClass.POST_READ, PriceClass.USER_READ})
 
-LABELS = {
-    PriceClass.OWNED_READ: "own posts read",
-    PriceClass.POST_READ: "posts read",
-    PriceClass.USER_READ: "users read",
-    PriceClass.POST: "posts written",
-    PriceClass.POST_WITH_URL: "posts with a URL",
-    PriceClass.MEDIA_UPLOAD: "media upload calls",
-    PriceClass.MEDIA_STATUS: "media status checks",
-    PriceClass.MEDIA_METADATA: "alt texts",
-    PriceClass.DELETE: "deletions",
-    PriceClass.REPOST: "reposts",
-    PriceClass.UNDO_REPOST: "reposts undone",
-}
 
 # US dollars per unit (a resource returned, or a request), X's rate card of 2026-04-20.
 DEFAULT_PRICES: Mapping[PriceClass, float] = {

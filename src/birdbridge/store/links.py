@@ -70,25 +70,19 @@ class LinkStates(StoreBase):
             states = [link_state_of(row) for row in rows]
             return {s.network: s for s in states if (s.paused_until or now) > now}
 
-    def lift_pauses_after(self, link: str, kind: str, latest: datetime) -> int:
-        """Lift the pauses of ``kind`` that would end after ``latest`` (a pause set while the
-        clock ran ahead must not outlast what it was for)."""
-        with self._session() as session:
-            result = session.execute(
-                update(LinkStateRow)
-                .where(
-                    col(LinkStateRow.link) == link,
-                    col(LinkStateRow.paused_kind) == kind,
-                    col(LinkStateRow.paused_until) > latest,
-                )
-                .values(paused_until=None, paused_kind=None, paused_reason=None)
-            )
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-    def resume(self, link: str | None = None, kinds: Collection[str] | None = None) -> int:
-        """Lift pauses (of one link and/or of these kinds); returns how many were lifted."""
+    def resume(
+        self,
+        link: str | None = None,
+        kinds: Collection[str] | None = None,
+        *,
+        ending_after: datetime | None = None,
+    ) -> int:
+        """Lift pauses (of one link and/or of these kinds, and/or that would end after
+        ``ending_after``); returns how many were lifted."""
         with self._session() as session:
             query = update(LinkStateRow).where(col(LinkStateRow.paused_until).is_not(None))
+            if ending_after is not None:
+                query = query.where(col(LinkStateRow.paused_until) > ending_after)
             if link is not None:
                 query = query.where(col(LinkStateRow.link) == link)
             if kinds is not None:
