@@ -376,7 +376,7 @@ def test_a_database_at_0006_with_rows_upgrades_to_0007_intact(database_url: str)
     try:
         with store.engine.connect() as connection:
             version = connection.execute(sqlalchemy.text("SELECT version_num FROM alembic_version"))
-            assert version.scalar_one() == "0008"
+            assert version.scalar_one() == "0009"
         state = store.link_state("a", "twitter")
         assert state is not None and state.cursor == "42"
         [delivery] = store.deliveries()

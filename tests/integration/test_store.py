@@ -36,7 +36,7 @@ def test_migrations_are_idempotent_and_reach_head(database_url: str) -> None:
     second = Store.open(database_url)  # a second worker starting on the same database
     with second.engine.connect() as connection:
         version = connection.execute(sqlalchemy.text("SELECT version_num FROM alembic_version"))
-        assert version.scalar_one() == "0008"
+        assert version.scalar_one() == "0009"
     first.close()
     second.close()
 
@@ -274,7 +274,7 @@ def test_a_database_from_a_newer_birdbridge_is_named_not_a_traceback(database_ur
         Store.open(database_url)
     message = str(refused.value)
     assert "schema revision '0099', written by a newer birdbridge" in message
-    assert "knows up to '0008'" in message
+    assert "knows up to '0009'" in message
 
 
 def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:

@@ -508,17 +508,9 @@ def test_a_quiet_x_side_can_stay_quiet_for_weeks(rig: Rig) -> None:
 # -- 5. two engines, one budget -----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (known limit, sized): XBudget.require (engine/budget.py) sees the stored spend and "
-        "its own till only; a write in flight in another engine (another process on the same "
-        "database) is counted by neither. Two engines with a budget of one post ($0.025 with "
-        "the account read) both post: $0.04 spent, $0.015 (60%) over -- one write per engine "
-        "running at the same time, at most"
-    ),
-)
 def test_two_engines_on_one_link_do_not_overspend_its_budget(rig: Rig) -> None:
+    """Found as a bug (each engine counted only its own write in flight); fixed by the link's
+    lease: while one engine runs the link, the other finds it held and does nothing."""
     noon(rig)
     one = make_engine(rig, "mastodon-to-twitter", twitter=budget(0.025))
     two = make_engine(rig, "mastodon-to-twitter", twitter=budget(0.025))
@@ -533,7 +525,7 @@ def test_two_engines_on_one_link_do_not_overspend_its_budget(rig: Rig) -> None:
     deadline = monotonic() + 30
     while not rig.x.api_requests("POST", POST_TWEETS) and monotonic() < deadline:
         sleep(0.01)
-    two.cycle()
+    assert two.cycle().held_by == one.worker_id
     worker.join(30)
     made = tweet_texts(rig)
     spent = rig.store.x_month_micros("alice", rig.clock())

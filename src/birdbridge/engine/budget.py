@@ -22,7 +22,7 @@ from birdbridge.models import MICRO, NetworkName, dollars
 from birdbridge.networks.base import Network
 from birdbridge.networks.x_billing import XBilling
 from birdbridge.networks.x_prices import PriceClass, PriceTable
-from birdbridge.store import DatabaseError, Store, month_start
+from birdbridge.store import DatabaseError, LinkState, Store, month_start
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +56,15 @@ class XBudget:
             billing.guard = self.guard
             billing.read_guard = self.allow_reading  # each page of a catching-up poll
 
-    def keep_pause_in_month(self) -> None:
+    def keep_pause_in_month(self, x_side: LinkState | None) -> None:
         """A budget pause is for this month: one that ends after the next month began in a
         month still to come (the clock ran ahead when it was set) is lifted; if this month's
-        budget is spent too, the next write pauses the side again before anything is sent."""
-        if self.limit is not None:
-            self.store.resume(self.link, ["budget"], ending_after=next_month(self.clock()))
+        budget is spent too, the next write pauses the side again before anything is sent.
+        ``x_side``: the X side's stored state, read by the cycle (nothing to lift: no write)."""
+        if x_side is None or x_side.paused_kind != "budget" or x_side.paused_until is None:
+            return
+        if x_side.paused_until > (ending := next_month(self.clock())):
+            self.store.resume(self.link, ["budget"], ending_after=ending)
 
     def spent(self) -> int:
         """This month's spend so far (millionths of a dollar). What the till holds is stored

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from birdbridge.engine.changes import Changes
@@ -24,7 +25,7 @@ from birdbridge.errors import (
     Transient,
 )
 from birdbridge.models import NetworkName, Post
-from birdbridge.store import DatabaseError, Delivery, DeliveryKind
+from birdbridge.store import DatabaseError, Delivery, DeliveryKind, LinkState
 
 __all__ = ["DeliverReport", "Deliverer", "retry_delay"]
 
@@ -42,10 +43,13 @@ class Deliverer(Changes):
 
     _budget_only: set[str] = set()  # targets paused for X's budget only (set by each run)
 
-    def run(self) -> DeliverReport:
+    def run(self, pauses: Mapping[str, LinkState] | None = None) -> DeliverReport:
+        """One pass over the link's due deliveries. ``pauses``: the link's paused sides, when
+        the caller read them already (one read of the link's state per cycle)."""
         report = DeliverReport()
         # Target networks that said "not now" (paused before, or during this pass).
-        pauses = self.store.pauses(self.link, self.clock())
+        if pauses is None:
+            pauses = self.store.pauses(self.link, self.clock())
         blocked: set[str] = set(pauses)
         # ... of which only for X's budget: deletions still go (engine/budget.py, UNDOING).
         self._budget_only = {n for n, state in pauses.items() if state.paused_kind == "budget"}

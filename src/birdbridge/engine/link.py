@@ -27,7 +27,8 @@ from birdbridge.networks.twitter_spec import TIME_CURSOR
 from birdbridge.networks.x_billing import XBilling
 from birdbridge.networks.x_prices import PriceTable
 from birdbridge.render.capabilities import Capabilities
-from birdbridge.store import DatabaseError, Store, utcnow
+from birdbridge.store import DatabaseError, LinkState, Store, utcnow
+from birdbridge.store.leases import PollMark
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class CycleReport:
     waits: list[str] = field(default_factory=list)
     paused: dict[str, str] = field(default_factory=dict)  # network -> why
     busy: bool = False  # another run of this link was in progress: nothing done
+    held_by: str | None = None  # busy because this worker (another process) holds the link
     quiet: list[str] = field(default_factory=list)  # sides not polled: quiet, polled less often
 
     @property
@@ -82,10 +84,15 @@ class LinkEngine:
         x_prices: Mapping[str, float] | None = None,
         poll_interval: float = 0,
         slowest_poll: float = 0,
+        lease_seconds: float = 60,
     ) -> None:
         """``poll_interval`` and ``slowest_poll`` (seconds): a quiet X side is polled every
         ``poll_interval``, twice that after a poll that found nothing, and so on up to
-        ``slowest_poll``; activity on either side brings it back at once. 0: every cycle."""
+        ``slowest_poll``; activity on either side brings it back at once. 0: every cycle.
+
+        A run (a cycle, a delivery pass) takes the link's lease for ``lease_seconds`` and lets
+        it go at its end, so that no other process runs the link meanwhile; unless a worker
+        holds the lease for the engine (``held``, set by daemon.py)."""
         self.config = config
         self.store = store
         self.adapters = adapters
@@ -99,11 +106,18 @@ class LinkEngine:
         self.slowest_poll = max(slowest_poll, poll_interval)
         self._x_quiet_polls = 0  # X polls in a row that found nothing (and nothing else moved)
         self._x_due: datetime | None = None  # when the quiet X side is polled next
+        self.worker_id = worker_id or uuid.uuid4().hex[:16]
+        self.lease_seconds = lease_seconds
+        # Set by a worker that holds this link's lease (daemon.py): the runs then take no lease
+        # of their own, and leave their idle writes (poll times, call counts) to the worker,
+        # which writes them for all its links at once (``take_writes``).
+        self.held: Callable[[str], bool] | None = None
+        self._poll_marks: list[PollMark] = []
         self.deliverer = Deliverer(
             store,
             config.name,
             adapters,
-            worker_id=worker_id or uuid.uuid4().hex[:16],
+            worker_id=self.worker_id,
             max_attempts=max_attempts,
             stop=self.stop,
             clock=clock,
@@ -135,9 +149,11 @@ class LinkEngine:
     def name(self) -> str:
         return self.config.name
 
-    def cycle(self) -> CycleReport:
-        """Deliver, poll every source side, deliver again."""
-        return self._locked(self._cycle)
+    def cycle(self, deliver_first: bool = True) -> CycleReport:
+        """Deliver, poll every source side, deliver again. ``deliver_first=False``: the worker
+        knows the link has no delivery due (one query for all its links), so the first pass,
+        which would find nothing, is left out."""
+        return self._locked(lambda report: self._cycle(report, deliver_first))
 
     def deliver(self) -> CycleReport:
         """Deliver what is due (retries between polls)."""
@@ -149,18 +165,52 @@ class LinkEngine:
             report.busy = True
             return report
         try:
-            body(report)
+            if self.held is not None:
+                if self.held(self.name):
+                    body(report)
+                else:  # the worker lost the lease (taken over while it could not renew it)
+                    report.busy = True
+                return report
+            holder = self._take_lease()
+            if holder is not None:
+                report.busy, report.held_by = True, holder
+                return report
+            try:
+                body(report)
+            finally:
+                self._write_now()
+                self._release_lease()
         finally:
             self.lock.release()
         return report
 
-    def _cycle(self, report: CycleReport) -> None:
+    def _take_lease(self) -> str | None:
+        """Hold the link for this run; the worker holding it instead, if another does."""
+        now = utcnow()  # leases are between processes: the wall clock, not the engine's
+        until = now + timedelta(seconds=self.lease_seconds)
+        if self.store.take_leases(self.worker_id, [self.name], until=until, now=now):
+            return None
+        return self.store.lease_holders(now).get(self.name, "another worker")
+
+    def _release_lease(self) -> None:
+        try:
+            self.store.release_leases(self.worker_id, [self.name])
+        except DatabaseError as exc:  # it runs out by itself after lease_seconds
+            log.warning("link %s: lease not released: %s", self.name, exc)
+
+    def _cycle(self, report: CycleReport, deliver_first: bool) -> None:
         # Deliver first: work a crash left `publishing` is resolved before we read the
         # target networks again, so our own posts are recognised as ours.
         try:
+            states = self.store.link_states(self.name)  # the one read of the link's state
             if self.budget is not None:
-                self.budget.keep_pause_in_month()
-            report.merge(self.deliverer.run())
+                self.budget.keep_pause_in_month(states.get(NetworkName.TWITTER.value))
+            delivered_first = False
+            if deliver_first:
+                first = self.deliverer.run(self._paused(states))
+                report.merge(first)
+                if delivered_first := _touched(first):
+                    states = self.store.link_states(self.name)  # it may have paused a side
             now = self.clock()
             for source, target in self.config.direction.pairs():
                 if self.stop.is_set():
@@ -168,26 +218,41 @@ class LinkEngine:
                 if source is NetworkName.TWITTER and not self._x_poll_due(now, report):
                     report.quiet.append(source.value)
                     continue
-                self._poll_and_recheck(source, target, report)
+                self._poll_and_recheck(source, target, report, states)
             if report.quiet and report.active:
                 # Activity on the other side: the quiet X side is polled at once after all.
                 report.quiet.clear()
                 for source, target in self.config.direction.pairs():
                     if source is NetworkName.TWITTER:
-                        self._poll_and_recheck(source, target, report)
+                        self._poll_and_recheck(source, target, report, states)
             self._after_x_poll(report, now)
-            report.merge(self.deliverer.run())
+            if delivered_first or _queued(report):
+                report.merge(self.deliverer.run())
         finally:
-            self._flush_api_calls()
+            if self.budget is not None:
+                self.budget.flush()  # X charges: stored at once (the budget reads them)
+
+    def _paused(self, states: Mapping[str, LinkState]) -> dict[str, LinkState]:
+        """The sides of ``states`` paused now (as ``store.pauses`` reads them)."""
+        now = self.clock()
+        return {
+            network: state
+            for network, state in states.items()
+            if state.paused_until is not None and state.paused_until > now
+        }
 
     def _poll_and_recheck(
-        self, source: NetworkName, target: NetworkName, report: CycleReport
+        self,
+        source: NetworkName,
+        target: NetworkName,
+        report: CycleReport,
+        states: Mapping[str, LinkState],
     ) -> None:
-        self._poll(source, [target], report)
+        self._poll(source, [target], report, states)
         if source.value in report.polls:
             # A side whose poll failed is not re-read now: the same outage would only be met
             # (and logged) again; the re-check waits for the next cycle.
-            self._recheck(source, [target], report)
+            self._recheck(source, [target], report, states)
 
     def _x_poll_due(self, now: datetime, report: CycleReport) -> bool:
         """Poll X only as often as it pays: after quiet polls, less often (api calls are
@@ -210,24 +275,42 @@ class LinkEngine:
         try:
             report.merge(self.deliverer.run())
         finally:
-            self._flush_api_calls()
+            if self.budget is not None:
+                self.budget.flush()
 
-    def _flush_api_calls(self) -> None:
-        """Persist the API calls counted since the last flush (`birdbridge status` shows them),
-        and what X bills for them."""
-        if self.budget is not None:
-            self.budget.flush()
+    def take_writes(self) -> tuple[list[PollMark], list[tuple[str, str, datetime, int, int]]]:
+        """The idle polls' times and the API call counts since the last call, for the worker
+        to write with other links' (``store.write_batch``); ``give_back`` if that fails."""
+        marks, self._poll_marks = self._poll_marks, []
+        calls: list[tuple[str, str, datetime, int, int]] = []
         for network, adapter in self.adapters.items():
-            counts = adapter.meter.drain()
-            if not counts:
-                continue
-            try:
-                self.store.add_api_calls(self.name, network.value, counts)
-            except DatabaseError as exc:
-                # Never mask the cycle's own error (this runs in a `finally`); keep the counts
-                # for the next flush.
-                adapter.meter.restore(counts)
-                log.warning("link %s: API call counts not saved yet: %s", self.name, exc)
+            merged: dict[datetime, list[int]] = {}
+            for (hour, limited), number in adapter.meter.drain().items():
+                line = merged.setdefault(hour, [0, 0])
+                line[0] += number
+                line[1] += number if limited else 0
+            calls.extend(
+                (self.name, network.value, hour, n, limited)
+                for hour, (n, limited) in merged.items()
+            )
+        return marks, calls
+
+    def give_back(self, calls: list[tuple[str, str, datetime, int, int]]) -> None:
+        """Keep call counts that could not be written for the next batch (poll times are
+        not kept: a later poll's time replaces them anyway)."""
+        for _link, network, hour, number, limited in calls:
+            meter = self.adapters[NetworkName(network)].meter
+            meter.restore({(hour, True): limited, (hour, False): number - limited})
+
+    def _write_now(self) -> None:
+        """A run on its own (``once``, a test): its idle writes go out at its end."""
+        marks, calls = self.take_writes()
+        try:
+            self.store.write_batch(marks, calls)
+        except DatabaseError as exc:
+            # Never mask the run's own error (this runs in a `finally`); keep the counts.
+            self.give_back(calls)
+            log.warning("link %s: API call counts not saved yet: %s", self.name, exc)
 
     def _capabilities(self, targets: list[NetworkName]) -> Capabilities | None:
         """The single target's capabilities for the policy, from its adapter's limits (read
@@ -246,8 +329,14 @@ class LinkEngine:
             )
             return None
 
-    def _poll(self, source: NetworkName, targets: list[NetworkName], report: CycleReport) -> None:
-        paused = self.store.pauses(self.name, self.clock()).get(source.value)
+    def _poll(
+        self,
+        source: NetworkName,
+        targets: list[NetworkName],
+        report: CycleReport,
+        states: Mapping[str, LinkState],
+    ) -> None:
+        paused = self._paused(states).get(source.value)
         if paused is not None:
             report.paused[source.value] = paused.paused_reason or paused.paused_kind or "paused"
             POLLS.labels(self.name, source.value, "paused").inc()
@@ -257,15 +346,20 @@ class LinkEngine:
             if source is NetworkName.TWITTER and self.budget is not None:
                 self.budget.allow_reading()
             capabilities = self._capabilities(targets)
-            report.polls[source.value] = poll_side(
+            now = self.clock()
+            polled = poll_side(
                 self.store,
                 self.name,
                 adapter,
                 targets,
                 self.config.policy,
-                now=self.clock(),
+                now=now,
                 capabilities=capabilities,
+                state=states.get(source.value),
             )
+            report.polls[source.value] = polled
+            if polled.idle:
+                self._poll_marks.append(PollMark(self.name, source.value, now))
             POLLS.labels(self.name, source.value, "ok").inc()
         except (RateLimited, AccountRefused) as exc:
             POLLS.labels(self.name, source.value, "rate_limited_or_refused").inc()
@@ -286,13 +380,15 @@ class LinkEngine:
             self._poll_failed(source, str(exc), report)
 
     def _recheck(
-        self, source: NetworkName, targets: list[NetworkName], report: CycleReport
+        self,
+        source: NetworkName,
+        targets: list[NetworkName],
+        report: CycleReport,
+        states: Mapping[str, LinkState],
     ) -> None:
         """Find edits and deletions (when due). A failure only delays them to the next cycle:
         the posts stay in the window and nothing is lost."""
-        if source.value in report.paused or self.store.pauses(self.name, self.clock()).get(
-            source.value
-        ):
+        if source.value in report.paused or source.value in self._paused(states):
             return
         try:
             if source is NetworkName.TWITTER and self.budget is not None:
@@ -305,6 +401,7 @@ class LinkEngine:
                 self.config.policy,
                 self.config.direction,
                 self.clock(),
+                state=states.get(source.value),
             )
         except AccountRefused:
             return  # the budget: the X side is paused by the next poll, before any read
@@ -326,3 +423,16 @@ class LinkEngine:
             report.errors.append(message)
         self.store.record_poll_error(self.name, source.value, message, now=self.clock())
         log.warning("link %s: polling %s failed: %s", self.name, source.label, message)
+
+
+def _touched(report: DeliverReport) -> bool:
+    """Did a delivery pass do anything (so the link's state may have changed)?"""
+    counts = (report.done, report.retried, report.failed, report.skipped, report.waiting)
+    return any(counts) or bool(report.adopted or report.errors)
+
+
+def _queued(report: CycleReport) -> bool:
+    """Did the polls or re-checks of a cycle queue anything to deliver?"""
+    return any(poll.enqueued or poll.edits for poll in report.polls.values()) or any(
+        check.deleted or check.edited for check in report.rechecks.values()
+    )

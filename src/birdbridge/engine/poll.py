@@ -14,7 +14,7 @@ from birdbridge.models import NetworkName, Post
 from birdbridge.networks.base import Network
 from birdbridge.policy import Context, Decision, decide
 from birdbridge.render.capabilities import Capabilities
-from birdbridge.store import DeliveryKind, DeliveryStatus, NewDelivery, Store, utcnow
+from birdbridge.store import DeliveryKind, DeliveryStatus, LinkState, NewDelivery, Store, utcnow
 
 log = logging.getLogger(__name__)
 HOUR = timedelta(hours=1)
@@ -31,6 +31,12 @@ class PollReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (post id, reason)
     edits: int = 0  # edited versions queued (or folded into a post not yet mirrored)
     first_poll: bool = False
+    # Nothing new and nothing to store: the poll wrote nothing; its time is the caller's to
+    # write, in a batch with other links' (store.write_batch).
+    idle: bool = False
+
+
+UNREAD = object()  # poll_side's ``state`` when the caller has not read it
 
 
 def poll_side(
@@ -42,17 +48,23 @@ def poll_side(
     now: datetime | None = None,
     *,
     capabilities: Capabilities | None = None,
+    state: LinkState | object | None = UNREAD,
 ) -> PollReport:
     """Read ``source`` since its cursor and enqueue what the policy mirrors, atomically.
-    ``capabilities``: the single target's (its adapter's limits), for the policy's rules."""
+    ``capabilities``: the single target's (its adapter's limits), for the policy's rules.
+    ``state``: the side's stored state, when the caller read it already (one read per cycle).
+    An idle poll (no post, the cursor where it was) writes nothing (``PollReport.idle``)."""
     now = now or utcnow()
-    state = store.link_state(link, source.name.value)
+    if state is UNREAD:
+        state = store.link_state(link, source.name.value)
+    assert state is None or isinstance(state, LinkState)
     cursor = state.cursor if state else None
     # Reposts are read too: a repost of one's own mirrored post is always mirrored natively.
     result = source.fetch_since(cursor, include_reposts=True)
     report = PollReport(seen=len(result.posts), first_poll=cursor is None)
     deliveries: list[NewDelivery] = []
-    recent = store.enqueued_since(link, source.name.value, now - HOUR)
+    # New posts of this side in the last hour (the hourly cap): read only when there are any.
+    recent = store.enqueued_since(link, source.name.value, now - HOUR) if result.posts else 0
     for post in result.posts:
         if post.edit_of is not None and _ours(store, link, post) is None:
             report.edits += _edited(store, link, post, targets, policy, report)
@@ -76,8 +88,16 @@ def poll_side(
         deliveries.extend(_deliveries_for(post, targets, held=held))
         recent += 1
     account = source.account()
+    if _unchanged(state, account.id, result.cursor) and not deliveries:
+        report.idle = True
+        return report
     report.enqueued = store.record_poll(
-        link, source.name.value, account_id=account.id, cursor=result.cursor, deliveries=deliveries
+        link,
+        source.name.value,
+        account_id=account.id,
+        cursor=result.cursor,
+        deliveries=deliveries,
+        now=now,
     )
     if report.first_poll:
         log.info(
@@ -88,6 +108,18 @@ def poll_side(
             result.cursor,
         )
     return report
+
+
+def _unchanged(state: LinkState | None, account_id: str, cursor: str | None) -> bool:
+    """Would recording this poll change nothing but its time? (A poll after a failed one
+    clears the stored error: that is a change.)"""
+    return (
+        state is not None
+        and state.cursor is not None
+        and cursor in (None, state.cursor)
+        and state.account_id == account_id
+        and state.last_error is None
+    )
 
 
 def judge(

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from birdbridge.config import PolicyConfig
-from birdbridge.engine.poll import change
+from birdbridge.engine.poll import UNREAD, change
 from birdbridge.models import Direction, NetworkName, Post
 from birdbridge.networks.base import Network
-from birdbridge.store import Delivery, DeliveryKind, Store
+from birdbridge.store import Delivery, DeliveryKind, LinkState, Store
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +49,18 @@ def recheck_side(
     policy: PolicyConfig,
     direction: Direction,
     now: datetime,
+    state: LinkState | object | None = UNREAD,
 ) -> RecheckReport:
-    """Queue the deletions and edits of ``source``'s recently mirrored posts, when due."""
+    """Queue the deletions and edits of ``source``'s recently mirrored posts, when due.
+    ``state``: the side's stored state, when the caller read it already."""
     report = RecheckReport()
     deletes = policy.deletes_on(direction)
     decaying = source.name is NetworkName.TWITTER
     # X edits arrive as new posts in the poll: re-reading X finds only deletions.
     edits = policy.edits != "ignore" and not decaying
-    state = store.link_state(link, source.name.value)
+    if state is UNREAD:
+        state = store.link_state(link, source.name.value)
+    assert state is None or isinstance(state, LinkState)
     last = state.rechecked_at if state else None
     if not (deletes or edits) or (
         not decaying

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 
 from birdbridge.store.tables import DeliveryRow, LinkStateRow, MirrorRow
@@ -47,6 +48,13 @@ class StoreBase:
             session.execute(
                 update(DeliveryRow).where(col(DeliveryRow.id) == delivery_id).values(**values)
             )
+
+
+def insert_for(session: Session) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT (SQLite 3.24+, PostgreSQL 9.5+)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert
+    return sqlite.insert
 
 
 def clear_publishing(row: DeliveryRow) -> None:

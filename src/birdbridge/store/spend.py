@@ -8,15 +8,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import delete, func
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from birdbridge.models import Charge
-from birdbridge.store.base import StoreBase
+from birdbridge.store.base import StoreBase, insert_for
 from birdbridge.store.tables import XBilledRow, XSpendRow
 
 
@@ -38,13 +36,6 @@ def month_end(now: datetime) -> date:
     return (month_start(now) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
-def _insert_for(session: Session) -> Any:
-    """The dialect's INSERT, which has ON CONFLICT (SQLite 3.24+, PostgreSQL 9.5+)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert
-    return sqlite.insert
-
-
 def _resource_key(kind: str, resource_id: str) -> str:
     """``post:123``; an id longer than X's (a server that answers nonsense) is hashed, so that
     the key always fits its column and one odd reply cannot stop the meter."""
@@ -62,7 +53,7 @@ class Spend(StoreBase):
         total = 0
         lines: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0, 0])
         with self._session() as session:
-            insert = _insert_for(session)
+            insert = insert_for(session)
             for charge in charges:
                 day = (charge.at or now).date()
                 line = lines[(day, charge.price_class)]

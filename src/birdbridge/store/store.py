@@ -5,6 +5,7 @@ from __future__ import annotations
 from birdbridge.store.attempts import Attempts
 from birdbridge.store.credentials import Credentials
 from birdbridge.store.database import create_db_engine, migrate
+from birdbridge.store.leases import Leases
 from birdbridge.store.links import LinkStates
 from birdbridge.store.mirrors import MirrorMap
 from birdbridge.store.outbox import Outbox
@@ -15,12 +16,13 @@ from birdbridge.store.values import as_utc, utcnow
 __all__ = ["Store", "as_utc", "utcnow"]
 
 
-class Store(Outbox, Attempts, MirrorMap, LinkStates, Reports, Credentials, Spend):
+class Store(Outbox, Attempts, MirrorMap, LinkStates, Leases, Reports, Credentials, Spend):
     """The state database behind one URL: the outbox (store/outbox.py) and each delivery's
     progress (store/attempts.py), the mirror map (store/mirrors.py), link state and pauses
     (store/links.py), what status and metrics read (store/reports.py), and the sign-ins of
     `birdbridge login`, encrypted, with their refresh lease (store/credentials.py), and what
-    each link spends on X (store/spend.py)."""
+    each link spends on X (store/spend.py), and which worker holds which link
+    (store/leases.py)."""
 
     @classmethod
     def open(cls, url: str, create: bool = True) -> Store:

@@ -91,6 +91,8 @@ class DeliveryRow(SQLModel, table=True):
             name="uq_delivery_source",
         ),
         Index("ix_delivery_due", "link", "status", "next_attempt_at"),
+        # The daemon's one query for every link with due deliveries (store/leases.py).
+        Index("ix_delivery_open", "status", "next_attempt_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -185,3 +187,33 @@ class CredentialRow(SQLModel, table=True):
     generation: int = 1
     refresh_holder: str | None = Field(default=None, sa_column=Column(Text))
     refresh_until: datetime | None = Field(default=None, sa_column=_utc_column())
+
+
+class LinkLeaseRow(SQLModel, table=True):
+    """Which worker (a `birdbridge run` or `once` process) holds a link, until when. Only the
+    holder polls the link and delivers its posts; a lease not renewed by ``expires_at`` (its
+    worker died) is taken over by another worker (store/leases.py)."""
+
+    __tablename__ = "link_lease"
+
+    link: str = Field(primary_key=True, max_length=64)
+    worker: str | None = Field(default=None, max_length=64, index=True)
+    expires_at: datetime | None = Field(default=None, sa_column=_utc_column())
+
+
+class WorkerRow(SQLModel, table=True):
+    """A live worker and how it keeps up (written at each of its lease renewals): what
+    `birdbridge status` shows about the workers sharing the database, and how many there are
+    (each holds its share of the links)."""
+
+    __tablename__ = "bridge_worker"
+
+    id: str = Field(primary_key=True, max_length=64)
+    host: str = Field(max_length=64)
+    pid: int
+    started_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    seen_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    links: int = 0  # links held
+    late: int = 0  # polls that started more than half an interval late, in the last minute
+    worst_lag: float = 0  # seconds: the latest start of a poll after its due time, last minute
+    interval: float = 0  # the worker's poll_interval
