@@ -294,6 +294,12 @@ class BridgeConfig(_StrictTypes):
     # After a quiet stretch the X side is polled less often, up to this many seconds, and at
     # poll_interval again after activity on either side. Unset: 600 (or poll_interval if more).
     max_poll_interval: float | None = Field(default=None, ge=1, le=86400)
+    # Links one worker polls at the same time (threads): each poll mostly waits for the
+    # networks, so a worker with thousands of links needs a few dozen.
+    poll_threads: int = Field(default=16, ge=1, le=256)
+    # Seconds a worker holds a link without renewing the hold (it renews every third of it):
+    # the links of a worker that died are taken over by the others after about this long.
+    lease_seconds: float = Field(default=60, ge=3, le=3600)
     # X's prices when they change, in US dollars per unit, by class (networks/x_prices.py:
     # owned_read, post_read, user_read, post, post_with_url, media_upload, media_status,
     # media_metadata, delete, repost, undo_repost). Unset: X's rate card of 2026-04-20.

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import FrameType
@@ -28,6 +25,9 @@ from birdbridge.networks.base import Network
 from birdbridge.networks.factory import build_adapters
 from birdbridge.networks.signins import SignIns
 from birdbridge.store import DatabaseError, Store
+from birdbridge.worker.holdings import Holdings, WorkerStats, new_worker_id
+from birdbridge.worker.metrics import PollCollector
+from birdbridge.worker.scheduler import PollScheduler, Run
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE = 8.0  # seconds; containers send SIGKILL 10 s after SIGTERM by default
@@ -53,7 +53,7 @@ class Bridge:
         self._mirrored = 0  # deliveries done since the last "alive" line
         self._counting = threading.Lock()  # the jobs run on the scheduler's threads
         # Unique per process: a restarted daemon must not think a dead one's claims are its own.
-        self._worker = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._worker = new_worker_id()
         self._adapter_factory = adapter_factory
         self._progress = progress
         self.signins = SignIns(self.store, config.bridge.database_url)
@@ -63,6 +63,9 @@ class Bridge:
         # meanwhile starts them without a restart).
         self.waiting: dict[str, str] = {}
         self.engines: list[LinkEngine] = []
+        self._by_name: dict[str, LinkEngine] = {}
+        self.holdings: Holdings | None = None  # run_forever's leases on the links
+        self.poller: PollScheduler | None = None
         for link in config.links:
             self._start_link(link)
 
@@ -88,8 +91,10 @@ class Bridge:
             x_prices=self.config.bridge.x_prices,
             poll_interval=self.config.bridge.poll_interval,
             slowest_poll=self.config.bridge.slowest_poll,
+            lease_seconds=self.config.bridge.lease_seconds,
         )
         self.engines.append(engine)
+        self._by_name[link.name] = engine
         return engine
 
     def require_runnable(self) -> None:
@@ -98,90 +103,217 @@ class Bridge:
             raise ConfigError("no link can run: " + "; ".join(self.waiting.values()))
 
     def run_once(self) -> list[CycleReport]:
-        """One poll and delivery of every link (``birdbridge once``)."""
-        return [engine.cycle() for engine in self.engines]
+        """One poll and delivery of every link (``birdbridge once``). A link that a running
+        worker holds is left to it (its report says which worker: ``held_by``)."""
+        lease = self.config.bridge.lease_seconds
+        holdings = Holdings(self.store, self._worker, [e.name for e in self.engines], lease)
+        taken = set(holdings.take_all())
+        renewing = threading.Event()
+        renewer = threading.Thread(
+            target=self._renew_until, args=(holdings, renewing), name="leases", daemon=True
+        )
+        renewer.start()
+        reports = []
+        try:
+            for engine in self.engines:
+                if engine.name not in taken:
+                    reports.append(self._held_elsewhere(engine, holdings))
+                    continue
+                engine.held = holdings.holds
+                try:
+                    reports.append(engine.cycle())
+                finally:
+                    engine.held = None
+        finally:
+            renewing.set()
+            self._write_batch()
+            holdings.release_all()
+        return reports
+
+    def _held_elsewhere(self, engine: LinkEngine, holdings: Holdings) -> CycleReport:
+        holder = holdings.holder(engine.name) or "another worker"
+        log.info("link %s: skipped: %s runs it (a `birdbridge run`)", engine.name, holder)
+        return CycleReport(link=engine.name, busy=True, held_by=holder)
+
+    def _renew_until(self, holdings: Holdings, done: threading.Event) -> None:
+        """Keep a long ``once`` run's leases (a big upload may outlast one)."""
+        period = self.config.bridge.lease_seconds / 3
+        while not done.wait(period):
+            try:
+                holdings.renew()
+            except DatabaseError as exc:
+                log.warning("leases not renewed: %s", exc)
 
     def run_forever(self, install_signals: bool = True) -> None:
-        """The daemon: poll each link every ``poll_interval`` (with jitter), deliver retries
-        every ``deliver_interval``, until SIGTERM/SIGINT."""
+        """The daemon: hold this worker's share of the links (store/leases.py), poll each
+        every ``poll_interval`` and deliver what is due, until SIGTERM/SIGINT."""
         if install_signals:
             self._install_signal_handlers()
-        interval = self.config.bridge.poll_interval
-        scheduler = BackgroundScheduler(
-            timezone=UTC,
-            executors={
-                "default": ThreadPoolExecutor(max_workers=min(8, max(2, 2 * len(self.engines))))
-            },
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-        )
-        start = datetime.now(UTC)
+        bridge = self.config.bridge
         self._started = time.monotonic()
-        for index, engine in enumerate(self.engines):
-            # Spread the links' first polls over the interval instead of all at once.
-            first = start + timedelta(seconds=(interval * index / len(self.engines)) % interval)
-            self._schedule(scheduler, engine, first)
+        self.holdings = Holdings(
+            self.store,
+            self._worker,
+            [engine.name for engine in self.engines],
+            bridge.lease_seconds,
+            interval=bridge.poll_interval,
+        )
+        self.store.ensure_leases(self.holdings.links)
+        for engine in self.engines:
+            engine.held = self.holdings.holds
+        self.poller = PollScheduler(bridge.poll_interval, bridge.poll_threads, self._run_link)
+        # A new process may run with fixed credentials, permissions, credits or a raised X
+        # budget: retry at once.
+        if lifted := self.store.resume(kinds=START_LIFTS):
+            log.info("lifted %d pause(s) for refused requests: trying again", lifted)
+        self._tick()
+        self.poller.start()
+        housekeeping = self._housekeeping()
+        housekeeping.start()
         self._running = True
         for reason in self.waiting.values():
             log.error(
                 "%s; the link waits (tried again every poll interval), the others run", reason
             )
-        if self.waiting:
-            scheduler.add_job(
-                lambda: self._start_waiting(scheduler),
-                "interval",
-                seconds=interval,
-                id="waiting-links",
-            )
-        scheduler.add_job(
-            self._log_alive,
-            "interval",
-            seconds=self.config.bridge.summary_interval,
-            id="alive",
+        ops = self._start_ops_server(housekeeping)
+        log.info(
+            "birdbridge running: %d link(s), polling every %ss (worker %s)",
+            len(self.engines),
+            bridge.poll_interval,
+            self._worker,
         )
-        # A new process may run with fixed credentials, permissions, credits or a raised X
-        # budget: retry at once.
-        if lifted := self.store.resume(kinds=START_LIFTS):
-            log.info("lifted %d pause(s) for refused requests: trying again", lifted)
-        scheduler.start()
-        ops = self._start_ops_server(scheduler)
-        log.info("birdbridge running: %d link(s), polling every %ss", len(self.engines), interval)
         watch = ClockWatch()
         try:
             while not self.stop.wait(timeout=1.0):
                 if jump := watch.tick():
-                    self._after_clock_jump(scheduler, jump)
+                    self._after_clock_jump(jump)
         finally:
             if ops is not None:
                 ops.stop()
             log.info("stopping: finishing the publish in flight")
-            shutdown = threading.Thread(
-                target=scheduler.shutdown, kwargs={"wait": True}, daemon=True
+            stopping = threading.Thread(
+                target=housekeeping.shutdown, kwargs={"wait": False}, daemon=True
             )
-            shutdown.start()
-            shutdown.join(SHUTDOWN_GRACE)
+            stopping.start()
+            self.poller.stop(SHUTDOWN_GRACE)
+            self._write_batch()
+            self.holdings.release_all()  # the other workers take the links over at once
             self.store.close()
             log.info("stopped")
 
-    def _schedule(
-        self, scheduler: BackgroundScheduler, engine: LinkEngine, first: datetime
-    ) -> None:
-        interval = self.config.bridge.poll_interval
-        scheduler.add_job(
-            self._guarded(engine.cycle, cycle=True),
-            "interval",
-            seconds=interval,
-            jitter=min(interval / 10, 30),
-            next_run_time=first,
-            id=f"poll:{engine.name}",
+    def _housekeeping(self) -> BackgroundScheduler:
+        """The worker's few periodic jobs (the links' polls are the PollScheduler's)."""
+        bridge = self.config.bridge
+        scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(max_workers=2)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
+        scheduler.add_job(self._tick, "interval", seconds=bridge.lease_seconds / 3, id="leases")
         scheduler.add_job(
-            self._guarded(engine.deliver),
-            "interval",
-            seconds=self.config.bridge.deliver_interval,
-            id=f"deliver:{engine.name}",
+            self._deliveries, "interval", seconds=bridge.deliver_interval, id="deliveries"
         )
+        scheduler.add_job(self._log_alive, "interval", seconds=bridge.summary_interval, id="alive")
+        if self.waiting:
+            scheduler.add_job(
+                self._start_waiting, "interval", seconds=bridge.poll_interval, id="waiting-links"
+            )
+        return scheduler
 
-    def _start_waiting(self, scheduler: BackgroundScheduler) -> None:
+    def _run_link(self, link: str, kind: Run, deliver_first: bool) -> None:
+        """One run of a held link, on one of the scheduler's threads."""
+        engine = self._by_name.get(link)
+        if engine is None or self.stop.is_set():
+            return
+        try:
+            if kind is Run.POLL:
+                report = engine.cycle(deliver_first=deliver_first)
+            else:
+                report = engine.deliver()
+        except Exception:  # the daemon outlives any one cycle's surprise
+            log.exception("unexpected error in a link cycle; the next cycle will retry")
+            return
+        if kind is Run.POLL and not report.busy:
+            self._completed[report.link] = time.monotonic()
+        with self._counting:
+            self._mirrored += report.delivered.done
+        # report.errors are not logged again here: the engine logged each one where it
+        # happened, with its context (one failure, one line).
+
+    def _tick(self) -> None:
+        """Every third of lease_seconds: write the idle polls' batch, say this worker is
+        alive, renew its leases and even out the links between the workers."""
+        assert self.holdings is not None and self.poller is not None
+        self._write_batch()
+        lateness = self.poller.lateness()
+        try:
+            tick = self.holdings.tick(
+                WorkerStats(lateness.late, lateness.worst),
+                idle=lambda link: not self.poller.busy(link) if self.poller else True,
+            )
+        except DatabaseError as exc:
+            # The leases run out unless a later tick renews them: the links stop meanwhile
+            # (Holdings.holds), so that no other worker runs them at the same time.
+            log.warning("leases not renewed (tried again in %gs): %s", self._tick_period, exc)
+            return
+        for link in tick.lost:
+            self.poller.remove(link)
+        if tick.taken:
+            self._schedule(tick.taken, tick.last_polls)
+        if tick.taken or tick.lost:
+            log.info(
+                "holding %d link(s): took %d, let go of %d",
+                len(self.holdings.held),
+                len(tick.taken),
+                len(tick.lost),
+            )
+
+    @property
+    def _tick_period(self) -> float:
+        return self.config.bridge.lease_seconds / 3
+
+    def _schedule(self, links: list[str], last_polls: dict[str, datetime]) -> None:
+        """Poll links just taken: one interval after their last poll (a link taken over keeps
+        its rhythm), or, when that is past or there was none, spread over the first interval
+        instead of all at once (the only jitter)."""
+        assert self.poller is not None
+        interval = self.config.bridge.poll_interval
+        now, wall = time.monotonic(), datetime.now(UTC)
+        overdue = []
+        for link in links:
+            self._completed[link] = now
+            last = last_polls.get(link)
+            wait = (last + timedelta(seconds=interval) - wall).total_seconds() if last else -1
+            if 0 <= wait <= interval:
+                self.poller.add(link, now + wait)
+            else:
+                overdue.append(link)
+        for index, link in enumerate(overdue):
+            self.poller.add(link, now + interval * index / len(overdue))
+
+    def _deliveries(self) -> None:
+        """Every deliver_interval: one query for every link with deliveries due."""
+        assert self.holdings is not None and self.poller is not None
+        try:
+            due = self.store.links_with_due_deliveries(datetime.now(UTC))
+        except DatabaseError as exc:
+            log.warning("due deliveries not read (tried again): %s", exc)
+            return
+        self.poller.deliveries_due(due & self.holdings.held)
+
+    def _write_batch(self) -> None:
+        """The idle polls' times and the call counts of every link, in one transaction."""
+        taken = [(engine, *engine.take_writes()) for engine in self.engines]
+        marks = [mark for _, batch, _ in taken for mark in batch]
+        calls = [line for _, _, lines in taken for line in lines]
+        try:
+            self.store.write_batch(marks, calls)
+        except DatabaseError as exc:
+            for engine, _, lines in taken:
+                engine.give_back(lines)
+            log.warning("poll times and API call counts not saved yet: %s", exc)
+
+    def _start_waiting(self) -> None:
         """Try the links that were waiting for a sign-in again."""
         for link in self.config.links:
             if link.name not in self.waiting or self.stop.is_set():
@@ -189,10 +321,12 @@ class Bridge:
             engine = self._start_link(link)
             if engine is not None:
                 log.info("link %s: signed in; starting it", link.name)
-                self._completed[link.name] = time.monotonic()
-                self._schedule(scheduler, engine, datetime.now(UTC))
+                if self.holdings is not None:
+                    engine.held = self.holdings.holds
+                    self.holdings.add_links([link.name])  # taken at the next tick
 
     def _start_ops_server(self, scheduler: BackgroundScheduler) -> OpsServer | None:
+        assert self.poller is not None
         port = self.config.bridge.http_port
         if port is None:
             return None
@@ -205,6 +339,7 @@ class Bridge:
                 host=self.config.bridge.http_host or "127.0.0.1",
                 links=[engine.name for engine in self.engines],
                 budgets={link.name: link.twitter.monthly_budget_usd for link in self.config.links},
+                collectors=[PollCollector(self.poller)],
             ).start()
         except OSError as exc:
             log.error("cannot serve /healthz and /metrics on port %s: %s", port, exc)
@@ -216,33 +351,13 @@ class Bridge:
         )
         return server
 
-    def _after_clock_jump(self, scheduler: BackgroundScheduler, jump: float) -> None:
-        """Run every job now: after a step back, wall-clock schedules would wait the jump out;
-        after a suspend, the links are overdue anyway."""
+    def _after_clock_jump(self, jump: float) -> None:
+        """Poll every link now: after a suspend the links are overdue anyway."""
         log.warning(
             "the wall clock jumped by %+.0f s (suspend or time step): running every link now", jump
         )
-        now = datetime.now(UTC)
-        for job in scheduler.get_jobs():
-            job.modify(next_run_time=now)
-
-    def _guarded(self, job: Callable[[], CycleReport], cycle: bool = False) -> Callable[[], None]:
-        def run() -> None:
-            if self.stop.is_set():
-                return
-            try:
-                report = job()
-            except Exception:  # the daemon outlives any one cycle's surprise
-                log.exception("unexpected error in a link cycle; the next cycle will retry")
-                return
-            if cycle and not report.busy:
-                self._completed[report.link] = time.monotonic()
-            with self._counting:
-                self._mirrored += report.delivered.done
-            # report.errors are not logged again here: the engine logged each one where it
-            # happened, with its context (one failure, one line).
-
-        return run
+        if self.poller is not None:
+            self.poller.all_due_now()
 
     def _log_alive(self) -> None:
         """The summary line of an idle or busy daemon: every ``[bridge] summary_interval``."""
@@ -274,9 +389,9 @@ class Bridge:
         fails every time, a wedged call)? /healthz turns 503 then, naming no link."""
         limit = max(STALLED_INTERVALS * self.config.bridge.poll_interval, STALLED_MINIMUM)
         now = time.monotonic()
-        return any(
-            now - self._completed.get(engine.name, self._started) > limit for engine in self.engines
-        )
+        names = {engine.name for engine in self.engines}
+        held = self.poller.links() if self.poller is not None else names
+        return any(now - self._completed.get(link, self._started) > limit for link in held)
 
     def _install_signal_handlers(self) -> None:
         def handle(signum: int, _frame: FrameType | None) -> None:

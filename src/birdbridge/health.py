@@ -12,13 +12,14 @@ threads or hold the workers.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+from prometheus_client.registry import Collector
 
 from birdbridge.metrics import QueueCollector, XSpendCollector
 from birdbridge.store import Store
@@ -69,6 +70,7 @@ class OpsServer:
         links: list[str] | None = None,
         stalled: Callable[[], bool] = lambda: False,
         budgets: dict[str, float | None] | None = None,
+        collectors: Sequence[Collector] = (),
     ) -> None:
         self.store = store
         self.scheduler_alive = scheduler_alive
@@ -76,6 +78,8 @@ class OpsServer:
         self.registry = CollectorRegistry()
         self.registry.register(QueueCollector(store, links or []))
         self.registry.register(XSpendCollector(store, budgets or {}))
+        for collector in collectors:
+            self.registry.register(collector)
         self._httpd = _PooledHTTPServer((host, port), self._handler())
 
     @property

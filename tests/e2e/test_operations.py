@@ -195,6 +195,7 @@ def test_idle_connections_neither_pile_up_threads_nor_block_healthz(store: Store
 
 def test_healthz_turns_503_when_a_link_stops_completing_cycles(rig: Rig) -> None:
     from birdbridge.daemon import Bridge
+    from birdbridge.worker.scheduler import Run
 
     bridge = Bridge(rig.config(), rig.store)
     server = OpsServer(0, rig.store, lambda: True, stalled=bridge.stalled).start()
@@ -205,7 +206,7 @@ def test_healthz_turns_503_when_a_link_stops_completing_cycles(rig: Rig) -> None
         status, text = get(url)
         assert status == 503 and "has not completed a cycle" in text
         assert "alice" not in text  # /healthz names no link
-        bridge._guarded(bridge.engines[0].cycle, cycle=True)()  # a cycle completes
+        bridge._run_link("alice", Run.POLL, deliver_first=True)  # a cycle completes
         assert get(url) == (200, "ok\n")
     finally:
         server.stop()
