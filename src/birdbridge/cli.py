@@ -402,7 +402,8 @@ def status(
     config: ConfigOption = None,
 ) -> None:
     """Each link's sides (running, paused and why, waiting for the first poll),
-    the deliveries not mirrored yet or failed, and the fallbacks of the last 7 days.
+    the deliveries not mirrored yet or failed, and the fallbacks of the last 7 days;
+    first, the `birdbridge run` workers and whether their polls keep up.
 
     \b
     --json prints one object; times are ISO-8601 UTC ("2025-03-04T14:05:00Z"):
@@ -420,6 +421,9 @@ def status(
           x_spend (X only, else null: this UTC month's {month_usd,
             budget_usd (null: none), projected_usd, by_class {CLASS:
             {calls, billed, usd}}})
+      workers[] (`birdbridge run` processes alive on this database): id,
+        host, pid, started_at, seen_at, links (held), polls_late_last_minute,
+        worst_delay_seconds, poll_interval
       queue[] (open and failed deliveries, oldest first): id, link,
         kind ("post", "edit", "delete"), from, source_id, to,
         state ("pending", "held", "publishing", "waiting_to_retry",
@@ -446,6 +450,7 @@ def status(
             datetime.now(UTC),
             max_attempts=settings.bridge.max_attempts,
             only=link,
+            lease_seconds=settings.bridge.lease_seconds,
         )
     finally:
         store.close()

@@ -6,7 +6,7 @@ vanish) and redacted."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,7 @@ from birdbridge.store import (
     month_end,
     month_start,
 )
+from birdbridge.store.leases import WorkerInfo
 
 if TYPE_CHECKING:
     from birdbridge.config import LinkConfig
@@ -166,6 +167,7 @@ class StatusView:
     links: list[LinkView]
     queue: list[Delivery]  # open and failed deliveries, oldest first
     fallbacks: list[Delivery]  # deliveries that took a fallback in the last 7 days
+    workers: list[WorkerInfo] = field(default_factory=list)  # `run` workers alive now
 
     def paused(self, link: str, network: str) -> bool:
         return any(
@@ -182,6 +184,7 @@ def read_status(
     *,
     max_attempts: int,
     only: str | None = None,
+    lease_seconds: float = 60,
 ) -> StatusView:
     """The status of the config's ``links`` (and of links the database still has), or of the
     link named ``only``."""
@@ -222,7 +225,11 @@ def read_status(
     ]
     queue = store.deliveries(link=only, statuses=OPEN_OR_FAILED)
     fallbacks = store.noted(since=now - NOTES_SHOWN_FOR, link=only)
-    return StatusView(now, max_attempts, views, queue, fallbacks)
+    # A worker writes its row every third of lease_seconds: one not seen for a whole lease
+    # has stopped (or cannot reach the database).
+    alive = now - timedelta(seconds=lease_seconds)
+    workers = sorted((w for w in store.workers() if w.seen_at >= alive), key=lambda w: w.id)
+    return StatusView(now, max_attempts, views, queue, fallbacks, workers)
 
 
 def delivery_state(d: Delivery, now: datetime, max_attempts: int) -> tuple[str, str]:
@@ -264,7 +271,8 @@ def status_renderables(view: StatusView, *, verbose: bool = False) -> list[Rende
     """`birdbridge status`: a block per link (a line or three per side), the failed and the
     waiting deliveries, the fallbacks taken lately; each fits the console's width. Printed
     one after the other."""
-    out: list[RenderableType] = [_link_block(link, view.now, verbose) for link in view.links]
+    out: list[RenderableType] = [_workers_block(view)]
+    out += [_link_block(link, view.now, verbose) for link in view.links]
     if any(s.state(view.now) == "waiting_for_first_poll" for v in view.links for s in v.sides):
         out.append(Text(FIRST_POLL_HINT))
     failed = [d for d in view.queue if d.status is DeliveryStatus.FAILED]
@@ -281,6 +289,34 @@ def status_renderables(view: StatusView, *, verbose: bool = False) -> list[Rende
     for block in out:  # a blank line between blocks
         spaced += [Text(""), block] if spaced else [block]
     return spaced
+
+
+def _workers_block(view: StatusView) -> RenderableType:
+    """Who polls the links (`birdbridge run` workers sharing the database) and whether their
+    polls keep up."""
+    if not view.workers:
+        return Text(
+            "workers: no `birdbridge run` is running on this database (the links are polled "
+            "only by `birdbridge once`, if something runs it)"
+        )
+    held = sum(w.links for w in view.workers)
+    title = Text(
+        f"workers: {_plural(len(view.workers), 'worker')} running, holding {_plural(held, 'link')}"
+    )
+    rows = [(worker.id, [_worker_line(worker, view.now)]) for worker in view.workers]
+    return Group(title, Rows(rows))
+
+
+def _worker_line(worker: WorkerInfo, now: datetime) -> str:
+    links = f"{_plural(worker.links, 'link')}, polled every {worker.interval:g} s"
+    started = f"started {ago(worker.started_at, now)}"
+    if not worker.late:
+        return f"{links}: on time; {started}"
+    return (
+        f"{links}: BEHIND: {_plural(worker.late, 'poll')} in the last minute started more "
+        f"than half an interval late (up to {worker.worst_lag:.0f} s): raise [bridge] "
+        f"poll_threads, add workers or raise poll_interval; {started}"
+    )
 
 
 def _link_block(link: LinkView, now: datetime, verbose: bool) -> RenderableType:
@@ -438,6 +474,20 @@ def status_json(view: StatusView) -> dict[str, Any]:
                 "sides": [_side_json(side, view.now) for side in link.sides],
             }
             for link in view.links
+        ],
+        "workers": [
+            {
+                "id": w.id,
+                "host": w.host,
+                "pid": w.pid,
+                "started_at": iso(w.started_at),
+                "seen_at": iso(w.seen_at),
+                "links": w.links,
+                "polls_late_last_minute": w.late,
+                "worst_delay_seconds": w.worst_lag,
+                "poll_interval": w.interval,
+            }
+            for w in view.workers
         ],
         "queue": [_delivery_json(d, view) for d in view.queue],
         "fallbacks": [

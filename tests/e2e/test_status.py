@@ -214,7 +214,8 @@ def test_status_json_has_the_documented_shape_and_values(rig: Rig, tmp_path: Pat
     result = cli("status", "--json", "--config", str(staged.config))
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"generated_at", "links", "queue", "fallbacks"}
+    assert set(data) == {"generated_at", "links", "workers", "queue", "fallbacks"}
+    assert data["workers"] == []  # no `birdbridge run` on this database
     now = datetime.fromisoformat(data["generated_at"])
     assert data["generated_at"].endswith("Z") and now.utcoffset() == timedelta(0)
     [link] = data["links"]

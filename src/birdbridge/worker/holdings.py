@@ -29,10 +29,15 @@ HOST = socket.gethostname()[:40]
 GONE_AFTER = 10  # lease periods: a worker row not written for this long is removed
 
 
+_OURS: set[str] = set()  # the worker ids made by this process
+
+
 def new_worker_id() -> str:
     """Unique per process (a restarted daemon must not think a dead one's claims are its own),
     naming its host and process so that a dead one on the same machine can be told."""
-    return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    worker = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    _OURS.add(worker)
+    return worker
 
 
 def dead_here(worker_ids: Iterable[str], me: str) -> set[str]:
@@ -43,14 +48,16 @@ def dead_here(worker_ids: Iterable[str], me: str) -> set[str]:
         if worker == me or len(parts) != 3 or parts[0] != HOST or not parts[1].isdigit():
             continue
         pid_text = parts[1]
-        if not _alive(int(pid_text)):
+        if worker not in _OURS and not _alive(int(pid_text)):
             dead.add(worker)
     return dead
 
 
 def _alive(pid: int) -> bool:
     if pid == os.getpid():
-        return False  # another id with our pid: a process before ours (pid 1 in a container)
+        # An id with our pid that this process did not make: a process before ours (a
+        # container restarted keeps its host name, and its first process is pid 1 again).
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
