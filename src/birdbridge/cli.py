@@ -238,6 +238,14 @@ def once(config: ConfigOption = None) -> None:
         reports = bridge.run_once()
     problems: list[str] = []
     for report in reports:
+        if report.held_by is not None:  # a running worker has it: nothing to do here
+            console.print(
+                f"link {report.link}: skipped: the worker {report.held_by} (a `birdbridge "
+                "run`) is running it",
+                highlight=False,
+                markup=False,
+            )
+            continue
         d = report.delivered
         polled = (
             ", ".join(f"{NetworkName(n).label}: {p.seen} new" for n, p in report.polls.items())
