@@ -75,9 +75,9 @@ def poll_side(
             )
         deliveries.extend(_deliveries_for(post, targets, held=held))
         recent += 1
-    account = source.account()
+    account_id = source.account_id()
     report.enqueued = store.record_poll(
-        link, source.name.value, account_id=account.id, cursor=result.cursor, deliveries=deliveries
+        link, source.name.value, account_id=account_id, cursor=result.cursor, deliveries=deliveries
     )
     if report.first_poll:
         log.info(

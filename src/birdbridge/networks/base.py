@@ -107,6 +107,11 @@ class Network(Protocol):
         """The account the credentials act as (cached after the first call)."""
         ...
 
+    def account_id(self) -> str:
+        """Its id: as the database knows it for these credentials (``know_account``, set by
+        networks/signins.py), else :meth:`account`'s."""
+        ...
+
     def limits(self) -> NetworkLimits: ...
 
     def verify(self) -> Verified:
