@@ -13,9 +13,8 @@ from typing import Any, Protocol, TypeVar
 from prometheus_client import Counter as PromCounter
 
 from birdbridge.errors import NetworkError
-from birdbridge.media.images import ImageLimits
 from birdbridge.media.progress import NO_PROGRESS, Progress
-from birdbridge.media.rules import GifRules, VideoRules
+from birdbridge.media.rules import GifRules, ImageLimits, VideoRules
 from birdbridge.models import (
     Account,
     FetchResult,

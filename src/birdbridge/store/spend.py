@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import delete, func
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from birdbridge.models import Charge
@@ -39,9 +38,14 @@ def month_end(now: datetime) -> date:
 
 
 def _insert_for(session: Session) -> Any:
-    """The dialect's INSERT, which has ON CONFLICT (SQLite 3.24+, PostgreSQL 9.5+)."""
+    """The dialect's INSERT, which has ON CONFLICT (SQLite 3.24+, PostgreSQL 9.5+). Imported
+    here: each dialect's module is megabytes, and a database is only one of them."""
     if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
     return sqlite.insert
 
 
