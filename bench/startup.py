@@ -136,12 +136,10 @@ def idle_daemon(env: dict[str, str], config: Path, log: Path, settle: float) -> 
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
-    polls = log.read_text(errors="replace").count('"polled')
     return {
         "running_after_s": round(running_after, 2) if running_after is not None else None,
         "rss_mb": round(memory["VmRSS"], 1),
         "hwm_mb": round(memory["VmHWM"], 1),
-        "log_lines": polls,
     }
 
 
