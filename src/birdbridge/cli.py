@@ -13,10 +13,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from birdbridge import __version__
-from birdbridge.config import Config, load_config
 from birdbridge.config_checks import permission_warning
-from birdbridge.engine.pauses import REFUSAL_KINDS
 from birdbridge.errors import (
     AccountRefused,
     BirdbridgeError,
@@ -27,17 +24,15 @@ from birdbridge.errors import (
 )
 from birdbridge.models import NetworkName
 from birdbridge.redaction import redact, register
-from birdbridge.store import DeliveryStatus, Store
-from birdbridge.views import (
-    check_cost_lines,
-    explanation_json,
-    pause_words,
-    print_explanation,
-    when,
-)
 
+# Only what parsing the command line needs is imported here: `birdbridge --help` (and a
+# command's --help) must not pay for the config's models, the database, the network clients
+# or media (seconds on a Raspberry Pi). Each command imports what it uses;
+# tests/unit/test_startup_imports.py keeps it so.
 if TYPE_CHECKING:
+    from birdbridge.config import Config
     from birdbridge.engine.link import CycleReport
+    from birdbridge.store import DeliveryStatus, Store
 
 app = typer.Typer(
     add_completion=False,
@@ -95,6 +90,8 @@ def _warn(message: str) -> None:
 
 def _version(value: bool) -> None:
     if value:
+        from birdbridge import __version__
+
         console.print(f"birdbridge {__version__}")
         raise typer.Exit()
 
@@ -131,6 +128,8 @@ def _load(config_path: Path | None, *, secrets: bool = True, logged: bool = Fals
     ``logged``: set up logging from it, so that what follows (the file's permission warning
     included) is logged in the configured format. A config error comes before any format is
     known: it is printed."""
+    from birdbridge.config import load_config
+
     try:
         config = load_config(config_path, secrets=secrets)
     except ConfigError as exc:
@@ -159,6 +158,8 @@ def _configure_logging(settings: Config, *, messages: bool = True) -> None:
 def _open_store(config: Config, create: bool = True) -> Store:
     """The store, or an error naming where the database URL came from: exit 2 when the URL is
     wrong, 1 when its server cannot be reached now."""
+    from birdbridge.store import Store
+
     try:
         return Store.open(config.bridge.database_url, create=create)
     except DatabaseUnusable as exc:
@@ -231,6 +232,7 @@ def once(config: ConfigOption = None) -> None:
     """
     from birdbridge.daemon import Bridge
     from birdbridge.progress import media_bars
+    from birdbridge.views import pause_words, when
 
     settings = _load(config, logged=True)
     with media_bars(console) as progress:  # bars on a terminal only
@@ -261,7 +263,7 @@ def once(config: ConfigOption = None) -> None:
         for wait in report.waits:  # passes by itself: said, but exit 0
             console.print(f"  waiting for a rate limit: {redact(wait)}")
         for network, state in bridge.store.pauses(report.link).items():
-            if state.paused_kind not in OPERATOR_PAUSES:  # a rate limit: said, but exit 0
+            if state.paused_kind not in operator_pauses():  # a rate limit: said, but exit 0
                 console.print(
                     f"  {NetworkName(network).label} paused ({pause_words(state.paused_kind)}) "
                     f"until {when(state.paused_until)} UTC: it resumes by itself"
@@ -275,9 +277,12 @@ def once(config: ConfigOption = None) -> None:
     raise typer.Exit(2 if bridge.waiting else 1 if problems else 0)
 
 
-# Pauses that end only when the operator acts (credentials, permissions, credits) or after a
-# long wait (X's monthly usage cap). A rate-limit pause ends by itself.
-OPERATOR_PAUSES = {*REFUSAL_KINDS, "usage_cap"}
+def operator_pauses() -> set[str]:
+    """Pauses that end only when the operator acts (credentials, permissions, credits) or
+    after a long wait (X's monthly usage cap). A rate-limit pause ends by itself."""
+    from birdbridge.engine.pauses import REFUSAL_KINDS
+
+    return {*REFUSAL_KINDS, "usage_cap"}
 
 
 def _needs_operator(store: Store, report: CycleReport) -> list[str]:
@@ -286,12 +291,14 @@ def _needs_operator(store: Store, report: CycleReport) -> list[str]:
     A failed delivery counts in the run it failed in, not in every later run: the exit code
     says what this run met, `status` keeps the list (and cron mails each failure once). A
     pause counts in every run while it lasts: the run could not do that side's work."""
+    from birdbridge.views import pause_words, when
+
     lines = []
     said = {redact(reason) for reason in report.paused.values()}
     for network, state in store.pauses(report.link).items():
         reason = state.paused_reason or ""
         said.add(reason)  # the store keeps it redacted already
-        if state.paused_kind in OPERATOR_PAUSES:
+        if state.paused_kind in operator_pauses():
             lines.append(
                 f"link {report.link}: {NetworkName(network).label} paused "
                 f"({pause_words(state.paused_kind)}) until {when(state.paused_until)} UTC: "
@@ -325,6 +332,7 @@ def check(config: ConfigOption = None) -> None:
     from birdbridge.networks.factory import build_adapters
     from birdbridge.networks.signins import SignIns
     from birdbridge.networks.x_prices import PriceTable
+    from birdbridge.views import check_cost_lines, pause_words, when
 
     settings = _load(config)
     prices = PriceTable.with_overrides(settings.bridge.x_prices)
@@ -489,6 +497,7 @@ def explain(
     from birdbridge.networks.factory import build_adapters
     from birdbridge.networks.signins import SignIns
     from birdbridge.networks.x_prices import PriceTable
+    from birdbridge.views import explanation_json, print_explanation
 
     chosen_network = _network_option(network) if network is not None else None
     settings = _load(config)
@@ -568,6 +577,8 @@ def retry(
 ) -> None:
     """Put a failed (or skipped) delivery back in the queue. Exit 1 when there is no such
     delivery or it is not failed or skipped."""
+    from birdbridge.store import DeliveryStatus
+
     if delivery_id is None and not all_failed:
         _error("give a delivery id (see `birdbridge status`) or --failed")
         raise typer.Exit(2)
@@ -597,25 +608,25 @@ def skip(
     store.close()
 
 
-# What each command can act on, and what it says of a delivery in another state.
-_ACTS_ON = {
-    "retry": ({DeliveryStatus.FAILED, DeliveryStatus.SKIPPED}, "only a failed or skipped one"),
-    "skip": (
-        {
-            DeliveryStatus.PENDING,
-            DeliveryStatus.PUBLISHING,
-            DeliveryStatus.FAILED,
-            DeliveryStatus.SKIPPED,
-        },
-        "only one not yet published",
-    ),
-}
+def _acts_on(command: str) -> tuple[set[DeliveryStatus], str]:
+    """What ``command`` can act on, and what it says of a delivery in another state."""
+    from birdbridge.store import DeliveryStatus
+
+    if command == "retry":
+        return {DeliveryStatus.FAILED, DeliveryStatus.SKIPPED}, "only a failed or skipped one"
+    statuses = {
+        DeliveryStatus.PENDING,
+        DeliveryStatus.PUBLISHING,
+        DeliveryStatus.FAILED,
+        DeliveryStatus.SKIPPED,
+    }
+    return statuses, "only one not yet published"
 
 
 def _require_delivery(store: Store, delivery_id: int, command: str) -> None:
     """Exit 1, with the same words for ``retry`` and ``skip``, unless the delivery exists
     and ``command`` can act on it."""
-    statuses, which = _ACTS_ON[command]
+    statuses, which = _acts_on(command)
     row = store.delivery(delivery_id)
     if row is None:
         problem = f"no delivery {delivery_id}"

@@ -24,11 +24,11 @@ from birdbridge.cli import (
     app,
     console,
 )
-from birdbridge.config import DEFAULT_X_REDIRECT_URI, Config, LinkConfig
 from birdbridge.errors import ConfigError
 from birdbridge.redaction import redact, register
 
 if TYPE_CHECKING:
+    from birdbridge.config import Config, LinkConfig
     from birdbridge.login.flow import Interaction, SignedIn
     from birdbridge.secretbox import SecretBox
     from birdbridge.store import Store
@@ -38,6 +38,10 @@ login_app = typer.Typer(
     help="Sign an account in for a link (stored encrypted in the database).",
 )
 app.add_typer(login_app, name="login")
+
+# config.DEFAULT_X_REDIRECT_URI written out: importing the config's models (pydantic) for one
+# string would slow down every --help. tests/unit/test_startup_imports.py checks they agree.
+DEFAULT_X_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 
 LinkOption = Annotated[str, typer.Option("--link", "-l", help="The link's name in the config.")]
 NoBrowser = Annotated[

@@ -722,8 +722,8 @@ def check_cost_lines(
     lines = [
         f"X cost with no posts: $0.00 a month for polling ({least:,} to {most:,} polls a "
         "month; X bills the posts a poll returns, not the poll)",
-        f"each start of `run` or `once` asks X who the account is: {dollars(me)}, billed once "
-        f"per UTC day (a `once` every 5 minutes from cron: about {dollars(me * 30)} a month)",
+        f"a start of `run` or `once` that does not know the account yet asks X who it is: "
+        f"{dollars(me)}, billed once per UTC day (at most about {dollars(me * 30)} a month)",
     ]
     sources = [source for source, _ in link.direction.pairs()]
     targets = [target for _, target in link.direction.pairs()]

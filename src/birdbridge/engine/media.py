@@ -14,25 +14,20 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from birdbridge.errors import NetworkError, Permanent
-from birdbridge.media.download import Downloaded, DownloadError, download
-from birdbridge.media.images import ImageError, fit_image, is_animated
 from birdbridge.media.progress import NO_PROGRESS, Progress
 from birdbridge.media.rules import VideoProps
-from birdbridge.media.video import ffmpeg_available
-from birdbridge.media.videofit import (
-    NO_FFMPEG,
-    Unfit,
-    check_announced,
-    fit_video_file,
-    gif_problems,
-)
 from birdbridge.models import Media, MediaKind, Post
 from birdbridge.networks.base import MediaLimits, Network
 from birdbridge.render.alt import fit_alt_text
 from birdbridge.store import Delivery, Store
+
+# Downloading (httpx), pictures (Pillow) and videos are imported by the methods that do them:
+# an idle daemon, polling and finding nothing, never loads them (megabytes of its memory).
+if TYPE_CHECKING:
+    from birdbridge.media.download import Downloaded
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +103,8 @@ class MediaCarrier:
         prepared: PreparedMedia,
         index: int,
     ) -> dict[str, str]:
+        from birdbridge.media.videofit import Unfit
+
         try:
             uploaded = self._carry(item, target, limits, folder, index)
         except (MediaUnfit, Unfit, Permanent) as exc:
@@ -130,6 +127,8 @@ class MediaCarrier:
     def _carry(
         self, item: Media, target: Network, limits: MediaLimits, folder: Path, index: int
     ) -> Any:
+        from birdbridge.media.videofit import check_announced
+
         label = target.name.label
         if item.kind not in limits.kinds:
             raise MediaUnfit(f"{label} cannot show {item.kind.value} posts")
@@ -149,6 +148,8 @@ class MediaCarrier:
         return target.upload_media(path, mime, kind, alt, progress=self.progress)
 
     def _download(self, item: Media, limits: MediaLimits, folder: Path, index: int) -> Downloaded:
+        from birdbridge.media.download import DownloadError, download
+
         if not item.sources:
             raise MediaUnfit("the source gave no URL to download it from")
         image = item.kind is MediaKind.IMAGE
@@ -171,6 +172,8 @@ class MediaCarrier:
         raise MediaUnfit("download failed: " + "; ".join(problems))
 
     def _video_cap(self, limits: MediaLimits) -> int:
+        from birdbridge.media.video import ffmpeg_available
+
         # With ffmpeg a bigger original can be transcoded down; without it, it cannot.
         limit = max(limits.video_bytes, limits.gif_bytes)
         return min(limit * 4, MAX_VIDEO_DOWNLOAD) if ffmpeg_available() else limit
@@ -178,6 +181,8 @@ class MediaCarrier:
     def _fit(
         self, item: Media, file: Downloaded, limits: MediaLimits, folder: Path, label: str
     ) -> tuple[Path, str, MediaKind]:
+        from birdbridge.media.images import ImageError, fit_image, is_animated
+
         mime = file.mime
         if mime is None:
             raise MediaUnfit("not a picture, GIF or video format birdbridge knows")
@@ -200,6 +205,9 @@ class MediaCarrier:
     ) -> tuple[Path, str, MediaKind]:
         """An animated GIF file travels as a GIF when it keeps the target's GIF rules, else
         (with ffmpeg) as an mp4 video, which both networks play as a loop-like clip."""
+        from birdbridge.media.video import ffmpeg_available
+        from birdbridge.media.videofit import NO_FFMPEG, gif_problems
+
         problems = gif_problems(file.path, limits.gif_rules, limits.gif_bytes, label)
         if "image/gif" in limits.image.types and not problems:
             return file.path, "image/gif", MediaKind.GIF
@@ -212,6 +220,8 @@ class MediaCarrier:
     def _fit_video(
         path: Path, mime: str, limits: MediaLimits, folder: Path, label: str
     ) -> tuple[Path, str]:
+        from birdbridge.media.videofit import fit_video_file
+
         # a GIF that is an mp4 travels as a video on both networks: the video size limit
         return fit_video_file(
             path,

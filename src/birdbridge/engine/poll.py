@@ -87,14 +87,14 @@ def poll_side(
             )
         deliveries.extend(_deliveries_for(post, targets, held=held))
         recent += 1
-    account = source.account()
-    if _unchanged(state, account.id, result.cursor) and not deliveries:
+    account_id = source.account_id()
+    if _unchanged(state, account_id, result.cursor) and not deliveries:
         report.idle = True
         return report
     report.enqueued = store.record_poll(
         link,
         source.name.value,
-        account_id=account.id,
+        account_id=account_id,
         cursor=result.cursor,
         deliveries=deliveries,
         now=now,

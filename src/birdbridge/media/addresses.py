@@ -13,11 +13,11 @@ Allowed hosts are matched by name, as written in the config, not by address: all
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
-
-import httpx
+from urllib.parse import urlsplit
 
 SHARED = IPv4Network("100.64.0.0/10")  # carrier-grade NAT (RFC 6598): not private, not public
 NAT64 = IPv6Network("64:ff9b::/96")  # well-known NAT64 prefix (RFC 6052): an IPv4 inside
@@ -39,7 +39,26 @@ def host_key(host: str) -> str:
 def api_hosts(urls: Iterable[str]) -> frozenset[str]:
     """The hosts of a link's ``api_base_url``s: downloads may reach them whatever their
     address."""
-    return frozenset(host_key(httpx.URL(url).raw_host.decode("ascii")) for url in urls)
+    return frozenset(host_key(_wire_host(url)) for url in urls)
+
+
+# A host already in the form httpx sends (letters, digits, dots, hyphens; an IPv6 literal).
+_PLAIN_HOST = re.compile(r"[a-z0-9.-]+|[0-9a-f:]+")
+
+
+def _wire_host(url: str) -> str:
+    """The URL's host as httpx puts it on the wire. Read by hand when it is plain, as every
+    api_base_url is in practice: every link's engine asks at start-up, and importing httpx
+    costs an idle daemon megabytes (it downloads media only)."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        host = None
+    if url.isascii() and "%" not in url and host and _PLAIN_HOST.fullmatch(host):
+        return host
+    import httpx
+
+    return httpx.URL(url).raw_host.decode("ascii")
 
 
 def resolve(host: str, port: int) -> list[str]:

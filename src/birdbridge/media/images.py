@@ -14,11 +14,12 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from PIL import Image, ImageFile, ImageOps
+
+from birdbridge.media.rules import ImageLimits
 
 # Decoded pixels take 4 bytes each: Pillow keeps RGB, RGBA, CMYK, LA, I and F in 4 bytes a
 # pixel, and a fit converts to RGB or RGBA before encoding anyway. 128 MiB of pixels is
@@ -48,13 +49,6 @@ class ImageError(Exception):
 
 class ImageTooLarge(ImageError):
     """The picture has more pixels than birdbridge decodes (or opens at all)."""
-
-
-@dataclass(frozen=True)
-class ImageLimits:
-    types: frozenset[str]  # MIME types the target accepts for pictures
-    max_bytes: int
-    max_pixels: int | None = None  # width * height
 
 
 def megapixels(pixels: int) -> str:

@@ -20,6 +20,15 @@ from dataclasses import dataclass
 FRAME_RATE_SLACK = 0.01  # 60 fps read from stts deltas may come out as 60.0001
 
 
+# Here, not in media/images.py: the adapters describe their limits at start-up, and an idle
+# daemon need not load Pillow (images.py) until a picture arrives.
+@dataclass(frozen=True)
+class ImageLimits:
+    types: frozenset[str]  # MIME types the target accepts for pictures
+    max_bytes: int
+    max_pixels: int | None = None  # width * height
+
+
 @dataclass(frozen=True)
 class VideoProps:
     """What is known of a video (None: unknown)."""

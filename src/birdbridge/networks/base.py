@@ -13,9 +13,8 @@ from typing import Any, Protocol, TypeVar
 from prometheus_client import Counter as PromCounter
 
 from birdbridge.errors import NetworkError
-from birdbridge.media.images import ImageLimits
 from birdbridge.media.progress import NO_PROGRESS, Progress
-from birdbridge.media.rules import GifRules, VideoRules
+from birdbridge.media.rules import GifRules, ImageLimits, VideoRules
 from birdbridge.models import (
     Account,
     FetchResult,
@@ -105,6 +104,11 @@ class Network(Protocol):
 
     def account(self) -> Account:
         """The account the credentials act as (cached after the first call)."""
+        ...
+
+    def account_id(self) -> str:
+        """Its id: as the database knows it for these credentials (``know_account``, set by
+        networks/signins.py), else :meth:`account`'s."""
         ...
 
     def limits(self) -> NetworkLimits: ...

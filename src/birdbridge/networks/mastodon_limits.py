@@ -7,8 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from birdbridge.media.images import ImageLimits
-from birdbridge.media.rules import VideoRules
+from birdbridge.media.rules import ImageLimits, VideoRules
 from birdbridge.models import MediaKind
 from birdbridge.networks.base import MediaLimits, NetworkLimits
 from birdbridge.render.capabilities import MASTODON_CAPABILITIES

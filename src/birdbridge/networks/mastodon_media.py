@@ -18,9 +18,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from birdbridge.errors import Transient
 from birdbridge.media.progress import NO_PROGRESS, CountingFile, Progress, tracked
@@ -29,6 +27,9 @@ from birdbridge.networks.http import USER_AGENT
 from birdbridge.networks.mastodon_replies import error_of, on_our_clock, reply_of
 from birdbridge.networks.meter import CallMeter
 from birdbridge.networks.replies import json_or_none
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_PROCESSING_SECONDS = 900.0
 # Mastodon deletes media never attached to a status after a day (MediaCleanupScheduler);
@@ -55,6 +56,8 @@ class MastodonMediaUploader:
         self, path: Path, mime: str, alt_text: str, progress: Progress = NO_PROGRESS
     ) -> UploadedMedia:
         hooks = {"response": [self._observe]}
+        import httpx  # here: an idle daemon never uploads, and httpx is megabytes
+
         with httpx.Client(timeout=self.timeout, headers=self.headers, event_hooks=hooks) as client:
             body = self._send_file(client, path, mime, alt_text, progress)
             media_id = str(body.get("id") or "")
@@ -123,6 +126,8 @@ class MastodonMediaUploader:
     def _send(
         self, client: httpx.Client, what: str, method: str, route: str, **kwargs: Any
     ) -> httpx.Response:
+        import httpx
+
         self.meter.check(what)
         try:
             return client.request(method, self.base_url + route, **kwargs)

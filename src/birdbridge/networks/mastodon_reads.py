@@ -30,8 +30,12 @@ class MastodonReads(Funnel):
     def account(self) -> Account:
         raise NotImplementedError  # the adapter's: who the token belongs to
 
+    def account_id(self) -> str:
+        # Always the token's own answer (networks/signins.py says why): asked once a process.
+        return self.account().id
+
     def fetch_since(self, cursor: str | None, *, include_reposts: bool = False) -> FetchResult:
-        account = self.account()
+        account = self.account_id()
         if cursor is None:
             return self._first_poll(account)
         if cursor.startswith(TIME_CURSOR):
@@ -50,7 +54,7 @@ class MastodonReads(Funnel):
 
     def _walk_back(
         self,
-        account: Account,
+        account: str,
         *,
         since_id: str | None,
         include_reposts: bool,
@@ -71,12 +75,12 @@ class MastodonReads(Funnel):
             max_id = min((str(s["id"]) for s in page), key=_id_key)
 
     def _page(
-        self, account: Account, *, since_id: str | None, max_id: str | None, include_reposts: bool
+        self, account: str, *, since_id: str | None, max_id: str | None, include_reposts: bool
     ) -> list[Any]:
         page = self._call(
             "GET /api/v1/accounts/:id/statuses",
             self.api.account_statuses,
-            account.id,
+            account,
             since_id=since_id,
             max_id=max_id,
             limit=PAGE_SIZE,
@@ -86,10 +90,10 @@ class MastodonReads(Funnel):
             raise Transient("Mastodon: account statuses reply is not a list", network="mastodon")
         return page
 
-    def _first_poll(self, account: Account) -> FetchResult:
+    def _first_poll(self, account: str) -> FetchResult:
         now = datetime.now(UTC)
         page = self._call(
-            "GET /api/v1/accounts/:id/statuses", self.api.account_statuses, account.id, limit=1
+            "GET /api/v1/accounts/:id/statuses", self.api.account_statuses, account, limit=1
         )
         newest = str(page[0]["id"]) if isinstance(page, list) and page else None
         return FetchResult(posts=[], cursor=newest or TIME_CURSOR + now.isoformat())
@@ -106,7 +110,7 @@ class MastodonReads(Funnel):
         status inside the covered range that is not listed was deleted."""
         if not posts:
             return Recheck(gone=set(), current={})
-        account = self.account()
+        account = self.account_id()
         oldest = min(posts.values())
         listed: list[Any] = []
         max_id: str | None = None
@@ -130,7 +134,7 @@ class MastodonReads(Funnel):
         return Recheck(gone=gone, current={k: v for k, v in current.items() if k in posts})
 
     def recent_own(self, since: datetime) -> list[Post]:
-        account = self.account()
+        account = self.account_id()
         page = self._page(account, since_id=None, max_id=None, include_reposts=False)
         earliest = since - RECOVERY_MARGIN
         return [

@@ -50,7 +50,12 @@ class SignIns:
 
     def twitter(self, link: LinkConfig, timeout: float) -> TwitterNetwork:
         if link.twitter.has_tokens:
-            return TwitterNetwork(link.twitter, timeout=timeout)
+            network = TwitterNetwork(link.twitter, timeout=timeout)
+            token = link.twitter.access_token
+            known = self._x_token_account(link.name, token.get_secret_value()) if token else None
+            if known is not None:
+                network.know_account(known)
+            return network
         credential = self.stored(link.name, "twitter")
         if credential.kind == "oauth1":
             secrets = credential.secrets
@@ -77,7 +82,21 @@ class SignIns:
         # A sign-in may be anyone's account: the Owned Reads rate only when the config says
         # the account owns the developer app (networks/x_prices.py).
         network.billing.owned = link.twitter.app_owner is True
+        _know_signed_in(network, credential)
         return network
+
+    def _x_token_account(self, link: str, access_token: str) -> str | None:
+        """The account an OAuth 1.0a access token of the config acts as, when the database
+        knows it for certain: X's access tokens begin with their user's id and a hyphen
+        ("62532-Xt8...", X's 3-legged OAuth docs), and this side's last poll recorded that
+        id (link_state). A token of another account (a new one in the config) begins with
+        another id, and a token of another shape proves nothing: then X is asked who it is,
+        as before."""
+        user_id, hyphen, _ = access_token.partition("-")
+        if not hyphen or not user_id.isdigit():
+            return None
+        state = self.store.link_state(link, "twitter")
+        return user_id if state is not None and state.account_id == user_id else None
 
     def mastodon(self, link: LinkConfig, timeout: float, *, target: bool) -> MastodonNetwork:
         if link.mastodon.has_tokens:
@@ -99,4 +118,14 @@ class SignIns:
             f"Sign in again: `{login_command(link.name, 'mastodon')}` (the token was revoked "
             "or the app removed in the account's settings)"
         )
+        # Not told its account (know_account), unlike X: Mastodon does not bill the question
+        # (verify_credentials), and it is what notices a revoked token at each start, as public
+        # timelines answer a revoked token as if it were none.
         return network
+
+
+def _know_signed_in(network: TwitterNetwork, signed: StoredCredential) -> None:
+    """A sign-in's account, as `birdbridge login` read it with these very tokens and stored
+    it with them: a sign-in of another account replaces both (a refresh keeps the account)."""
+    if signed.account_id:
+        network.know_account(signed.account_id, signed.handle)

@@ -44,7 +44,7 @@ from birdbridge.networks.http import BaseUrlSession
 from birdbridge.networks.meter import CallMeter, per_endpoint
 from birdbridge.networks.replies import X_READ_ONLY_FIX, error_for_reply, json_or_none
 from birdbridge.networks.twitter_media import XMediaUploader
-from birdbridge.networks.twitter_reads import TwitterReads
+from birdbridge.networks.twitter_reads import KnownAccount, TwitterReads, x_account
 from birdbridge.networks.twitter_spec import (
     PAGE_SIZE,
     RECOVERY_MARGIN,
@@ -134,6 +134,7 @@ class TwitterNetwork(TwitterReads):
         self.client.session.hooks["response"].append(self._observe)
         self._uploader = XMediaUploader(self.client.session, config.api_base_url, auth)
         self._account: Account | None = None
+        self._known: KnownAccount | None = None  # see know_account
         self.access_level: str | None = None  # the last x-access-level header seen
         self.granted_scopes: frozenset[str] | None = None  # OAuth 2.0: what the sign-in got
 
@@ -165,6 +166,8 @@ class TwitterNetwork(TwitterReads):
 
     # -- identity and limits ---------------------------------------------------------
     def account(self) -> Account:
+        """Who the tokens act as, asked of X (GET /2/users/me, a billed user read) unless a
+        read has shown it already (TwitterReads.account_seen)."""
         if self._account is None:
             body = self._call(
                 "GET /2/users/me",
@@ -173,15 +176,14 @@ class TwitterNetwork(TwitterReads):
                 user_auth=True,
             )
             data = expect_dict(body, "data", "GET /2/users/me")
-            username = str(data.get("username") or "")
-            self._account = Account(
-                network=self.name,
-                id=str(data["id"]),
-                handle=f"@{username}",
-                url=f"https://x.com/{username}",
-                protected=bool(data.get("protected")),
-            )
+            self._account = x_account(data)
         return self._account
+
+    def _post_url(self, post_id: str) -> str:
+        """A post of the account's: x.com/<username>/status/<id>, as X links it."""
+        if self._account is None and self._known is not None and self._known.handle:
+            return f"https://x.com/{self._known.handle.lstrip('@')}/status/{post_id}"
+        return f"{self.account().url}/status/{post_id}"
 
     def _observe(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         super()._observe(response, *args, **kwargs)
@@ -290,7 +292,7 @@ class TwitterNetwork(TwitterReads):
         )
         data = expect_dict(body, "data", "POST /2/tweets")
         tweet_id = str(data["id"])
-        return Published(id=tweet_id, url=f"{self.account().url}/status/{tweet_id}")
+        return Published(id=tweet_id, url=self._post_url(tweet_id))
 
     def app_name(self) -> str | None:
         return None  # X's v2 posts carry no app that the API reliably tells
@@ -327,7 +329,7 @@ class TwitterNetwork(TwitterReads):
             raise
         data = expect_dict(json_body(reply), "data", "POST /2/tweets (edit)")
         new_id = str(data["id"])
-        return Published(id=new_id, url=f"{self.account().url}/status/{new_id}")
+        return Published(id=new_id, url=self._post_url(new_id))
 
     def repost(self, post_id: str) -> Published:
         """A native retweet of ``post_id`` (POST /2/users/:id/retweets). The guide's reply is
@@ -348,12 +350,11 @@ class TwitterNetwork(TwitterReads):
             )
         retweet_id = str(data.get("rest_id") or data.get("id") or "")
         if retweet_id:
-            return Published(id=retweet_id, url=f"{self.account().url}/status/{retweet_id}")
+            return Published(id=retweet_id, url=self._post_url(retweet_id))
         return self._find_retweet(post_id, since=started)
 
     def _find_retweet(self, post_id: str, since: datetime | None) -> Published:
         """The account's retweet of ``post_id``, from its own recent timeline (an owned read)."""
-        account = self.account()
         params: dict[str, Any] = {"max_results": PAGE_SIZE, "tweet_fields": TWEET_FIELDS}
         if since is not None:
             start = since - RECOVERY_MARGIN
@@ -361,7 +362,7 @@ class TwitterNetwork(TwitterReads):
         body = self._call(
             "GET /2/users/:id/tweets",
             self.client.get_users_tweets,
-            account.id,
+            self.account_id(),
             user_auth=True,
             **params,
         )
@@ -372,7 +373,7 @@ class TwitterNetwork(TwitterReads):
                 for r in references
             ):
                 found = str(tweet["id"])
-                return Published(id=found, url=f"{account.url}/status/{found}")
+                return Published(id=found, url=self._post_url(found))
         raise Transient(
             f"X retweeted {post_id} but the retweet is not in the timeline yet; looked again "
             "on the next attempt",

@@ -7,7 +7,7 @@ recovery looks through, each with the fields, expansions and author a poll asks 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,18 +33,63 @@ from birdbridge.networks.twitter_spec import (
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class KnownAccount:
+    """Who the tokens act as, as the database knows it: the id, and the handle when known."""
+
+    id: str
+    handle: str | None = None
+
+
+def x_account(user: dict[str, Any]) -> Account:
+    """An X user object (GET /2/users/me, or a reply's includes) as the account."""
+    username = str(user.get("username") or "")
+    return Account(
+        network=NetworkName.TWITTER,
+        id=str(user["id"]),
+        handle=f"@{username}",
+        url=f"https://x.com/{username}",
+        protected=bool(user.get("protected")),
+    )
+
+
 class TwitterReads(Funnel):
     name = NetworkName.TWITTER
     client: tweepy.Client
     _account: Account | None
+    _known: KnownAccount | None
 
     def account(self) -> Account:
         raise NotImplementedError  # the adapter's: who the tokens belong to
 
+    def know_account(self, account_id: str, handle: str | None = None) -> None:
+        """The account these tokens act as, as the database knows it (networks/signins.py
+        decides when that is certain): the reads and writes then need no GET /2/users/me (a
+        billed user read) at each start of `once` or `run`. Whether the account is
+        protected is not taken from it: see account_seen."""
+        self._known = KnownAccount(account_id, handle)
+
+    def account_id(self) -> str:
+        if self._account is None and self._known is not None:
+            return self._known.id
+        return self.account().id
+
+    def account_seen(self, includes: Includes) -> Account:
+        """The account to read the posts of a reply with, as that reply shows it: every post
+        of a protected account is followers-only (promise 3), so its ``protected`` flag must be
+        current. The reads ask for the author (expansion author_id with username and
+        protected): a reply with posts of the account carries it. Without it, X is asked
+        (GET /2/users/me), once a process."""
+        user = includes.users.get(self.account_id())
+        if self._account is None and user is not None and _complete(user):
+            self._account = x_account(user)
+            return self._account
+        return self._learn_protected(self.account(), includes)
+
     def fetch_since(self, cursor: str | None, *, include_reposts: bool = False) -> FetchResult:
-        account = self.account()
+        account_id = self.account_id()
         if cursor is None:
-            return self._first_poll(account)
+            return self._first_poll(account_id)
         params: dict[str, Any] = {"max_results": PAGE_SIZE, **READ_PARAMS}
         if cursor.startswith(TIME_CURSOR):
             params["start_time"] = cursor[len(TIME_CURSOR) :]
@@ -60,7 +105,7 @@ class TwitterReads(Funnel):
             body = self._call(
                 "GET /2/users/:id/tweets",
                 self.client.get_users_tweets,
-                account.id,
+                account_id,
                 pagination_token=token,
                 **params,
             )
@@ -75,7 +120,8 @@ class TwitterReads(Funnel):
             token = meta.get("next_token")
             if not token:
                 break
-        account = self._learn_protected(account, includes)
+        # Nothing new (the usual poll) needs nothing of the account but its id.
+        account = self.account_seen(includes) if tweets else None
         posts = well_formed(self.name, tweets, lambda t: self._to_post(t, account, includes))
         posts.sort(key=lambda p: int(p.id))
         next_cursor = str(newest) if newest else (posts[-1].id if posts else cursor)
@@ -96,12 +142,12 @@ class TwitterReads(Funnel):
             self._account = account
         return account
 
-    def _first_poll(self, account: Account) -> FetchResult:
+    def _first_poll(self, account_id: str) -> FetchResult:
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         body = self._call(
             "GET /2/users/:id/tweets",
             self.client.get_users_tweets,
-            account.id,
+            account_id,
             max_results=FIRST_POLL_PAGE,
             user_auth=True,
         )
@@ -110,48 +156,49 @@ class TwitterReads(Funnel):
         cursor = str(newest) if is_post_id(newest) else TIME_CURSOR + now
         return FetchResult(posts=[], cursor=cursor)
 
-    def _to_post(self, tweet: dict[str, Any], account: Account, includes: Includes) -> Post:
+    def _to_post(self, tweet: dict[str, Any], account: Account | None, includes: Includes) -> Post:
+        assert account is not None  # read before any post is converted
         return tweet_to_post(tweet, includes, account)
 
-    def _posts(
-        self, tweets: list[dict[str, Any]], account: Account, includes: Includes
-    ) -> list[Post]:
-        return well_formed(self.name, tweets, lambda t: tweet_to_post(t, includes, account))
+    def _posts(self, tweets: list[dict[str, Any]], includes: Includes) -> list[Post]:
+        account = self.account_seen(includes) if tweets else None
+        return well_formed(self.name, tweets, lambda t: self._to_post(t, account, includes))
 
     def recent_own(self, since: datetime) -> list[Post]:
-        account = self.account()
         start = (since - RECOVERY_MARGIN).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         # The same fields and expansions as a poll: recovery compares media and reply targets.
         body = self._call(
             "GET /2/users/:id/tweets",
             self.client.get_users_tweets,
-            account.id,
+            self.account_id(),
             start_time=start,
             max_results=PAGE_SIZE,
             exclude=["retweets"],
             **READ_PARAMS,
         )
-        includes = Includes.of(body)
-        return well_formed(
-            self.name, expect_list(body, "data"), lambda t: self._to_post(t, account, includes)
-        )
+        return self._posts(expect_list(body, "data"), Includes.of(body))
 
     def get_post(self, post_id: str) -> Post:
         """One post by id (``birdbridge explain``)."""
         body = self._call("GET /2/tweets/:id", self.client.get_tweet, post_id, **READ_PARAMS)
         tweet = expect_dict(body, "data", "GET /2/tweets/:id")
-        return self._to_post(tweet, self.account(), Includes.of(body))
+        includes = Includes.of(body)
+        return self._to_post(tweet, self.account_seen(includes), includes)
 
     def recheck(self, posts: dict[str, datetime]) -> Recheck:
         """Which of ``posts`` (id -> created) still exist: batched lookups, 100 ids a call."""
-        account = self.account()
         gone: set[str] = set()
         current: dict[str, Post] = {}
         ids = sorted(posts)
         for start in range(0, len(ids), LOOKUP_BATCH):
             batch = ids[start : start + LOOKUP_BATCH]
             body = self._call("GET /2/tweets", self.client.get_tweets, batch, **READ_PARAMS)
-            found = self._posts(expect_list(body, "data"), account, Includes.of(body))
+            found = self._posts(expect_list(body, "data"), Includes.of(body))
             current.update((post.id, post) for post in found)
             gone |= not_found_ids(body) & set(batch)
         return Recheck(gone=gone, current=current)
+
+
+def _complete(user: dict[str, Any]) -> bool:
+    """Does this user object say all the account needs (its username and protected flag)?"""
+    return "protected" in user and bool(user.get("username"))

@@ -7,8 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from birdbridge.errors import Transient
-from birdbridge.media.images import ImageLimits
-from birdbridge.media.rules import GifRules, VideoRules
+from birdbridge.media.rules import GifRules, ImageLimits, VideoRules
 from birdbridge.models import MediaKind
 from birdbridge.networks.base import MediaLimits
 from birdbridge.render.polls import PollLimits

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 
 from birdbridge.store.tables import DeliveryRow, LinkStateRow, MirrorRow
@@ -51,9 +50,14 @@ class StoreBase:
 
 
 def insert_for(session: Session) -> Any:
-    """The dialect's INSERT, which has ON CONFLICT (SQLite 3.24+, PostgreSQL 9.5+)."""
+    """The dialect's INSERT, which has ON CONFLICT (SQLite 3.24+, PostgreSQL 9.5+). Imported
+    here: each dialect's module is megabytes, and a database is only one of them."""
     if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
     return sqlite.insert
 
 

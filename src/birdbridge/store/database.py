@@ -8,16 +8,17 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, OperationalError
 
 from birdbridge.errors import DatabaseUnavailable, DatabaseUnusable
+from birdbridge.store.migrations import HEAD_REVISION
+
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant works: it only has to be the same for every worker sharing the database.
@@ -142,18 +143,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision. Safe when several workers start at once: a
     PostgreSQL advisory lock, or a file lock beside a SQLite database."""
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS))
     try:
-        with _sqlite_lock(engine), engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                # Transaction-scoped lock: two workers starting together must not both migrate.
-                connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
-                )
-            _refuse_newer(connection, ScriptDirectory.from_config(config))
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        if not _at_head(engine):
+            _upgrade(engine)
     except OperationalError as exc:
         if _server_unreachable(engine.url, exc):
             raise DatabaseUnavailable(_cannot_open(engine.url, exc)) from None
@@ -166,6 +158,37 @@ def migrate(engine: Engine) -> None:
     except PermissionError:
         # The .lock file beside an existing database, in a folder this user cannot write.
         raise DatabaseUnusable(_unwritable(Path(engine.url.database or ".").parent)) from None
+
+
+def _at_head(engine: Engine) -> bool:
+    """Is the schema at HEAD_REVISION already (the usual start)? One plain query, no lock and
+    no Alembic: importing it (and Mako with it) costs a tenth of a second and megabytes at each
+    start of `once` or `run`. A migration under way elsewhere has not committed its revision
+    yet, so this says no and _upgrade waits for it on the lock."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return False  # a new database
+        rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    return [tuple(row) for row in rows] == [(HEAD_REVISION,)]
+
+
+def _upgrade(engine: Engine) -> None:
+    """Alembic's upgrade to head, under the lock; refuses a database of a newer birdbridge."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
+
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with _sqlite_lock(engine), engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Transaction-scoped lock: two workers starting together must not both migrate.
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
+            )
+        _refuse_newer(connection, ScriptDirectory.from_config(config))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
 
 
 # SQLSTATE classes that say the URL itself is wrong (PostgreSQL: Appendix A, Error Codes):

@@ -6,10 +6,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from birdbridge.store.base import StoreBase, clear_publishing, delivery_of, side_state
@@ -77,12 +76,17 @@ class Outbox(StoreBase):
             "updated_at": now,
         }
         dialect = session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        # Imported here: each dialect's module is megabytes, and a database is only one of them.
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            inserting: Any = pg_insert(DeliveryRow)  # either dialect's Insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            inserting = sqlite_insert(DeliveryRow)
         statement = (
-            insert(DeliveryRow)
-            .values(**values)
-            .on_conflict_do_nothing()
-            .returning(col(DeliveryRow.id))
+            inserting.values(**values).on_conflict_do_nothing().returning(col(DeliveryRow.id))
         )
         # RETURNING gives a row only when the insert happened (rowcount is -1 on psycopg).
         return len(session.execute(statement).all())
