@@ -43,6 +43,23 @@ polled exactly once per interval.
     python bench/scale.py --links 100 --db sqlite --minutes 1 --warmup 30   # a quick look
     python bench/scale.py --links 5000 --db postgresql --workers 1,3 --json out.json
 
+Before and after, on the same machine in one run: ``--before SRC`` names another source tree
+(a checkout or worktree of an older commit, e.g. ``git worktree add ../wt-base 0eb62d4``).
+Each configuration (db, links, workers) then runs twice, first with the daemons importing
+SRC, then with the tree this script is in (``--after SRC`` to name another), each on fresh
+sandboxes and a fresh database, and the report adds the after / before ratios of CPU per
+link-minute, RSS, poll gaps, polls missed, "too soon" gaps and statements per idle cycle (lower
+is better for every one), in the JSON too (``comparisons``). The statements probe runs in a
+subprocess for each tree (this script with ``--probe-only``, PYTHONPATH set to the tree), as
+the daemons do. Extra [bridge] keys: ``--bridge-keys`` for both trees, ``--after-bridge-keys``
+/ ``--before-bridge-keys`` for one; each tree gets only the keys its config.py names (the
+others are listed as left out), so the older tree's config stays valid. The sandboxes are
+this tree's in both runs. With K workers, a tree whose config knows ``lease_seconds`` is
+expected to poll each link once per interval in all, an older one once per worker.
+
+    python bench/scale.py --links 1000 --db postgresql --workers 1,3 --before ../wt-base \\
+        --after-bridge-keys poll_threads=32,lease_seconds=30 --json bench/results/before-after.json
+
 A quiet X side is polled after 2, 4, 8 intervals, then every ``max_poll_interval``: its
 idle steady state begins about 15 minutes (60 + 120 + 240 + 480 s) after the start, so the
 default warm-up (1.5 intervals) still sees the X side read more often than it will be. The
@@ -76,6 +93,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -174,7 +192,10 @@ def config_text(
     interval: float,
     deliver_interval: float,
     max_poll_interval: float | None,
+    extra: dict[str, str] | None = None,
 ) -> str:
+    """The config of ``links`` two-way links; ``extra``: more [bridge] keys (name -> TOML
+    value as written), only those the tree under test knows."""
     lines = [
         "[bridge]",
         f"database_url = {json.dumps(database_url)}",
@@ -185,6 +206,7 @@ def config_text(
     ]
     if max_poll_interval is not None:
         lines.append(f"max_poll_interval = {max_poll_interval:g}")
+    lines += [f"{key} = {value}" for key, value in (extra or {}).items()]
     for index in range(links):
         xu, mu = x.users[index], masto.users[index]
         lines += [
@@ -298,7 +320,9 @@ def load_average() -> str:
 
 
 # -- statements per idle cycle ---------------------------------------------------------------
-def idle_statements(database_url: str, interval: float, cycles: int = 20) -> dict[str, Any]:
+def idle_statements(
+    database_url: str, interval: float, extra: dict[str, str] | None = None, cycles: int = 20
+) -> dict[str, Any]:
     """One idle link in this process (sandboxes in threads, no added latency): statements
     and transactions of each kind of idle pass, and this thread's CPU milliseconds for it
     (median of ``cycles``)."""
@@ -318,7 +342,7 @@ def idle_statements(database_url: str, interval: float, cycles: int = 20) -> dic
         }
         fake_x = Sandbox("x", None, None, x.url, [users["x"]], 0)  # type: ignore[arg-type]
         fake_m = Sandbox("m", None, None, masto.url, [users["m"]], 0)  # type: ignore[arg-type]
-        text = config_text(database_url, fake_x, fake_m, 1, interval, 15, None)
+        text = config_text(database_url, fake_x, fake_m, 1, interval, 15, None, extra)
         config = parse_config(text, "<bench>", environ={})
         store = Store.open(config.bridge.database_url)
         try:
@@ -370,6 +394,104 @@ def idle_statements(database_url: str, interval: float, cycles: int = 20) -> dic
 
 
 _X_TOKENS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+
+
+# -- the source trees under test ------------------------------------------------------------
+HERE_SRC = Path(__file__).resolve().parents[1] / "src"  # the tree this script belongs to
+SHARING_KEY = "lease_seconds"  # a tree whose config knows it shares links between workers
+
+
+@dataclass(frozen=True)
+class Tree:
+    """The birdbridge a daemon (and the statements probe) runs: ``src`` goes first on its
+    PYTHONPATH (None: whatever the environment imports); ``bridge_keys`` are the extra
+    [bridge] keys of its config, only those its config.py names."""
+
+    label: str  # "before", "after", or "" when nothing is compared
+    src: Path | None
+    birdbridge_file: str
+    bridge_keys: dict[str, str]
+    left_out: tuple[str, ...]  # keys asked for that this tree does not know
+    shares_links: bool  # several workers share the links (leases) instead of each polling all
+
+    def env(self) -> dict[str, str]:
+        """The environment of its processes: no BIRDBRIDGE_* nor DATABASE_URL of the caller
+        (the config says everything), and this tree on PYTHONPATH."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BIRDBRIDGE_")}
+        env.pop("DATABASE_URL", None)
+        if self.src is not None:
+            env["PYTHONPATH"] = str(self.src)
+        return env
+
+    def describe(self) -> str:
+        keys = ", ".join(f"{k} = {v}" for k, v in self.bridge_keys.items()) or "none"
+        gone = f"; left out (unknown to this tree): {', '.join(self.left_out)}"
+        return f"{self.label or 'tree'}: {self.birdbridge_file}; extra [bridge] keys: {keys}" + (
+            gone if self.left_out else ""
+        )
+
+
+def tree_src(path: Path) -> Path:
+    """The directory that holds the package ``birdbridge``: PATH/src (a checkout or a
+    worktree) or PATH itself."""
+    for candidate in (path / "src", path):
+        if (candidate / "birdbridge" / "__init__.py").is_file():
+            return candidate.resolve()
+    raise ValueError(f"{path}: no birdbridge package there nor in {path / 'src'}")
+
+
+def parse_bridge_keys(text: str | None) -> dict[str, str]:
+    """``"poll_threads=32,lease_seconds=30"`` -> {name: TOML value as written}; each value
+    must be TOML (a number, true/false, a "quoted string")."""
+    import tomllib
+
+    keys: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        name, sep, value = (p.strip() for p in part.partition("="))
+        if not sep or not re.fullmatch(r"[a-z_][a-z0-9_]*", name) or not value:
+            raise ValueError(f"{part.strip()!r}: expected KEY=VALUE, e.g. poll_threads=32")
+        try:
+            tomllib.loads(f"{name} = {value}")
+        except tomllib.TOMLDecodeError:
+            raise ValueError(f"{part.strip()!r}: the value is not TOML (quote strings)") from None
+        keys[name] = value
+    return keys
+
+
+def make_tree(label: str, src: Path | None, wanted: dict[str, str]) -> Tree:
+    """The tree at ``src`` (None: the environment's birdbridge), checked by importing it the
+    way its daemons will; the keys of ``wanted`` its config.py does not name are left out."""
+    probe_env = dict(os.environ)
+    if src is not None:
+        probe_env["PYTHONPATH"] = str(src)
+    found = subprocess.run(
+        [sys.executable, "-c", "import birdbridge; print(birdbridge.__file__)"],
+        env=probe_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if found.returncode != 0:
+        raise ValueError(f"{label or 'tree'}: cannot import birdbridge: {found.stderr[-300:]}")
+    module = Path(found.stdout.strip()).resolve()
+    if src is not None and not module.is_relative_to(src):
+        raise ValueError(f"{label}: birdbridge imported from {module}, not from {src}")
+    config_py = (module.parent / "config.py").read_text()
+
+    def knows(key: str) -> bool:
+        return re.search(rf"\b{re.escape(key)}\b", config_py) is not None
+
+    return Tree(
+        label=label,
+        src=src,
+        birdbridge_file=str(module),
+        bridge_keys={k: v for k, v in wanted.items() if knows(k)},
+        left_out=tuple(k for k in wanted if not knows(k)),
+        shares_links=knows(SHARING_KEY),
+    )
 
 
 # -- the daemons -----------------------------------------------------------------------------
@@ -481,8 +603,9 @@ def gap_figures(
 ) -> dict[str, Any]:
     start, end = window
     gaps: list[float] = []
-    missed = late = never = soon = seen = 0
+    missed = late = never = soon = seen = soon_links = 0
     for account in accounts:
+        soon_before = soon
         polls = sorted(times.get(account, []))
         inside = [t for t in polls if start <= t <= end]
         seen += len(inside)
@@ -497,6 +620,7 @@ def gap_figures(
                     missed += max(1, round(gap / interval) - 1)
                 elif gap < SOON * interval:
                     soon += 1
+        soon_links += soon > soon_before
         open_gap = end - (polls[-1] if polls else start)
         if open_gap > LATE * interval:  # overdue already at the window's end
             gaps.append(open_gap)
@@ -517,6 +641,7 @@ def gap_figures(
         "polls_missed": missed,
         "polls_missed_pct": round(100 * missed / expected, 1) if expected else None,
         "gaps_under_0_5x": soon,
+        "links_polled_too_soon": soon_links,
         "links_not_polled_in_window": never,
     }
 
@@ -552,13 +677,25 @@ class Options:
 
 
 def run_one(
-    db: str, links: int, workers: int, opts: Options, probe: dict[str, Any], tmp: Path
+    db: str,
+    links: int,
+    workers: int,
+    opts: Options,
+    probe: dict[str, Any],
+    tmp: Path,
+    tree: Tree,
 ) -> dict[str, Any]:
     wall = time.monotonic()
     result: dict[str, Any] = {
         "db": db,
         "links": links,
         "workers": workers,
+        "tree": tree.label,
+        "birdbridge": tree.birdbridge_file,
+        "bridge_keys": tree.bridge_keys,
+        # K workers that share the links poll each once per interval; without sharing each
+        # worker polls every link.
+        "polls_per_link_expected": 1 if tree.shares_links else workers,
         "interval_s": opts.interval,
         "latency_ms": opts.latency_ms,
         "load_before": load_average(),
@@ -573,13 +710,17 @@ def run_one(
     result["sandbox_setup_s"] = round(time.monotonic() - setup, 1)
     pg = Postgres(opts.pg_url) if db == "postgresql" else None
     db_name = f"bench_scale_{os.getpid()}"
+    name = f"{db}-{links}-k{workers}" + (f"-{tree.label}" if tree.label else "")
     daemons: list[Daemon] = []
     try:
         if pg is not None:
             database_url = pg.create(db_name)
         else:
-            database_url = f"sqlite:///{tmp / f'{db}-{links}.db'}"
-        config = tmp / f"scale-{db}-{links}.toml"
+            sqlite_file = tmp / f"{name}.db"
+            for stale in tmp.glob(f"{name}.db*"):  # a fresh database for every run
+                stale.unlink()
+            database_url = f"sqlite:///{sqlite_file}"
+        config = tmp / f"scale-{name}.toml"
         config.write_text(
             config_text(
                 database_url,
@@ -589,15 +730,15 @@ def run_one(
                 opts.interval,
                 opts.deliver_interval,
                 opts.max_poll_interval,
+                tree.bridge_keys,
             )
         )
         config.chmod(0o600)
         logs = opts.log_dir or tmp
         logs.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BIRDBRIDGE_")}
-        env.pop("DATABASE_URL", None)
+        env = tree.env()
         for index in range(workers):
-            log = logs / f"daemon-{db}-{links}-w{index}.log"
+            log = logs / f"daemon-{name}-w{index}.log"
             daemons.append(start_daemon(config, log, env))
             if index == 0:
                 # The first one migrates the database; the others then start on it.
@@ -606,7 +747,8 @@ def run_one(
             wait_running(daemon, opts.startup_timeout)
         result["startup_s"] = [round(d.running_after or 0, 1) for d in daemons]
         print(
-            f"  {db} N={links} K={workers}: sandboxes ready in {result['sandbox_setup_s']} s, "
+            f"  {tree.label + ': ' if tree.label else ''}"
+            f"{db} N={links} K={workers}: sandboxes ready in {result['sandbox_setup_s']} s, "
             f"daemon(s) running after {result['startup_s']} s; warming up {opts.warmup:.0f} s",
             flush=True,
         )
@@ -773,7 +915,7 @@ def estimated_statements(result: dict[str, Any], deliver_interval: float) -> flo
     Mastodon polls seen) as a quiet one, each X poll seen as the extra of a cycle that polls
     both, and a delivery pass every ``deliver_interval``."""
     probe = result.get("idle_statements") or {}
-    if "mastodon_polls" not in result or not probe:
+    if "mastodon_polls" not in result or "idle_cycle_x_quiet" not in probe:
         return None
     minutes = result["window_s"] / 60 * result["links"]
     cycles = result["mastodon_polls"]["polls"] / minutes
@@ -786,7 +928,8 @@ def estimated_statements(result: dict[str, Any], deliver_interval: float) -> flo
 
 def report(result: dict[str, Any], deliver_interval: float) -> str:
     db, links, workers = result["db"], result["links"], result["workers"]
-    head = f"== {db}, {links:,} links, {workers} worker{'s' if workers > 1 else ''}"
+    tree = f"{result['tree']}: " if result.get("tree") else ""
+    head = f"== {tree}{db}, {links:,} links, {workers} worker{'s' if workers > 1 else ''}"
     if "error" in result and "window_s" not in result:
         return (
             f"{head}: FAILED after {result['run_s']} s ==\n  {result['error']}\n"
@@ -806,7 +949,8 @@ def report(result: dict[str, Any], deliver_interval: float) -> str:
         f"of one core; {result['cpu_s_per_link_minute']:.5f} CPU s per link-minute"
         + (
             " (saturated: fewer cycles than asked, so less work per link)"
-            if (m["per_link_per_interval"] or 0) < 0.9 * result["workers"]
+            if (m["per_link_per_interval"] or 0)
+            < 0.9 * result.get("polls_per_link_expected", result["workers"])
             else ""
         ),
     ]
@@ -823,17 +967,24 @@ def report(result: dict[str, Any], deliver_interval: float) -> str:
         f"max {m['gap_max_s']} s; {m['polls']:,} polls of {m['expected']:,} expected "
         f"({m['per_link_per_interval']} per link per interval)",
         f"  polls missed         {m['polls_missed']:,} ({m['polls_missed_pct']} %); "
-        f"{m['gaps_over_1_5x']:,} gaps over 1.5 x; {m['gaps_under_0_5x']:,} under 0.5 x; "
-        f"{m['links_not_polled_in_window']:,} links not polled in the window",
+        f"{m['gaps_over_1_5x']:,} gaps over 1.5 x; {m['links_not_polled_in_window']:,} links "
+        f"not polled in the window",
+        f"  too soon             {m['gaps_under_0_5x']:,} gaps under 0.5 x the interval (a link "
+        f"polled twice), on {m.get('links_polled_too_soon', '?')} of {links:,} links",
         f"  X polls              {xp['per_link_minute']} per link-minute (quiet side: backed "
         f"off by design); max gap {xp['gap_max_s']} s",
         f"  API calls            X {result['x_requests']['per_second']}/s, Mastodon "
         f"{result['mastodon_requests']['per_second']}/s; errors: "
         f"{_errors(result['x_requests'], result['mastodon_requests'])}",
-        f"  statements (idle)    cycle {_sql(probe['idle_cycle_x_quiet'])} (X quiet), "
-        f"{_sql(probe['idle_cycle_both'])} (both sides); delivery pass "
-        f"{_sql(probe['idle_deliver'])}; first cycle {_sql(probe['first_cycle'])}; "
-        f"est. {estimated_statements(result, deliver_interval)} per link-minute",
+        "  statements (idle)    "
+        + (
+            f"cycle {_sql(probe['idle_cycle_x_quiet'])} (X quiet), "
+            f"{_sql(probe['idle_cycle_both'])} (both sides); delivery pass "
+            f"{_sql(probe['idle_deliver'])}; first cycle {_sql(probe['first_cycle'])}; "
+            f"est. {estimated_statements(result, deliver_interval)} per link-minute"
+            if "idle_cycle_x_quiet" in probe
+            else f"no figures: {probe.get('error', 'the probe did not run')}"[:400]
+        ),
     ]
     if result["database"]:
         data = result["database"]
@@ -888,11 +1039,11 @@ def _goal(result: dict[str, Any]) -> str:
 
 
 def summary_table(results: list[dict[str, Any]]) -> str:
+    trees = any(r.get("tree") for r in results)
+    head = ["db", "links", "K"] + (["tree"] if trees else [])
     rows = [
         (
-            "db",
-            "links",
-            "K",
+            *head,
             "core %",
             "CPU s/link-min",
             "RSS max MB",
@@ -902,35 +1053,211 @@ def summary_table(results: list[dict[str, Any]]) -> str:
             "p95",
             "max",
             "missed %",
+            "too soon",
         )
     ]
     for r in results:
+        key = [r["db"], f"{r['links']:,}", str(r["workers"])] + ([r["tree"]] if trees else [])
         if "window_s" not in r:
-            rows.append((r["db"], f"{r['links']:,}", str(r["workers"]), "failed", *[""] * 8))
+            rows.append((*key, "failed", *[""] * (len(rows[0]) - len(key) - 1)))
             continue
         m = r["mastodon_polls"]
-        probe = r["idle_statements"]
         rows.append(
             (
-                r["db"],
-                f"{r['links']:,}",
-                str(r["workers"]),
+                *key,
                 f"{100 * r['core_share']:.1f}",
                 f"{r['cpu_s_per_link_minute']:.5f}",
                 f"{max(d['rss_max_mb'] for d in r['daemons']):.0f}",
                 f"{max(d['rss_end_mb'] for d in r['daemons']):.0f}",
-                f"{probe['idle_cycle_x_quiet']['statements']}"
-                f"/{probe['idle_cycle_both']['statements']}",
+                _idle_cycle(r["idle_statements"]),
                 f"{m['gap_mean_s']}",
                 f"{m['gap_p95_s']}",
                 f"{m['gap_max_s']}",
                 f"{m['polls_missed_pct']}",
+                f"{m['gaps_under_0_5x']}",
             )
         )
+    return _table(rows)
+
+
+def _table(rows: Sequence[Sequence[str]], left: int = 0) -> str:
+    """Columns padded to their widest cell: the first ``left`` ones left-aligned, the others
+    right-aligned."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
-        "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows
+        "  ".join(
+            c.ljust(w) if i < left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
     )
+
+
+def _idle_cycle(probe: dict[str, Any]) -> str:
+    """Statements of an idle cycle, X side quiet / both sides polled ("?" without a probe)."""
+    if "idle_cycle_x_quiet" not in probe:
+        return "?"
+    return f"{probe['idle_cycle_x_quiet']['statements']}/{probe['idle_cycle_both']['statements']}"
+
+
+# -- before and after ---------------------------------------------------------------------------
+# (name, label, how to read it from one run's result); lower is better for every one of them.
+COMPARED: list[tuple[str, str, Any]] = [
+    ("cpu_s_per_link_minute", "CPU s per link-minute", lambda r: r["cpu_s_per_link_minute"]),
+    ("core_share_max", "core share (busiest worker)", lambda r: _most(r, "core_share")),
+    ("rss_max_mb", "RSS max MB (largest worker)", lambda r: _most(r, "rss_max_mb")),
+    ("rss_end_mb", "RSS end MB (largest worker)", lambda r: _most(r, "rss_end_mb")),
+    ("gap_mean_s", "poll gap mean s", lambda r: r["mastodon_polls"]["gap_mean_s"]),
+    ("gap_p95_s", "poll gap p95 s", lambda r: r["mastodon_polls"]["gap_p95_s"]),
+    ("gap_max_s", "poll gap max s", lambda r: r["mastodon_polls"]["gap_max_s"]),
+    ("gaps_over_1_5x", "gaps over 1.5 x", lambda r: r["mastodon_polls"]["gaps_over_1_5x"]),
+    ("polls_missed", "polls missed", lambda r: r["mastodon_polls"]["polls_missed"]),
+    ("too_soon", "too soon (gaps under 0.5 x)", lambda r: r["mastodon_polls"]["gaps_under_0_5x"]),
+    (
+        "stmts_idle_cycle_x_quiet",
+        "statements per idle cycle (X quiet)",
+        lambda r: r["idle_statements"]["idle_cycle_x_quiet"]["statements"],
+    ),
+    (
+        "stmts_idle_cycle_both",
+        "statements per idle cycle (both)",
+        lambda r: r["idle_statements"]["idle_cycle_both"]["statements"],
+    ),
+    (
+        "stmts_idle_deliver",
+        "statements per delivery pass",
+        lambda r: r["idle_statements"]["idle_deliver"]["statements"],
+    ),
+    (
+        "pg_transactions_per_link_minute",
+        "PostgreSQL transactions per link-minute",
+        lambda r: r["database"]["transactions_per_link_minute"],
+    ),
+]
+
+
+def _most(result: dict[str, Any], key: str) -> float:
+    return max(float(d[key]) for d in result["daemons"])
+
+
+def ratio(before: float | None, after: float | None) -> float | None:
+    """after / before; 1.0 when both are 0; None when it means nothing (a figure missing, or
+    0 before and more after)."""
+    if before is None or after is None:
+        return None
+    if before == 0:
+        return 1.0 if after == 0 else None
+    return round(after / before, 3)
+
+
+def compare(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The figures of one configuration (db, links, workers) before and after, with their
+    ratios after / before."""
+    out: dict[str, Any] = {
+        "db": after["db"],
+        "links": after["links"],
+        "workers": after["workers"],
+        "figures": {},
+    }
+    failed = [r["tree"] for r in (before, after) if "window_s" not in r]
+    if failed:
+        out["error"] = f"no figures: the {' and '.join(failed)} run failed"
+        return out
+    for name, _label, read in COMPARED:
+        values: list[float | None] = []
+        for result in (before, after):
+            try:
+                values.append(read(result))
+            except (KeyError, TypeError):  # no probe, no PostgreSQL, no gap
+                values.append(None)
+        if values == [None, None]:
+            continue
+        out["figures"][name] = {
+            "before": values[0],
+            "after": values[1],
+            "ratio": ratio(values[0], values[1]),
+        }
+    return out
+
+
+def comparison_report(comparison: dict[str, Any]) -> str:
+    workers = comparison["workers"]
+    head = (
+        f"== after / before: {comparison['db']}, {comparison['links']:,} links, {workers} "
+        f"worker{'s' if workers > 1 else ''} =="
+    )
+    if "error" in comparison:
+        return f"{head}\n  {comparison['error']}"
+    labels = {name: label for name, label, _read in COMPARED}
+    rows = [("", "before", "after", "after/before")]
+    for name, figure in comparison["figures"].items():
+        rows.append(
+            (
+                labels[name],
+                _value(figure["before"]),
+                _value(figure["after"]),
+                _ratio_text(figure),
+            )
+        )
+    table = _table(rows, left=1).splitlines()
+    return "\n".join([head] + ["  " + line for line in table])
+
+
+def comparison_table(comparisons: list[dict[str, Any]]) -> str:
+    rows = [
+        (
+            "db",
+            "links",
+            "K",
+            "CPU/link-min x",
+            "RSS max x",
+            "gap max x",
+            "missed b->a",
+            "too soon b->a",
+            "stmts/idle cycle b->a",
+        )
+    ]
+    for c in comparisons:
+        key = (c["db"], f"{c['links']:,}", str(c["workers"]))
+        if "error" in c:
+            rows.append((*key, "failed", *[""] * 5))
+            continue
+        f = c["figures"]
+
+        def x(name: str, f: dict[str, Any] = f) -> str:
+            return _ratio_text(f[name]) if name in f else "-"
+
+        def moved(name: str, f: dict[str, Any] = f) -> str:
+            if name not in f:
+                return "-"
+            return f"{_value(f[name]['before'])}->{_value(f[name]['after'])}"
+
+        rows.append(
+            (
+                *key,
+                x("cpu_s_per_link_minute"),
+                x("rss_max_mb"),
+                x("gap_max_s"),
+                moved("polls_missed"),
+                moved("too_soon"),
+                moved("stmts_idle_cycle_x_quiet"),
+            )
+        )
+    return _table(rows)
+
+
+def _value(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _ratio_text(figure: dict[str, Any]) -> str:
+    if figure["ratio"] is not None:
+        return f"{figure['ratio']:.2f}"
+    if figure["before"] == 0:
+        return "(0 before)"
+    return "-"
 
 
 # -- main -------------------------------------------------------------------------------------
@@ -968,6 +1295,40 @@ def main() -> int:
     )
     parser.add_argument("--log-dir", type=Path, help="keep the daemons' logs here")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="SRC",
+        help="also run every configuration with the birdbridge of this source tree (a checkout "
+        "or worktree, or its src/) first, and print after / before ratios",
+    )
+    parser.add_argument(
+        "--after",
+        type=Path,
+        metavar="SRC",
+        help="the tree measured as 'after' (default: the checkout this script is in)",
+    )
+    parser.add_argument(
+        "--bridge-keys",
+        default="",
+        metavar="K=V,...",
+        help="extra [bridge] keys for every tree, each only where the tree's config.py names it",
+    )
+    parser.add_argument(
+        "--after-bridge-keys",
+        default="",
+        metavar="K=V,...",
+        help="extra [bridge] keys for the after tree only, e.g. poll_threads=32,lease_seconds=30",
+    )
+    parser.add_argument(
+        "--before-bridge-keys", default="", metavar="K=V,...", help="the same, before tree only"
+    )
+    parser.add_argument(
+        "--probe-only",
+        action="store_true",
+        help="only count the statements per idle cycle on the one --db, in this process, and "
+        "print them as JSON (how each tree's probe is run, with its PYTHONPATH)",
+    )
     args = parser.parse_args()
     opts = Options(
         interval=args.interval,
@@ -985,48 +1346,163 @@ def main() -> int:
     unknown = set(dbs) - {"sqlite", "postgresql"}
     if unknown:
         parser.error(f"unknown database(s) {sorted(unknown)}: sqlite, postgresql")
+    try:
+        common = parse_bridge_keys(args.bridge_keys)
+        wanted = {
+            "before": {**common, **parse_bridge_keys(args.before_bridge_keys)},
+            "after": {**common, **parse_bridge_keys(args.after_bridge_keys)},
+        }
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.probe_only:
+        if len(dbs) != 1:
+            parser.error("--probe-only measures one database: --db sqlite or --db postgresql")
+        with tempfile.TemporaryDirectory(prefix="birdbridge-probe-") as probe_tmp:
+            probe = statements_probe(dbs[0], opts, Path(probe_tmp), common)
+        print(json.dumps(probe))
+        return 0
+    try:
+        trees = make_trees(args.before, args.after, wanted)
+    except (ValueError, subprocess.SubprocessError) as exc:
+        parser.error(str(exc))
     results: list[dict[str, Any]] = []
+    comparisons: list[dict[str, Any]] = []
     started = time.monotonic()
     print(f"load average at start: {load_average()} ({os.cpu_count()} cores)", flush=True)
+    for tree in trees:
+        print(tree.describe(), flush=True)
     with tempfile.TemporaryDirectory(prefix="birdbridge-scale-") as tmp_name:
         tmp = Path(tmp_name)
         for db in dbs:
-            probe = statements_probe(db, opts, tmp)
-            print(f"{db}: idle statements {json.dumps(probe)}", flush=True)
+            probes = {}
+            for tree in trees:
+                probes[tree.label] = probe_in_subprocess(tree, db, opts)
+                who = f"{tree.label} " if tree.label else ""
+                print(f"{who}{db}: idle statements {json.dumps(probes[tree.label])}", flush=True)
             for links in numbers(args.links):
                 for workers in numbers(args.workers):
                     if workers > 1 and db != "postgresql":
                         print(f"  skipped: {workers} workers on {db} (PostgreSQL only)")
                         continue
-                    result = run_one(db, links, workers, opts, probe, tmp)
-                    results.append(result)
-                    print(report(result, opts.deliver_interval), flush=True)
-                    if args.json:
-                        write_json(args.json, results, opts)
+                    pair = []
+                    for tree in trees:  # before first, then after
+                        result = run_one(db, links, workers, opts, probes[tree.label], tmp, tree)
+                        results.append(result)
+                        pair.append(result)
+                        print(report(result, opts.deliver_interval), flush=True)
+                        if args.json:
+                            write_json(args.json, results, opts, trees, comparisons)
+                    if len(pair) == 2:
+                        comparisons.append(compare(*pair))
+                        print(comparison_report(comparisons[-1]), flush=True)
     print()
     print(summary_table(results))
+    if comparisons:
+        print()
+        print("after / before (ratios: lower is better; b->a: before -> after)")
+        print(comparison_table(comparisons))
     print(f"\nwhole run: {time.monotonic() - started:.0f} s; load average now {load_average()}")
     if args.json:
-        write_json(args.json, results, opts)
+        write_json(args.json, results, opts, trees, comparisons)
     return 0 if all("error" not in r for r in results) else 1
 
 
-def statements_probe(db: str, opts: Options, tmp: Path) -> dict[str, Any]:
+def make_trees(
+    before: Path | None, after: Path | None, wanted: dict[str, dict[str, str]]
+) -> list[Tree]:
+    """The trees to run, before first: the after tree is ``after``, else this checkout's
+    src/ (not whatever the environment would import: an editable install may point at
+    another checkout), else the environment's birdbridge."""
+    if after is not None:
+        after_src: Path | None = tree_src(after)
+    else:
+        try:
+            after_src = tree_src(HERE_SRC)
+        except ValueError:
+            after_src = None
+    if before is None:
+        return [make_tree("", after_src, wanted["after"])]
+    before_src = tree_src(before)
+    if before_src == after_src:
+        raise ValueError(f"--before names the after tree itself ({before_src})")
+    return [
+        make_tree("before", before_src, wanted["before"]),
+        make_tree("after", after_src, wanted["after"]),
+    ]
+
+
+def statements_probe(
+    db: str, opts: Options, tmp: Path, extra: dict[str, str] | None = None
+) -> dict[str, Any]:
     if db == "sqlite":
-        return idle_statements(f"sqlite:///{tmp / 'probe.db'}", opts.interval)
+        return idle_statements(f"sqlite:///{tmp / 'probe.db'}", opts.interval, extra)
     pg = Postgres(opts.pg_url)
     name = f"bench_scale_probe_{os.getpid()}"
     try:
-        return idle_statements(pg.create(name), opts.interval)
+        return idle_statements(pg.create(name), opts.interval, extra)
     finally:
         pg.drop(name)
         pg.engine.dispose()
 
 
-def write_json(path: Path, results: list[dict[str, Any]], opts: Options) -> None:
+def probe_in_subprocess(tree: Tree, db: str, opts: Options, timeout: float = 600) -> dict[str, Any]:
+    """The statements probe of ``tree``: this script with ``--probe-only`` in a process that
+    imports that tree, as its daemons do. A failure is a figure too ({"error": ...})."""
+    keys = ",".join(f"{k}={v}" for k, v in tree.bridge_keys.items())
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--probe-only",
+        "--db",
+        db,
+        "--interval",
+        f"{opts.interval:g}",
+        "--pg-url",
+        opts.pg_url,
+        "--bridge-keys",
+        keys,
+    ]
+    try:
+        done = subprocess.run(
+            command, env=tree.env(), capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"the probe took more than {timeout:.0f} s"}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode == 0 and lines:
+        try:
+            return json.loads(lines[-1])  # type: ignore[no-any-return]
+        except json.JSONDecodeError:
+            pass
+    problem = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+    return {"error": f"the probe exited with {done.returncode}: {problem}"}
+
+
+def write_json(
+    path: Path,
+    results: list[dict[str, Any]],
+    opts: Options,
+    trees: list[Tree] | None = None,
+    comparisons: list[dict[str, Any]] | None = None,
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     options = {k: str(v) if isinstance(v, Path) else v for k, v in vars(opts).items()}
-    path.write_text(json.dumps({"options": options, "runs": results}, indent=2) + "\n")
+    document: dict[str, Any] = {"options": options, "runs": results}
+    if trees:
+        document["trees"] = [
+            {
+                "label": t.label,
+                "src": str(t.src) if t.src else None,
+                "birdbridge": t.birdbridge_file,
+                "bridge_keys": t.bridge_keys,
+                "left_out": list(t.left_out),
+                "shares_links": t.shares_links,
+            }
+            for t in trees
+        ]
+    if comparisons:
+        document["comparisons"] = comparisons  # per (db, links, workers): after / before
+    path.write_text(json.dumps(document, indent=2) + "\n")
 
 
 if __name__ == "__main__":
