@@ -20,6 +20,7 @@ from birdbridge.redaction import redact
 from birdbridge.secretbox import ENV_KEY, SecretBox, SecretKeyError, key_id, new_key, secret_box
 from birdbridge.store import CredentialSummary, Store, StoredCredential
 from birdbridge.store.database import MIGRATIONS, create_db_engine
+from birdbridge.store.migrations import HEAD_REVISION
 from birdbridge.store.values import utcnow
 
 X_SECRETS = {
@@ -376,7 +377,7 @@ def test_a_database_at_0006_with_rows_upgrades_to_0007_intact(database_url: str)
     try:
         with store.engine.connect() as connection:
             version = connection.execute(sqlalchemy.text("SELECT version_num FROM alembic_version"))
-            assert version.scalar_one() == "0009"
+            assert version.scalar_one() == HEAD_REVISION
         state = store.link_state("a", "twitter")
         assert state is not None and state.cursor == "42"
         [delivery] = store.deliveries()

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from birdbridge.errors import ConfigError
 from birdbridge.store import DeliveryStatus, NewDelivery, Store
 from birdbridge.store.database import MIGRATIONS, create_db_engine
+from birdbridge.store.migrations import HEAD_REVISION
 from birdbridge.store.store import utcnow
 
 
@@ -36,7 +37,7 @@ def test_migrations_are_idempotent_and_reach_head(database_url: str) -> None:
     second = Store.open(database_url)  # a second worker starting on the same database
     with second.engine.connect() as connection:
         version = connection.execute(sqlalchemy.text("SELECT version_num FROM alembic_version"))
-        assert version.scalar_one() == "0009"
+        assert version.scalar_one() == HEAD_REVISION
     first.close()
     second.close()
 
@@ -274,7 +275,7 @@ def test_a_database_from_a_newer_birdbridge_is_named_not_a_traceback(database_ur
         Store.open(database_url)
     message = str(refused.value)
     assert "schema revision '0099', written by a newer birdbridge" in message
-    assert "knows up to '0009'" in message
+    assert f"knows up to '{HEAD_REVISION}'" in message
 
 
 def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
