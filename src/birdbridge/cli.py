@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 from birdbridge.config_checks import permission_warning
+from birdbridge.consoles import console, errors
 from birdbridge.errors import (
     AccountRefused,
     BirdbridgeError,
@@ -41,25 +40,6 @@ app = typer.Typer(
     # A traceback must never print local variables: they hold tokens.
     pretty_exceptions_show_locals=False,
 )
-# Piped output (cron mail, logs, tests) gets wide lines instead of cut-off table cells.
-# Strings are printed as they are: what comes from the config, the database or an API may hold
-# "[links.mastodon]", "[/]" or ":id:", which Rich would read as markup or an emoji. Styles are
-# given with rich.text.Text (or a style= argument) instead.
-console = Console(
-    width=None if sys.stdout.isatty() else 240, markup=False, emoji=False, highlight=False
-)
-errors = Console(
-    stderr=True,
-    width=None if sys.stderr.isatty() else 240,
-    markup=False,
-    emoji=False,
-    highlight=False,
-    # Piped (cron mail, logs): a message is one line, never broken inside a path or URL. On a
-    # terminal: wrapped at words to its width.
-    soft_wrap=not sys.stderr.isatty(),
-)
-
-
 # Once a command has set up logging (run, once, check), its errors and warnings go through it:
 # with JSON logs every line on stderr is one JSON object, these included.
 _log: logging.Logger | None = None
@@ -77,6 +57,8 @@ def _error(message: str) -> None:
     if _log is not None:
         _log.error(message)
         return
+    from rich.text import Text
+
     errors.print(Text.assemble(("error:", "red"), " ", message))
 
 
@@ -85,6 +67,8 @@ def _warn(message: str) -> None:
     if _log is not None:
         _log.warning(message)
         return
+    from rich.text import Text
+
     errors.print(Text.assemble(("warning:", "yellow"), " ", message))
 
 
@@ -344,6 +328,8 @@ def check(config: ConfigOption = None) -> None:
     )
     problems = unsigned = 0
     signins = SignIns(store, settings.bridge.database_url)
+    from rich.text import Text
+
     for link in settings.links:
         console.print(Text.assemble("link ", (link.name, "bold"), f" ({link.direction.value})"))
         try:

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 import typer
-from rich.text import Text
 
 from birdbridge.cli import (
     ConfigOption,
@@ -22,8 +21,8 @@ from birdbridge.cli import (
     _open_store,
     _warn,
     app,
-    console,
 )
+from birdbridge.consoles import console
 from birdbridge.errors import ConfigError
 from birdbridge.redaction import redact, register
 
@@ -103,6 +102,8 @@ def _box(settings: Config, *, create: bool) -> SecretBox:
 
 
 def _store_sign_in(store: Store, box: SecretBox, link: LinkConfig, signed: SignedIn) -> None:
+    from rich.text import Text
+
     from birdbridge.credentials import NETWORK_TITLES
     from birdbridge.login.storing import save_sign_in
 
@@ -402,6 +403,8 @@ def init(
         raise typer.Exit(2) from None
     _write_private(config, text)
     console.print(f"wrote {config} (mode 0600)")
+    from rich.text import Text
+
     console.print(Text("1/2: Mastodon", style="bold"))
     _run_step(
         login_mastodon,

@@ -10,9 +10,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.background import BackgroundScheduler
-
 from birdbridge.clockwatch import ClockWatch
 from birdbridge.config import Config, LinkConfig
 from birdbridge.engine import CycleReport, LinkEngine
@@ -27,6 +24,7 @@ from birdbridge.networks.signins import SignIns
 from birdbridge.store import DatabaseError, Store
 from birdbridge.worker.holdings import Holdings, WorkerStats, new_worker_id
 from birdbridge.worker.metrics import PollCollector
+from birdbridge.worker.periodic import Periodic
 from birdbridge.worker.scheduler import PollScheduler, Run
 
 log = logging.getLogger(__name__)
@@ -191,34 +189,23 @@ class Bridge:
             if ops is not None:
                 ops.stop()
             log.info("stopping: finishing the publish in flight")
-            stopping = threading.Thread(
-                target=housekeeping.shutdown, kwargs={"wait": False}, daemon=True
-            )
-            stopping.start()
+            housekeeping.stop(timeout=0)
             self.poller.stop(SHUTDOWN_GRACE)
             self._write_batch()
             self.holdings.release_all()  # the other workers take the links over at once
             self.store.close()
             log.info("stopped")
 
-    def _housekeeping(self) -> BackgroundScheduler:
+    def _housekeeping(self) -> Periodic:
         """The worker's few periodic jobs (the links' polls are the PollScheduler's)."""
         bridge = self.config.bridge
-        scheduler = BackgroundScheduler(
-            timezone=UTC,
-            executors={"default": ThreadPoolExecutor(max_workers=2)},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-        )
-        scheduler.add_job(self._tick, "interval", seconds=bridge.lease_seconds / 3, id="leases")
-        scheduler.add_job(
-            self._deliveries, "interval", seconds=bridge.deliver_interval, id="deliveries"
-        )
-        scheduler.add_job(self._log_alive, "interval", seconds=bridge.summary_interval, id="alive")
+        jobs = Periodic()
+        jobs.every(bridge.lease_seconds / 3, self._tick, "leases")
+        jobs.every(bridge.deliver_interval, self._deliveries, "deliveries")
+        jobs.every(bridge.summary_interval, self._log_alive, "alive")
         if self.waiting:
-            scheduler.add_job(
-                self._start_waiting, "interval", seconds=bridge.poll_interval, id="waiting-links"
-            )
-        return scheduler
+            jobs.every(bridge.poll_interval, self._start_waiting, "waiting links")
+        return jobs
 
     def _run_link(self, link: str, kind: Run, deliver_first: bool) -> None:
         """One run of a held link, on one of the scheduler's threads."""
@@ -325,7 +312,7 @@ class Bridge:
                     engine.held = self.holdings.holds
                     self.holdings.add_links([link.name])  # taken at the next tick
 
-    def _start_ops_server(self, scheduler: BackgroundScheduler) -> OpsServer | None:
+    def _start_ops_server(self, jobs: Periodic) -> OpsServer | None:
         assert self.poller is not None
         port = self.config.bridge.http_port
         if port is None:
@@ -334,7 +321,7 @@ class Bridge:
             server = OpsServer(
                 port,
                 self.store,
-                lambda: bool(scheduler.running),
+                lambda: jobs.running,
                 stalled=self.stalled,
                 host=self.config.bridge.http_host or "127.0.0.1",
                 links=[engine.name for engine in self.engines],

@@ -22,7 +22,14 @@ from collections.abc import Iterable, MutableMapping
 from types import TracebackType
 from typing import Any
 
-import structlog
+from birdbridge.lazy import imported_without
+
+# structlog.dev imports rich (and its traceback, and with it pygments: some 4 MB of an idle
+# daemon) for a ConsoleRenderer exception formatter birdbridge never uses: format_exc_info
+# below turns every exception into text before any renderer sees it (so that it can be
+# redacted). Without rich, structlog colours the console lines itself.
+with imported_without("rich"):
+    import structlog
 
 from birdbridge.redaction import REDACTED, known, redact, register
 
@@ -71,9 +78,6 @@ def configure_logging(
     # The libraries' own debug output includes request headers (tokens): keep it quiet.
     for name in _QUIET:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
-    # "skipped: maximum number of running instances reached" is expected while a slow
-    # network call holds a link: not worth a warning every interval.
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     logging.captureWarnings(True)  # warnings.warn(...) as records of the "py.warnings" logger
     threading.excepthook = _log_thread_exception
     if as_json:

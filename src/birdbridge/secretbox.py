@@ -29,13 +29,18 @@ import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from birdbridge.errors import ConfigError
 from birdbridge.redaction import register
+
+if TYPE_CHECKING:
+    # Imported where used: cryptography loads OpenSSL's binding (megabytes), which a bridge
+    # with its tokens in the config never needs.
+    from cryptography.fernet import Fernet, MultiFernet
 
 ENV_KEY = "BIRDBRIDGE_SECRET_KEY"
 KEY_FILE_SUFFIX = ".key"
@@ -53,6 +58,8 @@ class SecretKeyError(ConfigError):
 
 def new_key() -> str:
     """A new random key, as ``BIRDBRIDGE_SECRET_KEY`` and the key file hold it."""
+    from cryptography.fernet import Fernet
+
     return Fernet.generate_key().decode("ascii")
 
 
@@ -82,6 +89,8 @@ class SecretBox:
                 else ""
             )
             raise SecretKeyError(f"{source} holds no key: {fix}{_how_to_make_one(first=False)}")
+        from cryptography.fernet import MultiFernet
+
         register(keys)  # never in a log line, even by mistake
         fernets = [_fernet(key, number, len(keys), source) for number, key in enumerate(keys, 1)]
         ids = tuple(key_id(key) for key in keys)
@@ -104,6 +113,8 @@ class SecretBox:
         """The secrets in ``token``. ``what`` names them in an error ("the X sign-in of link
         alice"); ``stored_key_id`` is the id stored beside them; ``again`` the command that
         signs in again (``birdbridge login x --link alice``)."""
+        from cryptography.fernet import InvalidToken
+
         try:
             plain = self._box().decrypt(token.encode("ascii"))
         except (InvalidToken, UnicodeEncodeError):
@@ -177,6 +188,8 @@ def secret_box(
 
 
 def _fernet(key: str, number: int, count: int, source: str) -> Fernet:
+    from cryptography.fernet import Fernet
+
     which = f"key {number} of {count} in {source}" if count > 1 else source
     try:
         if len(key) != 44:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 
-import mastodon
-from mastodon import Mastodon
 from pydantic import SecretStr
 
 from birdbridge.config import MastodonConfig
@@ -24,6 +22,7 @@ from birdbridge.login.flow import (
 from birdbridge.login.loopback import Loopback
 from birdbridge.networks.http import USER_AGENT, TimeoutSession
 from birdbridge.networks.mastodon import MastodonNetwork
+from birdbridge.networks.mastodon_py import Mastodon, mastodon
 from birdbridge.networks.mastodon_scopes import ASK_FOR_EXACTLY
 
 APP_NAME = "birdbridge"

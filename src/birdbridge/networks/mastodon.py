@@ -17,9 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import mastodon
 import requests
-from mastodon import Mastodon
 
 from birdbridge.config import MastodonConfig
 from birdbridge.errors import (
@@ -47,6 +45,7 @@ from birdbridge.networks.http import USER_AGENT, TimeoutSession
 from birdbridge.networks.mastodon_limits import instance_limits
 from birdbridge.networks.mastodon_media import MastodonMediaUploader
 from birdbridge.networks.mastodon_posts import parse_time
+from birdbridge.networks.mastodon_py import Mastodon, mastodon
 from birdbridge.networks.mastodon_reads import MastodonReads
 from birdbridge.networks.mastodon_replies import LastReply, error_of, reply_of
 from birdbridge.networks.mastodon_scopes import missing, problem

@@ -8,13 +8,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mastodon import Mastodon
-
 from birdbridge.errors import Transient
 from birdbridge.models import Account, FetchResult, NetworkName, Post
 from birdbridge.networks.base import Recheck, well_formed
 from birdbridge.networks.funnel import Funnel
 from birdbridge.networks.mastodon_posts import created_at, status_to_post
+from birdbridge.networks.mastodon_py import Mastodon
 
 PAGE_SIZE = 40  # GET /api/v1/accounts/:id/statuses maximum (docs: methods/accounts)
 TIME_CURSOR = "t:"
