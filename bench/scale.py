@@ -95,6 +95,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -383,11 +384,39 @@ def idle_statements(
             begins[0] = 0
             engine.cycle()  # the first poll of both sides: cursors, account ids, limits
             first = {"statements": len(statements), "transactions": begins[0]}
+            if not hasattr(engine, "held"):  # a tree before issue 15: a job per link
+                return {
+                    "first_cycle": first,
+                    "idle_cycle_x_quiet": measure(engine.cycle),
+                    "idle_cycle_both": measure(engine.cycle, both=True),
+                    "idle_deliver": measure(engine.deliver),
+                }
+            # Issue 15's tree, as its daemon runs a link: the worker holds the lease (no
+            # statement per cycle), the first delivery pass only when the worker's one query
+            # for all links found one due, the idle writes batched per tick for all links.
+            engine.held = lambda _link: True
+
+            def idle_cycle() -> None:
+                engine.cycle(deliver_first=False)
+
+            def tick() -> None:
+                idle_cycle()  # something to write: its poll times and call counts
+                statements.clear()
+                begins[0] = 0
+                store.write_batch(*engine.take_writes())
+
+            now = datetime.now(UTC)
             return {
                 "first_cycle": first,
-                "idle_cycle_x_quiet": measure(engine.cycle),
-                "idle_cycle_both": measure(engine.cycle, both=True),
-                "idle_deliver": measure(engine.deliver),
+                "idle_cycle_x_quiet": measure(idle_cycle),
+                "idle_cycle_both": measure(idle_cycle, both=True),
+                "idle_deliver": {"statements": 0, "transactions": 0, "cpu_ms": 0.0, "kinds": {}},
+                "per_worker": {  # whatever the number of links
+                    "due_deliveries_query": measure(
+                        lambda: store.links_with_due_deliveries(now)
+                    ),  # every deliver_interval
+                    "batch_write": measure(tick),  # every lease_seconds / 3 (20 s)
+                },
             }
         finally:
             store.close()
@@ -923,7 +952,13 @@ def estimated_statements(result: dict[str, Any], deliver_interval: float) -> flo
     quiet = probe["idle_cycle_x_quiet"]["statements"]
     both = probe["idle_cycle_both"]["statements"]
     deliver = probe["idle_deliver"]["statements"]
-    return round(cycles * quiet + x_polls * (both - quiet) + 60 / deliver_interval * deliver, 1)
+    per_link = cycles * quiet + x_polls * (both - quiet) + 60 / deliver_interval * deliver
+    worker = probe.get("per_worker")
+    if worker:  # one query per deliver_interval and a batch per tick, shared by the links
+        per_minute = 60 / deliver_interval * worker["due_deliveries_query"]["statements"]
+        per_minute += 3 * worker["batch_write"]["statements"]  # a tick every 20 s
+        per_link += per_minute * result.get("workers", 1) / result["links"]
+    return round(per_link, 1)
 
 
 def report(result: dict[str, Any], deliver_interval: float) -> str:
