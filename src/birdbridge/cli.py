@@ -145,7 +145,9 @@ def _open_store(config: Config, create: bool = True) -> Store:
     from birdbridge.store import Store
 
     try:
-        return Store.open(config.bridge.database_url, create=create)
+        # The poll threads, the periodic jobs and /metrics may each hold one at once.
+        connections = config.bridge.poll_threads + 3
+        return Store.open(config.bridge.database_url, create=create, connections=connections)
     except DatabaseUnusable as exc:
         # The URL may hold a password: the registered secrets are redacted.
         _error(redact(f"{config.database_url_origin}: {exc.problem}"))

@@ -44,7 +44,9 @@ class Bridge:
         progress: Progress = NO_PROGRESS,
     ) -> None:
         self.config = config
-        self.store = store or Store.open(config.bridge.database_url)
+        self.store = store or Store.open(
+            config.bridge.database_url, connections=config.bridge.poll_threads + 3
+        )
         self.stop = threading.Event()
         self._started = time.monotonic()
         self._completed: dict[str, float] = {}  # link -> when its last cycle completed

@@ -25,8 +25,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK_ID = 0x62697264  # "bird"
 
 
-def create_db_engine(url: str, create: bool = True) -> Engine:
-    """An engine with WAL and a busy timeout on SQLite, and pre-ping on PostgreSQL."""
+def create_db_engine(url: str, create: bool = True, connections: int = 5) -> Engine:
+    """An engine with WAL and a busy timeout on SQLite, and pre-ping on PostgreSQL.
+    ``connections``: how many the pool keeps open (as many as threads use the database at
+    once: `run` gives poll_threads and a few; one closed and opened again on every use would
+    cost PostgreSQL a process each time), and 5 more for a moment's need."""
     try:
         parsed = make_url(url)
         parsed.port  # noqa: B018 -- parsed lazily: "host:notaport" raises only when read
@@ -47,11 +50,13 @@ def create_db_engine(url: str, create: bool = True) -> Engine:
                 "(`birdbridge once` or `run` creates it), or database_url names the wrong file"
             )
         _create_private(path)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(
+            url, connect_args={"timeout": 30}, pool_size=connections, max_overflow=5
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if backend == "postgresql" and driver == "psycopg":
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        return create_engine(url, pool_pre_ping=True, pool_size=connections, max_overflow=5)
     if backend in ("sqlite", "postgresql"):
         # Another driver (asyncpg, pg8000, aiosqlite, ...): not installed, and not one
         # birdbridge is tested with; the config's postgres:// and postgresql:// are psycopg.

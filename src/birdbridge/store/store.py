@@ -25,10 +25,11 @@ class Store(Outbox, Attempts, MirrorMap, LinkStates, Leases, Reports, Credential
     (store/leases.py)."""
 
     @classmethod
-    def open(cls, url: str, create: bool = True) -> Store:
+    def open(cls, url: str, create: bool = True, connections: int = 5) -> Store:
         """Open (and migrate) the database. ``create=False``: a SQLite file that is not there
-        is an error instead of a new, empty database (for commands that only look)."""
-        engine = create_db_engine(url, create=create)
+        is an error instead of a new, empty database (for commands that only look).
+        ``connections``: kept open in the pool (database.create_db_engine)."""
+        engine = create_db_engine(url, create=create, connections=connections)
         migrate(engine)
         return cls(engine)
 
