@@ -191,7 +191,7 @@ class Bridge:
             if ops is not None:
                 ops.stop()
             log.info("stopping: finishing the publish in flight")
-            housekeeping.stop(timeout=0)
+            housekeeping.stop(timeout=2.0)  # a tick under way ends before the leases go
             self.poller.stop(SHUTDOWN_GRACE)
             self._write_batch()
             self.holdings.release_all()  # the other workers take the links over at once
