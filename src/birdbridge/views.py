@@ -227,7 +227,7 @@ def read_status(
     fallbacks = store.noted(since=now - NOTES_SHOWN_FOR, link=only)
     # A worker writes its row every third of lease_seconds: one not seen for a whole lease
     # has stopped (or cannot reach the database).
-    alive = now - timedelta(seconds=lease_seconds)
+    alive = store.database_now() - timedelta(seconds=lease_seconds)  # the workers' clock
     workers = sorted((w for w in store.workers() if w.seen_at >= alive), key=lambda w: w.id)
     return StatusView(now, max_attempts, views, queue, fallbacks, workers)
 

@@ -24,7 +24,7 @@ from rich.cells import cell_len
 from birdbridge.store import NewDelivery, utcnow
 
 from ..conftest import Rig
-from .conftest import cli, write_config
+from .conftest import cli, spawn, wait_for, write_config
 
 LINK = "alice.cats-2025"  # longer than the 4 cells the old table gave it ("alic" / "e")
 # An error as an API might answer it, with what Rich would read as markup or an emoji code.
@@ -335,3 +335,34 @@ def test_each_state_of_a_delivery_reads_as_what_it_is(rig: Rig, tmp_path: Path) 
     assert unknown.returncode == 1 and "no link named 'nobody'" in unknown.stderr
     verbose = flat(cli("status", "--verbose", "--config", str(config)).stdout)
     assert "last post seen: X post 107" in verbose
+
+
+def test_status_shows_the_running_worker_and_that_its_polls_keep_up(
+    rig: Rig, tmp_path: Path
+) -> None:
+    fast = {"poll_interval": 1, "deliver_interval": 1, "lease_seconds": 3}
+    config = write_config(rig, tmp_path / "birdbridge.toml", bridge=fast)
+    before = json.loads(cli("status", "--json", "--config", str(config)).stdout)
+    assert before["workers"] == []  # nothing runs yet: said so
+    daemon = spawn("run", "--config", str(config), log=tmp_path / "daemon.log")
+    try:
+
+        def one_worker() -> bool:
+            out = cli("status", "--json", "--config", str(config))
+            workers = json.loads(out.stdout)["workers"]
+            return len(workers) == 1 and workers[0]["links"] == 1
+
+        wait_for(one_worker, what="the worker's row")
+        (worker,) = json.loads(cli("status", "--json", "--config", str(config)).stdout)["workers"]
+        assert worker["pid"] == daemon.pid and worker["poll_interval"] == 1
+        assert worker["polls_late_last_minute"] == 0
+        text = cli("status", "--config", str(config)).stdout
+        assert "workers: 1 worker running, holding 1 link" in text
+        assert "on time" in text and str(daemon.pid) in text
+    finally:
+        daemon.terminate()
+        assert daemon.wait(timeout=15) == 0
+    after = json.loads(cli("status", "--json", "--config", str(config)).stdout)
+    assert after["workers"] == []  # a clean stop takes its row away
+    text = cli("status", "--config", str(config)).stdout
+    assert "no `birdbridge run` is running on this database" in text

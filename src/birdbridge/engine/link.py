@@ -186,7 +186,7 @@ class LinkEngine:
 
     def _take_lease(self) -> str | None:
         """Hold the link for this run; the worker holding it instead, if another does."""
-        now = utcnow()  # leases are between processes: the wall clock, not the engine's
+        now = self.store.database_now()  # between processes: not the engine's own clock
         until = now + timedelta(seconds=self.lease_seconds)
         if self.store.take_leases(self.worker_id, [self.name], until=until, now=now):
             return None

@@ -27,7 +27,7 @@ from birdbridge.store.tables import (
     LinkStateRow,
     WorkerRow,
 )
-from birdbridge.store.values import CLOCK_SLACK, OPEN_STATUSES, LinkState, as_utc
+from birdbridge.store.values import CLOCK_SLACK, OPEN_STATUSES, LinkState, as_utc, utcnow
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,15 @@ def _worker_of(row: WorkerRow) -> WorkerInfo:
 
 
 class Leases(StoreBase):
+    def database_now(self) -> datetime:
+        """The time by the database's clock (PostgreSQL's ``now()``): every lease is set and
+        judged by it, so that workers on hosts whose clocks differ agree on which has run
+        out. SQLite is on this machine: its clock is ours."""
+        if self.engine.dialect.name != "postgresql":
+            return utcnow()
+        with self._session() as session:
+            return _utc(session.execute(select(func.now())).scalar_one())
+
     def take_leases(
         self,
         worker: str,

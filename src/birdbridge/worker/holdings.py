@@ -16,6 +16,7 @@ import math
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
@@ -95,14 +96,16 @@ class Holdings:
         self.interval = interval
         self.held: set[str] = set()
         self.started_at = utcnow()
-        self._valid_until = utcnow()  # the leases' end as last renewed (none before)
+        # Until when (this process's monotonic clock) the leases last, as last renewed:
+        # counted from before the renewal was sent, so never later than the database's.
+        self._valid_until = time.monotonic()
         self._lock = threading.Lock()
 
     def holds(self, link: str) -> bool:
         """Is ``link`` this worker's now? False after a lease could not be renewed in time:
         another worker may have taken it over."""
         with self._lock:
-            return link in self.held and utcnow() < self._valid_until
+            return link in self.held and time.monotonic() < self._valid_until
 
     def add_links(self, links: Iterable[str]) -> None:
         """Links that can run now (signed in meanwhile)."""
@@ -113,7 +116,8 @@ class Holdings:
 
     def take_all(self) -> list[str]:
         """Hold every free link (``once``: no share, no worker row); returns those held."""
-        now = utcnow()
+        sent = time.monotonic()
+        now = self.store.database_now()
         holders = self.store.lease_holders(now)
         taken = self.store.take_leases(
             self.worker_id,
@@ -124,26 +128,27 @@ class Holdings:
         )
         with self._lock:
             self.held = set(taken)
-            self._valid_until = now + self.lease
+            self._valid_until = sent + self.lease.total_seconds()
         return taken
 
     def holder(self, link: str) -> str | None:
-        return self.store.lease_holders(utcnow()).get(link)
+        return self.store.lease_holders(self.store.database_now()).get(link)
 
     def renew(self) -> list[str]:
         """Renew the leases held; returns the links lost (taken over meanwhile)."""
-        now = utcnow()
+        sent = time.monotonic()
+        now = self.store.database_now()
         kept = self.store.renew_leases(self.worker_id, now + self.lease)
         with self._lock:
             lost = sorted(self.held - kept)
             self.held &= kept
-            self._valid_until = now + self.lease
+            self._valid_until = sent + self.lease.total_seconds()
         return lost
 
     def tick(self, stats: WorkerStats, idle: Callable[[str], bool]) -> Tick:
         """Say this worker is alive, renew, and even out the links (``idle``: may this link
-        be let go now, i.e. no run of it is under way)."""
-        now = utcnow()
+        be let go now, i.e. no run of it is under way). Times are the database's."""
+        now = self.store.database_now()
         self.store.beat(self._info(now, stats))
         workers = self.store.workers()
         gone = {w.id for w in workers if w.seen_at < now - GONE_AFTER * self.lease}
