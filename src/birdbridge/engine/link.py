@@ -106,6 +106,10 @@ class LinkEngine:
         self.slowest_poll = max(slowest_poll, poll_interval)
         self._x_quiet_polls = 0  # X polls in a row that found nothing (and nothing else moved)
         self._x_due: datetime | None = None  # when the quiet X side is polled next
+        # No mirrored X post in the re-check window (found by a look): the X side's re-check
+        # has nothing to read until its poll queues a post, so it does not look again (a
+        # query per X poll, for thousands of quiet links).
+        self._x_window_empty = False
         self.worker_id = worker_id or uuid.uuid4().hex[:16]
         self.lease_seconds = lease_seconds
         # Set by a worker that holds this link's lease (daemon.py): the runs then take no lease
@@ -229,6 +233,7 @@ class LinkEngine:
             if delivered_first or _queued(report):
                 report.merge(self.deliverer.run())
         finally:
+            self._after_deliveries(report)
             if self.budget is not None:
                 self.budget.flush()  # X charges: stored at once (the budget reads them)
 
@@ -271,10 +276,17 @@ class LinkEngine:
         wait = min(self.poll_interval * 2**self._x_quiet_polls, self.slowest_poll)
         self._x_due = now + timedelta(seconds=wait)
 
+    def _after_deliveries(self, report: CycleReport) -> None:
+        """A post mirrored (an X post among them, maybe): the X re-check window may hold one
+        now, so the next X poll's re-check looks again."""
+        if report.delivered.done:
+            self._x_window_empty = False
+
     def _deliver_only(self, report: CycleReport) -> None:
         try:
             report.merge(self.deliverer.run())
         finally:
+            self._after_deliveries(report)
             if self.budget is not None:
                 self.budget.flush()
 
@@ -358,6 +370,8 @@ class LinkEngine:
                 state=states.get(source.value),
             )
             report.polls[source.value] = polled
+            if polled.enqueued or polled.edits:
+                self._x_window_empty = False
             if polled.idle:
                 self._poll_marks.append(PollMark(self.name, source.value, now))
             POLLS.labels(self.name, source.value, "ok").inc()
@@ -390,6 +404,9 @@ class LinkEngine:
         the posts stay in the window and nothing is lost."""
         if source.value in report.paused or source.value in self._paused(states):
             return
+        x_side = source is NetworkName.TWITTER
+        if x_side and self._x_window_empty:
+            return
         try:
             if source is NetworkName.TWITTER and self.budget is not None:
                 self.budget.allow_reading()
@@ -403,6 +420,8 @@ class LinkEngine:
                 self.clock(),
                 state=states.get(source.value),
             )
+            if x_side:
+                self._x_window_empty = report.rechecks[source.value].in_window == 0
         except AccountRefused:
             return  # the budget: the X side is paused by the next poll, before any read
         except NetworkError as exc:

@@ -39,6 +39,9 @@ class RecheckReport:
     deleted: list[str] = field(default_factory=list)  # source ids whose deletion was queued
     edited: list[str] = field(default_factory=list)
     ran: bool = False
+    # Mirrored posts of this side still in the window (None: not looked): with none, nothing
+    # can come due before the poll queues a new one (LinkEngine skips the look meanwhile).
+    in_window: int | None = None
 
 
 def recheck_side(
@@ -74,6 +77,7 @@ def recheck_side(
     # own age decide (_due), so that its last age in the window is not missed.
     since = now - window - (timedelta(days=1) if decaying else timedelta(0))
     rows = store.recent_sources(link, source.name.value, since)
+    report.in_window = len(rows)
     known = {row.source_id: _latest(store, link, row) for row in rows}
     if decaying:
         known = {

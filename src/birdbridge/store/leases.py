@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlmodel import col
 
-from birdbridge.store.base import StoreBase, insert_for, link_state_of
+from birdbridge.store.base import StoreBase, insert_for
 from birdbridge.store.tables import (
     ApiCallsRow,
     DeliveryRow,
@@ -211,12 +211,22 @@ class Leases(StoreBase):
             return {row[0] for row in session.execute(query)}
 
     def link_states(self, link: str) -> dict[str, LinkState]:
-        """Both sides' state of a link (cursors, pauses, re-check times) in one read."""
-        with self._session() as session:
-            rows = session.execute(
-                select(LinkStateRow).where(col(LinkStateRow.link) == link)
-            ).scalars()
-            return {row.network: link_state_of(row) for row in rows}
+        """Both sides' state of a link (cursors, pauses, re-check times) in one read: the
+        first statement of every cycle, so a plain SELECT on a connection (no ORM session,
+        no objects but the values)."""
+        table = LinkStateRow.__table__  # type: ignore[attr-defined]
+        fields = LinkState.__dataclass_fields__
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(table).where(table.c.link == link)).mappings()
+            states = {}
+            for row in rows:
+                values: dict[str, Any] = {
+                    name: as_utc(value) if isinstance(value, datetime) else value
+                    for name, value in row.items()
+                    if name in fields
+                }
+                states[row["network"]] = LinkState(**values)
+            return states
 
     def last_polls(self, links: Collection[str]) -> dict[str, datetime]:
         """When each link was last polled (its latest side), for a worker taking it over."""

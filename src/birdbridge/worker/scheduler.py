@@ -222,6 +222,10 @@ class PollScheduler:
             skipped = int((now - due) // self.interval)
             self._missed += skipped
             following = due + (skipped + 1) * self.interval
+        # A poll that starts late is followed by the next one no sooner than half an interval
+        # later (its rhythm shifts by that much): two polls back to back would only read the
+        # same timeline twice while others wait.
+        following = max(following, now + self.interval / 2)
         self._due[link] = following
         heapq.heappush(self._heap, (following, next(self._order), link, Run.POLL))
 
