@@ -65,6 +65,7 @@ class Bridge:
         self.engines: list[LinkEngine] = []
         self._by_name: dict[str, LinkEngine] = {}
         self.holdings: Holdings | None = None  # run_forever's leases on the links
+        self._ticking = threading.Lock()  # one tick at a time (a clock jump runs one too)
         self.poller: PollScheduler | None = None
         for link in config.links:
             self._start_link(link)
@@ -193,8 +194,9 @@ class Bridge:
             log.info("stopping: finishing the publish in flight")
             housekeeping.stop(timeout=2.0)  # a tick under way ends before the leases go
             self.poller.stop(SHUTDOWN_GRACE)
-            self._write_batch()
-            self.holdings.release_all()  # the other workers take the links over at once
+            with self._ticking:  # a tick under way ends before the leases go
+                self._write_batch()
+                self.holdings.release_all()  # the other workers take the links over at once
             self.store.close()
             log.info("stopped")
 
@@ -231,31 +233,45 @@ class Bridge:
 
     def _tick(self) -> None:
         """Every third of lease_seconds: write the idle polls' batch, say this worker is
-        alive, renew its leases and even out the links between the workers."""
+        alive, renew its leases and even out the links between the workers; then the
+        scheduler polls exactly the links held, whatever a failed tick left half done."""
         assert self.holdings is not None and self.poller is not None
-        self._write_batch()
-        lateness = self.poller.lateness()
-        try:
-            tick = self.holdings.tick(
-                WorkerStats(lateness.late, lateness.worst),
-                idle=lambda link: not self.poller.busy(link) if self.poller else True,
-            )
-        except DatabaseError as exc:
-            # The leases run out unless a later tick renews them: the links stop meanwhile
-            # (Holdings.holds), so that no other worker runs them at the same time.
-            log.warning("leases not renewed (tried again in %gs): %s", self._tick_period, exc)
-            return
-        for link in tick.lost:
+        poller = self.poller
+        with self._ticking:
+            self._write_batch()
+            lateness = poller.lateness()
+            try:
+                tick = self.holdings.tick(
+                    WorkerStats(lateness.late, lateness.worst),
+                    idle=lambda link: not poller.busy(link),
+                )
+            except DatabaseError as exc:
+                # Not renewed: the links stop here once the leases' time is up
+                # (Holdings.holds), so that no other worker runs them at the same time.
+                log.warning("leases not renewed (tried again in %gs): %s", self._tick_period, exc)
+            else:
+                if tick.taken or tick.lost:
+                    log.info(
+                        "holding %d link(s): took %d, let go of %d",
+                        len(self.holdings.held),
+                        len(tick.taken),
+                        len(tick.lost),
+                    )
+            finally:
+                self._reconcile()
+
+    def _reconcile(self) -> None:
+        assert self.holdings is not None and self.poller is not None
+        held, scheduled = self.holdings.held_now(), self.poller.links()
+        for link in scheduled - held:
             self.poller.remove(link)
-        if tick.taken:
-            self._schedule(tick.taken, tick.last_polls)
-        if tick.taken or tick.lost:
-            log.info(
-                "holding %d link(s): took %d, let go of %d",
-                len(self.holdings.held),
-                len(tick.taken),
-                len(tick.lost),
-            )
+        missing = sorted(held - scheduled)
+        if missing:
+            try:
+                last_polls = self.store.last_polls(missing)
+            except DatabaseError:
+                last_polls = {}  # polled as links never polled: spread over an interval
+            self._schedule(missing, last_polls)
 
     @property
     def _tick_period(self) -> float:
@@ -341,12 +357,18 @@ class Bridge:
         return server
 
     def _after_clock_jump(self, jump: float) -> None:
-        """Poll every link now: after a suspend the links are overdue anyway."""
+        """After a suspend (or a step of the clock) the leases may have run out and been taken:
+        none is trusted until renewed, at once; then every link held is polled now."""
         log.warning(
-            "the wall clock jumped by %+.0f s (suspend or time step): running every link now", jump
+            "the wall clock jumped by %+.0f s (suspend or time step): renewing the leases and "
+            "running every link now",
+            jump,
         )
-        if self.poller is not None:
-            self.poller.all_due_now()
+        if self.holdings is None or self.poller is None:
+            return
+        self.holdings.distrust()
+        self._tick()
+        self.poller.all_due_now()
 
     def _log_alive(self) -> None:
         """The summary line of an idle or busy daemon: every ``[bridge] summary_interval``."""

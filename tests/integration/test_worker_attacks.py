@@ -267,16 +267,6 @@ def test_two_holders_at_once_poll_and_deliver_a_post_once(rig: Rig) -> None:
 # -- shares ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "A worker that can run only some of the links (its config lists fewer, or a sign-in "
-        "does not open on that host so the link waits) still counts as a live worker in every "
-        "share: with W1 running link00-09 and W2 only link00-04, each share is ceil(10/2)=5; "
-        "W1 lets go of its excess from the end (link05-09), which W2 cannot run, so they stay "
-        "free for ever and are never polled, with no warning"
-    ),
-)
 def test_links_only_some_workers_can_run_are_all_held(store: Store) -> None:
     store.ensure_leases(LINKS)
     one = Holdings(store, new_worker_id(), LINKS, 30, interval=60)
@@ -328,24 +318,12 @@ def test_a_worker_with_no_links_ticks_without_error(store: Store) -> None:
     assert store.workers() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "dead_here judges a worker by host name and pid alone, ignoring that it beat a moment "
-        "ago: a live worker in another PID namespace with the same host name (Kubernetes pods "
-        "of one Deployment once HOST = gethostname()[:40] cuts off the pod name's random "
-        "suffix, i.e. a Deployment name of 28+ characters; containers given the same "
-        "hostname) has a pid that this process cannot see, or that equals its own (identical "
-        "containers run the daemon under the same pid, which _alive() takes for a "
-        "predecessor), so each tick deletes its row and takes its unexpired leases; two such "
-        "workers take every link from each other at every tick, each running them until its "
-        "next renewal"
-    ),
-)
 def test_a_live_worker_of_the_same_host_name_is_not_robbed(store: Store) -> None:
     store.ensure_leases(LINKS)
-    # Another container whose (cut) host name is ours: its pid means nothing here.
-    other = Holdings(store, f"{HOST}:{gone_pid()}:abcdef", LINKS, 600, interval=60)
+    # Another container with our host name (its own process namespace: another tag), whose
+    # pid means nothing here.
+    elsewhere = HOST.split("~")[0] + "~00000000"
+    other = Holdings(store, f"{elsewhere}:{gone_pid()}:abcdef", LINKS, 600, interval=60)
     me = Holdings(store, new_worker_id(), LINKS, 600, interval=60)
     changes = 0
     for _ in range(3):
@@ -464,16 +442,6 @@ def test_a_database_outage_stops_the_links_and_they_resume(
     assert rig.store.lease_holders(rig.store.database_now()) == {}  # let go at the stop
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Holdings.tick commits take_leases and then reads last_polls; when that read fails "
-        "(any database error at that moment) the tick raises, Bridge._tick logs it and the "
-        "Tick with the links taken is lost: they stay in holdings.held, are renewed every "
-        "tick (so no other worker can take them) but are never given to the scheduler -- "
-        "never polled, and neither /healthz (stalled) nor /metrics sees them"
-    ),
-)
 def test_links_taken_by_a_tick_that_then_fails_are_still_polled(
     rig: Rig, database_url: str
 ) -> None:
@@ -508,16 +476,6 @@ def test_links_taken_by_a_tick_that_then_fails_are_still_polled(
         daemon.join(30)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Holdings.holds() trusts time.monotonic(), which does not advance while the machine is "
-        "suspended (clockwatch.py says so: that is how a suspend is noticed); after a suspend "
-        "longer than lease_seconds the worker's leases have run out in the database and other "
-        "workers hold its links, yet holds() is still true and _after_clock_jump makes every "
-        "link due at once: the worker polls links others hold until its next tick"
-    ),
-)
 def test_after_a_suspend_a_worker_runs_no_link_before_renewing(rig: Rig) -> None:
     config = rig.config(
         direction="both", bridge={"lease_seconds": 60, "poll_interval": 60, "max_poll_interval": 60}

@@ -43,6 +43,7 @@ class WorkerInfo:
     late: int
     worst_lag: float
     interval: float
+    links_hash: str = ""
 
 
 @dataclass(frozen=True)

@@ -217,3 +217,6 @@ class WorkerRow(SQLModel, table=True):
     late: int = 0  # polls that started more than half an interval late, in the last minute
     worst_lag: float = 0  # seconds: the latest start of a poll after its due time, last minute
     interval: float = 0  # the worker's poll_interval
+    # Which links it can run (a hash of their names): workers that differ cannot share by
+    # count alone (worker/holdings.py).
+    links_hash: str = Field(default="", max_length=16)

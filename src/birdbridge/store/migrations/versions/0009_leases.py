@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("late", sa.Integer(), nullable=False),
         sa.Column("worst_lag", sa.Float(), nullable=False),
         sa.Column("interval", sa.Float(), nullable=False),
+        sa.Column("links_hash", sa.String(length=16), nullable=False),
     )
     op.create_index("ix_delivery_open", "delivery", ["status", "next_attempt_at"])
 
