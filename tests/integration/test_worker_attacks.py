@@ -1,8 +1,10 @@
 """Attacks on the workers of issue 15 (store/leases.py, worker/holdings.py, worker/scheduler.py,
 daemon.py, the engine's held runs and idle polls), on SQLite and PostgreSQL.
 
-Each test passes when the code does what it says; a strict xfail names a bug found, and what
-goes wrong, in its reason. Real sandboxes and databases only: slow replies are the sandboxes'
+Each test passes when the code does what it says. Four were found as bugs (strict xfails) and
+are fixed: links held but never polled after a tick failed half-way; links only some workers
+can run left free; a live worker with our host name taken for dead; leases trusted after a
+suspend. Real sandboxes and databases only: slow replies are the sandboxes'
 ``delay`` faults, a database outage is a TCP proxy cut in front of PostgreSQL, a failing read
 is a table locked by another connection with a short ``lock_timeout``."""
 
