@@ -15,17 +15,34 @@ class _LazyConsole:
         self._options = options
         self._console: Console | None = None
 
-    def __getattr__(self, name: str) -> Any:
+    def made(self) -> Console:
         if self._console is None:
             from rich.console import Console
 
             self._console = Console(**self._options)
-        return getattr(self._console, name)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.made(), name)
+
+    # Special methods are looked up on the type, not through __getattr__: rich's live
+    # displays (the progress bars) enter and leave their console.
+    def __enter__(self) -> Console:
+        return self.made().__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self.made().__exit__(*exc)
 
 
 def lazy_console(**options: Any) -> Console:
     """A ``rich.console.Console(**options)``, made when first used."""
     return cast("Console", _LazyConsole(**options))
+
+
+def real(console: Console) -> Console:
+    """The Console itself, for rich objects that are given one (a Progress checks what it
+    is given)."""
+    return console.made() if isinstance(console, _LazyConsole) else console
 
 
 # Piped output (cron mail, logs, tests) gets wide lines instead of cut-off table cells.

@@ -60,6 +60,9 @@ class Bars:
 @contextmanager
 def media_bars(console: Console) -> Iterator[Progress]:
     """Bars on ``console`` while the block runs, when it is a terminal; else no progress."""
+    from birdbridge.consoles import real
+
+    console = real(console)
     if not console.is_terminal:
         yield NO_PROGRESS
         return
